@@ -1,0 +1,45 @@
+/**
+ * What the broker asks of an authentication/authorisation backend. The default one is
+ * FileSecurity (mosquitto's passwd + ACL files); library users may plug in their own.
+ */
+
+/** Who a connected client is, as the ACL sees it. */
+export interface ClientIdentity {
+  clientId: string;
+  /** Undefined for an anonymous client. */
+  username?: string;
+}
+
+export interface AuthRequest extends ClientIdentity {
+  password?: Buffer;
+  remoteAddress: string;
+  /** Set when the listener uses use_identity_as_username and the certificate verified. */
+  certificateIdentity?: string;
+}
+
+/**
+ * 'ok': accepted; 'bad-credentials': unknown user or wrong password (CONNACK 4 / 0x86);
+ * 'not-authorized': anonymous not allowed, or a plugin said no (CONNACK 5 / 0x87).
+ */
+export type AuthResult = 'ok' | 'bad-credentials' | 'not-authorized';
+
+export interface Security {
+  authenticate(request: AuthRequest): Promise<AuthResult>;
+  /** May this client publish to this topic name? */
+  canWrite(client: ClientIdentity, topic: string): boolean;
+  /** May this client receive a message on this topic name? Checked at every delivery. */
+  canRead(client: ClientIdentity, topic: string): boolean;
+  /**
+   * May this client subscribe to this filter? False when no topic the filter can match is
+   * ever readable by the client, so the SUBACK can refuse it instead of delivering nothing.
+   */
+  canSubscribe(client: ClientIdentity, filter: string): boolean;
+}
+
+/** A Security that accepts everyone and everything: the embedded library's default. */
+export const allowAll: Security = {
+  authenticate: async () => 'ok',
+  canWrite: () => true,
+  canRead: () => true,
+  canSubscribe: () => true,
+};

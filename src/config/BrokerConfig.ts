@@ -1,0 +1,168 @@
+/**
+ * The broker's settings, as read from mosquitto.conf syntax (ConfigFile) or UCI (UciConfig).
+ * Names follow mosquitto's options; the README's option table maps one to the other.
+ */
+
+export type ListenerProtocol = 'mqtt' | 'websockets';
+
+export interface ListenerConfig {
+  port: number;
+  /** Address or hostname to bind; undefined binds all addresses. */
+  bindAddress?: string;
+  /** `bind_interface`: the address of this network interface is bound instead. */
+  bindInterface?: string;
+  protocol: ListenerProtocol;
+  /** -1: unlimited (mosquitto's `max_connections`, per listener). */
+  maxConnections: number;
+  /** TLS is on when both are set. */
+  certfile?: string;
+  keyfile?: string;
+  cafile?: string;
+  capath?: string;
+  /** Client certificates are requested and must verify against cafile/capath. */
+  requireCertificate: boolean;
+  /** The client certificate's CN becomes the username; the CONNECT password is not used. */
+  useIdentityAsUsername: boolean;
+  /** `tls_version`: tlsv1.2 or tlsv1.3 minimum. */
+  tlsVersion?: string;
+  /** `mount_point`: prefix added to every topic of this listener's clients. */
+  mountPoint?: string;
+}
+
+export type LogType =
+  | 'error'
+  | 'warning'
+  | 'notice'
+  | 'information'
+  | 'subscribe'
+  | 'unsubscribe'
+  | 'websockets'
+  | 'debug'
+  | 'all'
+  | 'none';
+
+export type LogDestination = 'stdout' | 'stderr' | 'syslog' | 'none' | { file: string };
+
+export interface BridgeTopicConfig {
+  pattern: string;
+  direction: 'in' | 'out' | 'both';
+  qos: 0 | 1 | 2;
+  localPrefix: string;
+  remotePrefix: string;
+}
+
+export interface BridgeConfig {
+  name: string;
+  addresses: { host: string; port: number }[];
+  roundRobin: boolean;
+  topics: BridgeTopicConfig[];
+  remoteUsername?: string;
+  remotePassword?: string;
+  remoteClientId?: string;
+  localClientId?: string;
+  cleanSession: boolean;
+  keepaliveInterval: number;
+  /** Seconds; [base, cap] for the jittered backoff, or a single constant delay. */
+  restartTimeout: { base: number; cap?: number };
+  protocolVersion: 4 | 5;
+  tryPrivate: boolean;
+  notifications: boolean;
+  notificationTopic?: string;
+  outgoingRetain: boolean;
+  startType: 'automatic';
+  cafile?: string;
+  capath?: string;
+  certfile?: string;
+  keyfile?: string;
+  insecure: boolean;
+  /** mqttd extension: messages held for the remote while it is down. */
+  maxQueuedMessages: number;
+}
+
+export interface BrokerConfig {
+  listeners: ListenerConfig[];
+  /** Undefined until decided: the daemon sets true for the no-config local mode, else false. */
+  allowAnonymous: boolean;
+  passwordFile?: string;
+  aclFile?: string;
+  allowZeroLengthClientId: boolean;
+  autoIdPrefix: string;
+
+  persistence: boolean;
+  persistenceLocation: string;
+  persistenceFile: string;
+  /** Seconds between saves (only when something changed). */
+  autosaveInterval: number;
+  /** Seconds an offline persistent session is kept (`persistent_client_expiration`); undefined: forever. */
+  persistentClientExpiration?: number;
+
+  /** Broker-wide cap; -1 unlimited. Listeners have their own caps too. */
+  maxConnections: number;
+  /** Largest PUBLISH payload accepted; 0: no limit beyond maxPacketSize. */
+  messageSizeLimit: number;
+  /** Largest packet accepted; 0: MQTT's own 256 MB limit. */
+  maxPacketSize: number;
+  maxQueuedMessages: number;
+  /** 0: no byte limit. */
+  maxQueuedBytes: number;
+  maxInflightMessages: number;
+  /** 0: no cap (mosquitto's default is 65535). */
+  maxKeepalive: number;
+  retainAvailable: boolean;
+  queueQos0Messages: boolean;
+  upgradeOutgoingQos: boolean;
+  /** mqttd extension: seconds a socket may stay open without a CONNECT. */
+  connectTimeout: number;
+
+  sysInterval: number;
+  logTypes: Set<LogType>;
+  logDest: LogDestination[];
+  logTimestamp: boolean;
+
+  /** mqttd extension: JSON status written here every sys_interval for LuCI's Status page. */
+  statusFile?: string;
+  /** Written with the daemon's pid at start (`pid_file`). */
+  pidFile?: string;
+
+  bridges: BridgeConfig[];
+}
+
+/** mosquitto 2's defaults, except where a router needs otherwise (noted). */
+export function defaultConfig(): BrokerConfig {
+  return {
+    listeners: [],
+    allowAnonymous: false,
+    allowZeroLengthClientId: true,
+    autoIdPrefix: 'auto-',
+    persistence: false,
+    persistenceLocation: '',
+    persistenceFile: 'mqttd.db',
+    autosaveInterval: 1800,
+    maxConnections: -1,
+    messageSizeLimit: 0,
+    maxPacketSize: 0,
+    maxQueuedMessages: 1000,
+    maxQueuedBytes: 0,
+    maxInflightMessages: 20,
+    maxKeepalive: 65535,
+    retainAvailable: true,
+    queueQos0Messages: false,
+    upgradeOutgoingQos: false,
+    connectTimeout: 10,
+    sysInterval: 10,
+    logTypes: new Set<LogType>(['error', 'warning', 'notice', 'information']),
+    logDest: ['stderr'],
+    logTimestamp: true,
+    bridges: [],
+  };
+}
+
+export function defaultListener(port: number): ListenerConfig {
+  return {
+    port,
+    protocol: 'mqtt',
+    maxConnections: -1,
+    requireCertificate: false,
+    useIdentityAsUsername: false,
+  };
+}
