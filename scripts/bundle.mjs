@@ -1,7 +1,9 @@
 // Bundles each command into one minified file under dist/: routers have little flash,
 // and one file per entry loads faster than a node_modules tree.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
+
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
 
 const entries = {
   mqttd: 'src/cli/mqttd.ts',
@@ -26,6 +28,7 @@ for (const [name, entry] of Object.entries(entries)) {
     banner: { js: '#!/usr/bin/env node' },
     // ws loads these optional native accelerators inside try/catch.
     external: ['bufferutil', 'utf-8-validate'],
+    define: { MQTTD_VERSION: JSON.stringify(version) },
     logLevel: 'warning',
   });
   chmodSync(out, 0o755);
