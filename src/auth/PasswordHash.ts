@@ -1,0 +1,129 @@
+/**
+ * Password hashes in mosquitto's passwd-file formats: the text after `username:`.
+ *
+ *   $7$<iterations>$<b64 salt>$<b64 PBKDF2-HMAC-SHA512>   mosquitto 2.0 default (101 iterations, 12-byte salt)
+ *   $6$<b64 salt>$<b64 SHA512(password || salt)>          mosquitto 1.x default (12-byte salt)
+ *   $2a$ / $2b$ / $2y$ bcrypt                             read; written as $2b$ with cost 10
+ *
+ * Hashing and verifying use async crypto so a login never blocks the event loop.
+ */
+import { createHash, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import bcrypt from 'bcryptjs';
+
+export type HashAlgorithm = 'sha512-pbkdf2' | 'sha512' | 'bcrypt';
+
+export interface HashOptions {
+  algorithm?: HashAlgorithm;
+  /** PBKDF2 iterations, or the bcrypt cost. */
+  iterations?: number;
+}
+
+/** What mosquitto_passwd 2.0 writes. */
+export const PBKDF2_DEFAULT_ITERATIONS = 101;
+export const BCRYPT_DEFAULT_COST = 10;
+const SALT_BYTES = 12;
+const SHA512_BYTES = 64;
+/** A hostile or mistyped file must not make one login cost minutes of CPU. */
+export const PBKDF2_MAX_ITERATIONS = 10_000_000;
+
+const BCRYPT_PREFIX = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
+
+export async function hashPassword(password: string, options: HashOptions = {}): Promise<string> {
+  const algorithm = options.algorithm ?? 'sha512-pbkdf2';
+  switch (algorithm) {
+    case 'sha512-pbkdf2': {
+      const iterations = options.iterations ?? PBKDF2_DEFAULT_ITERATIONS;
+      if (!Number.isInteger(iterations) || iterations < 1 || iterations > PBKDF2_MAX_ITERATIONS) {
+        throw new RangeError(`iterations must be an integer from 1 to ${PBKDF2_MAX_ITERATIONS}`);
+      }
+      const salt = randomBytes(SALT_BYTES);
+      const hash = await pbkdf2Async(Buffer.from(password, 'utf8'), salt, iterations);
+      return `$7$${iterations}$${salt.toString('base64')}$${hash.toString('base64')}`;
+    }
+    case 'sha512': {
+      const salt = randomBytes(SALT_BYTES);
+      const hash = sha512(Buffer.from(password, 'utf8'), salt);
+      return `$6$${salt.toString('base64')}$${hash.toString('base64')}`;
+    }
+    case 'bcrypt': {
+      const cost = options.iterations ?? BCRYPT_DEFAULT_COST;
+      if (!Number.isInteger(cost) || cost < 4 || cost > 31) throw new RangeError('bcrypt cost must be an integer from 4 to 31');
+      return bcrypt.hash(password, cost);
+    }
+  }
+}
+
+/** True when the stored text is in a hash format mqttd can verify (so `-U` never hashes twice). */
+export function isHashed(stored: string): boolean {
+  return parseHash(stored) !== undefined;
+}
+
+/** Checks a password against a stored hash; an unrecognised or malformed hash never matches. */
+export async function verifyPassword(stored: string, password: Buffer | string): Promise<boolean> {
+  const parsed = parseHash(stored);
+  if (parsed === undefined) return false;
+  const bytes = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
+  switch (parsed.kind) {
+    case 'pbkdf2':
+      return equal(await pbkdf2Async(bytes, parsed.salt, parsed.iterations), parsed.hash);
+    case 'sha512':
+      return equal(sha512(bytes, parsed.salt), parsed.hash);
+    case 'bcrypt':
+      // bcryptjs takes a string; bytes that are not UTF-8 would collapse to U+FFFD and
+      // could then match another password, so they never match.
+      if (!isUtf8(bytes)) return false;
+      return bcrypt.compare(bytes.toString('utf8'), parsed.text);
+  }
+}
+
+type ParsedHash =
+  | { kind: 'pbkdf2'; iterations: number; salt: Buffer; hash: Buffer }
+  | { kind: 'sha512'; salt: Buffer; hash: Buffer }
+  | { kind: 'bcrypt'; text: string };
+
+/** Splits a stored hash into its parts, or undefined when it is not one mqttd understands. */
+export function parseHash(stored: string): ParsedHash | undefined {
+  if (stored.startsWith('$7$')) {
+    const parts = stored.split('$'); // ['', '7', iterations, salt, hash]
+    if (parts.length !== 5 || !/^[0-9]{1,8}$/.test(parts[2])) return undefined;
+    const iterations = Number(parts[2]);
+    if (iterations < 1 || iterations > PBKDF2_MAX_ITERATIONS) return undefined;
+    const salt = decodeBase64(parts[3]);
+    const hash = decodeBase64(parts[4]);
+    // 2.0 writes a 12-byte salt, 2.1 a 64-byte one; any non-empty salt verifies the same way.
+    if (salt === undefined || salt.length === 0 || hash === undefined || hash.length !== SHA512_BYTES) return undefined;
+    return { kind: 'pbkdf2', iterations, salt, hash };
+  }
+  if (stored.startsWith('$6$')) {
+    const parts = stored.split('$'); // ['', '6', salt, hash]
+    if (parts.length !== 4) return undefined;
+    const salt = decodeBase64(parts[2]);
+    const hash = decodeBase64(parts[3]);
+    if (salt === undefined || salt.length === 0 || hash === undefined || hash.length !== SHA512_BYTES) return undefined;
+    return { kind: 'sha512', salt, hash };
+  }
+  if (BCRYPT_PREFIX.test(stored)) return { kind: 'bcrypt', text: stored };
+  return undefined;
+}
+
+/** Strict base64: Buffer.from silently skips bad characters, which would hide a corrupt file. */
+function decodeBase64(text: string): Buffer | undefined {
+  if (text.length === 0 || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return undefined;
+  return Buffer.from(text, 'base64');
+}
+
+function pbkdf2Async(password: Buffer, salt: Buffer, iterations: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    pbkdf2(password, salt, iterations, SHA512_BYTES, 'sha512', (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+/** mosquitto's $6$: SHA512 over the password bytes followed by the salt bytes. */
+function sha512(password: Buffer, salt: Buffer): Buffer {
+  return createHash('sha512').update(password).update(salt).digest();
+}
+
+function equal(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
