@@ -27,6 +27,8 @@ export interface ListenerConfig {
   tlsVersion?: string;
   /** `mount_point`: prefix added to every topic of this listener's clients. */
   mountPoint?: string;
+  /** `socket_domain`: bind only IPv4 or only IPv6 addresses of a hostname; undefined: both. */
+  socketDomain?: 'ipv4' | 'ipv6';
 }
 
 export type LogType =
@@ -125,6 +127,14 @@ export interface BrokerConfig {
   pidFile?: string;
 
   bridges: BridgeConfig[];
+
+  /**
+   * No listener was configured, so (as mosquitto 2.0) only 127.0.0.1 and ::1 port 1883 are
+   * bound; the daemon may print mosquitto's "local only mode" notice.
+   */
+  localOnly: boolean;
+  /** `user`: recorded only; on OpenWrt procd starts mqttd as its own user, mqttd never switches. */
+  user?: string;
 }
 
 /** mosquitto 2's defaults, except where a router needs otherwise (noted). */
@@ -154,6 +164,7 @@ export function defaultConfig(): BrokerConfig {
     logDest: ['stderr'],
     logTimestamp: true,
     bridges: [],
+    localOnly: false,
   };
 }
 
@@ -164,5 +175,28 @@ export function defaultListener(port: number): ListenerConfig {
     maxConnections: -1,
     requireCertificate: false,
     useIdentityAsUsername: false,
+  };
+}
+
+/**
+ * mosquitto 2.0's defaults for a `connection` block. The client ids are filled in by the
+ * config reader (mosquitto: `<hostname>.<name>` and `local.<remote id>`).
+ */
+export function defaultBridge(name: string): BridgeConfig {
+  return {
+    name,
+    addresses: [],
+    roundRobin: false,
+    topics: [],
+    cleanSession: false,
+    keepaliveInterval: 60,
+    restartTimeout: { base: 5, cap: 30 },
+    protocolVersion: 4,
+    tryPrivate: true,
+    notifications: true,
+    outgoingRetain: true,
+    startType: 'automatic',
+    insecure: false,
+    maxQueuedMessages: 1000,
   };
 }
