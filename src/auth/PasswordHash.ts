@@ -1,9 +1,14 @@
 /**
  * Password hashes in mosquitto's passwd-file formats: the text after `username:`.
  *
- *   $7$<iterations>$<b64 salt>$<b64 PBKDF2-HMAC-SHA512>   mosquitto 2.0 default (101 iterations, 12-byte salt)
+ *   $7$<iterations>$<b64 salt>$<b64 PBKDF2-HMAC-SHA512>   mosquitto 2.0 default (101 iterations, 12-byte salt);
+ *                                                         2.1 writes 1000 iterations and a 64-byte salt
  *   $6$<b64 salt>$<b64 SHA512(password || salt)>          mosquitto 1.x default (12-byte salt)
- *   $2a$ / $2b$ / $2y$ bcrypt                             read; written as $2b$ with cost 10
+ *   $2a$ / $2b$ / $2y$ bcrypt                             an mqttd extension: mosquitto reads no bcrypt
+ *
+ * Salts must be 12 or 64 bytes, as mosquitto 2.1 requires, so a file mqttd accepts is one
+ * mosquitto 2.1 accepts too (2.0 accepts only 12). `$argon2id$` (2.1 built with libargon2)
+ * is recognised but cannot be verified here: Node 20 has no argon2.
  *
  * Hashing and verifying use async crypto so a login never blocks the event loop.
  */
@@ -23,6 +28,7 @@ export interface HashOptions {
 export const PBKDF2_DEFAULT_ITERATIONS = 101;
 export const BCRYPT_DEFAULT_COST = 10;
 const SALT_BYTES = 12;
+const MOSQUITTO_SALT_SIZES = [12, 64];
 const SHA512_BYTES = 64;
 /** A hostile or mistyped file must not make one login cost minutes of CPU. */
 export const PBKDF2_MAX_ITERATIONS = 10_000_000;
@@ -91,8 +97,7 @@ export function parseHash(stored: string): ParsedHash | undefined {
     if (iterations < 1 || iterations > PBKDF2_MAX_ITERATIONS) return undefined;
     const salt = decodeBase64(parts[3]);
     const hash = decodeBase64(parts[4]);
-    // 2.0 writes a 12-byte salt, 2.1 a 64-byte one; any non-empty salt verifies the same way.
-    if (salt === undefined || salt.length === 0 || hash === undefined || hash.length !== SHA512_BYTES) return undefined;
+    if (salt === undefined || hash === undefined || !validSizes(salt, hash)) return undefined;
     return { kind: 'pbkdf2', iterations, salt, hash };
   }
   if (stored.startsWith('$6$')) {
@@ -100,11 +105,29 @@ export function parseHash(stored: string): ParsedHash | undefined {
     if (parts.length !== 4) return undefined;
     const salt = decodeBase64(parts[2]);
     const hash = decodeBase64(parts[3]);
-    if (salt === undefined || salt.length === 0 || hash === undefined || hash.length !== SHA512_BYTES) return undefined;
+    if (salt === undefined || hash === undefined || !validSizes(salt, hash)) return undefined;
     return { kind: 'sha512', salt, hash };
   }
   if (BCRYPT_PREFIX.test(stored)) return { kind: 'bcrypt', text: stored };
   return undefined;
+}
+
+function validSizes(salt: Buffer, hash: Buffer): boolean {
+  return MOSQUITTO_SALT_SIZES.includes(salt.length) && hash.length === SHA512_BYTES;
+}
+
+/**
+ * Why a stored hash cannot be used, in words fit for a log line. Never quotes the hash:
+ * a plain-text password would end up in the log.
+ */
+export function describeUnusableHash(stored: string): string {
+  if (stored.startsWith('$argon2id$')) {
+    return 'argon2id hash (mosquitto 2.1 built with argon2) is not supported by mqttd; set this password again with mqttd_passwd';
+  }
+  if (!stored.startsWith('$')) return 'password is not hashed; hash the file with mqttd_passwd -U';
+  if (/^\$[67]\$/.test(stored)) return 'malformed $6$/$7$ hash (needs a 12 or 64 byte base64 salt and a 64 byte base64 hash)';
+  if (stored.startsWith('$2')) return 'malformed bcrypt hash';
+  return 'unknown password hash type (mqttd reads $6$, $7$ and bcrypt $2a$/$2b$/$2y$)';
 }
 
 /** Strict base64: Buffer.from silently skips bad characters, which would hide a corrupt file. */
