@@ -1,0 +1,635 @@
+/**
+ * OpenWrt's UCI file (/etc/config/mqttd) turned into a BrokerConfig.
+ *
+ * Two halves: parseUci reads UCI's own file syntax (as libuci's file parser does), and
+ * loadUciConfig maps mqttd's sections (`mqttd`, `listener`, `bridge`) onto mosquitto's options.
+ * Every bad line is reported at once, each naming file and line.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  defaultConfig,
+  defaultListener,
+  type BridgeConfig,
+  type BridgeTopicConfig,
+  type BrokerConfig,
+  type ListenerConfig,
+  type LogType,
+} from './BrokerConfig';
+import { ConfigErrors } from './ConfigErrors';
+import { FileError } from './FileError';
+
+// ---------------------------------------------------------------------------------------------
+// UCI file syntax
+
+export interface UciOption {
+  name: string;
+  /** One value for `option`, every value in order for `list`. */
+  values: string[];
+  /** The line of each value (list entries may be spread over the section). */
+  lines: number[];
+  isList: boolean;
+  line: number;
+}
+
+export interface UciSection {
+  type: string;
+  /** Undefined for an anonymous section (`config listener` with no name). */
+  name?: string;
+  line: number;
+  options: Map<string, UciOption>;
+}
+
+export interface UciPackage {
+  file: string;
+  sections: UciSection[];
+}
+
+const TYPE_RE = /^[A-Za-z0-9_-]+$/;
+const NAME_RE = /^[A-Za-z0-9_]+$/;
+
+/**
+ * Splits the text into statements of words, as libuci does: whitespace separates words,
+ * '…' quotes literally, "…" and bare words take backslash escapes, quoted strings may span
+ * lines, a trailing backslash continues the line, and # at the start of a word comments out
+ * the rest of the line.
+ */
+function tokenize(file: string, text: string, errors: FileError[]): { words: string[]; line: number }[] {
+  const statements: { words: string[]; line: number }[] = [];
+  let i = 0;
+  let line = 1;
+  while (i < text.length) {
+    const words: string[] = [];
+    const startLine = line;
+    let broken = false;
+    // One statement: words up to an unquoted newline.
+    for (;;) {
+      while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\r')) i++;
+      if (i >= text.length) break;
+      const c = text[i];
+      if (c === '\n') {
+        i++;
+        line++;
+        break;
+      }
+      if (c === '#') {
+        while (i < text.length && text[i] !== '\n') i++;
+        continue;
+      }
+      let word = '';
+      let quoted = false;
+      let wordDone = false;
+      while (!wordDone && i < text.length) {
+        const ch = text[i];
+        if (ch === "'") {
+          const openLine = line;
+          const end = text.indexOf("'", i + 1);
+          if (end < 0) {
+            errors.push(new FileError(file, openLine, "unterminated ' quote"));
+            i = text.length;
+            broken = true;
+            break;
+          }
+          quoted = true;
+          const part = text.slice(i + 1, end);
+          line += countNewlines(part);
+          word += part;
+          i = end + 1;
+        } else if (ch === '"') {
+          const openLine = line;
+          quoted = true;
+          i++;
+          let closed = false;
+          while (i < text.length) {
+            const q = text[i];
+            if (q === '"') {
+              closed = true;
+              i++;
+              break;
+            }
+            if (q === '\\' && i + 1 < text.length) {
+              if (text[i + 1] === '\n') line++;
+              word += text[i + 1];
+              i += 2;
+              continue;
+            }
+            if (q === '\n') line++;
+            word += q;
+            i++;
+          }
+          if (!closed) {
+            errors.push(new FileError(file, openLine, 'unterminated " quote'));
+            broken = true;
+            break;
+          }
+        } else if (ch === '\\') {
+          if (text[i + 1] === '\n') {
+            // Line continuation: the statement goes on on the next line.
+            line++;
+            i += 2;
+            wordDone = true;
+          } else if (i + 1 < text.length) {
+            word += text[i + 1];
+            i += 2;
+          } else {
+            i++;
+          }
+        } else if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n') {
+          wordDone = true;
+        } else {
+          word += ch;
+          i++;
+        }
+      }
+      // An empty bare word is what a line continuation leaves; '' is a real empty value.
+      if (word !== '' || quoted) words.push(word);
+      if (broken) break;
+    }
+    if (words.length > 0 && !broken) statements.push({ words, line: startLine });
+  }
+  return statements;
+}
+
+function countNewlines(s: string): number {
+  let n = 0;
+  for (let k = 0; k < s.length; k++) if (s.charCodeAt(k) === 10) n++;
+  return n;
+}
+
+/** Parses UCI file text. Problems are appended to `errors`; what parsed is still returned. */
+export function parseUci(file: string, text: string, errors: FileError[]): UciPackage {
+  const pkg: UciPackage = { file, sections: [] };
+  let current: UciSection | undefined;
+  for (const { words, line } of tokenize(file, text, errors)) {
+    const [command, ...args] = words;
+    switch (command) {
+      case 'package':
+        if (args.length !== 1) errors.push(new FileError(file, line, 'package takes one name'));
+        break;
+      case 'config': {
+        if (args.length < 1 || args.length > 2) {
+          errors.push(new FileError(file, line, 'expected: config <type> [<name>]'));
+          current = undefined;
+          break;
+        }
+        const [type, name] = args;
+        if (!TYPE_RE.test(type)) errors.push(new FileError(file, line, `invalid section type '${type}'`));
+        if (name !== undefined && !NAME_RE.test(name)) {
+          errors.push(new FileError(file, line, `invalid section name '${name}' (letters, digits and _ only)`));
+        }
+        // uci merges a repeated named section into the first one.
+        const existing = name === undefined ? undefined : pkg.sections.find((s) => s.name === name);
+        if (existing && existing.type !== type) {
+          errors.push(new FileError(file, line, `section '${name}' was already defined as '${existing.type}' on line ${existing.line}`));
+        }
+        current = existing ?? { type, name, line, options: new Map() };
+        if (!existing) pkg.sections.push(current);
+        break;
+      }
+      case 'option':
+      case 'list': {
+        if (args.length !== 2) {
+          errors.push(new FileError(file, line, `expected: ${command} <name> <value>`));
+          break;
+        }
+        if (!current) {
+          errors.push(new FileError(file, line, `${command} outside of a config section`));
+          break;
+        }
+        const [name, value] = args;
+        if (!NAME_RE.test(name)) {
+          errors.push(new FileError(file, line, `invalid option name '${name}' (letters, digits and _ only)`));
+          break;
+        }
+        const isList = command === 'list';
+        const existing = current.options.get(name);
+        if (isList && existing?.isList) {
+          existing.values.push(value);
+          existing.lines.push(line);
+        } else {
+          // A later `option` replaces an earlier one, as in uci.
+          current.options.set(name, { name, values: [value], lines: [line], isList, line });
+        }
+        break;
+      }
+      default:
+        errors.push(new FileError(file, line, `unknown statement '${command}' (expected config, option or list)`));
+    }
+  }
+  return pkg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// mqttd's UCI schema
+
+/** UCI's boolean spellings (as config_get_bool accepts them). */
+const TRUE_WORDS = new Set(['1', 'yes', 'on', 'true', 'enabled']);
+const FALSE_WORDS = new Set(['0', 'no', 'off', 'false', 'disabled']);
+
+/** `option log_level`: each level includes the ones above it. */
+const LOG_LEVELS: Record<string, LogType[]> = {
+  error: ['error'],
+  warning: ['error', 'warning'],
+  notice: ['error', 'warning', 'notice'],
+  information: ['error', 'warning', 'notice', 'information'],
+  debug: ['error', 'warning', 'notice', 'information', 'subscribe', 'unsubscribe', 'debug'],
+};
+const LOG_TYPES = new Set<string>([
+  'error',
+  'warning',
+  'notice',
+  'information',
+  'subscribe',
+  'unsubscribe',
+  'websockets',
+  'debug',
+  'all',
+  'none',
+]);
+
+export const DEFAULT_STATUS_FILE = '/var/run/mqttd/status.json';
+
+/** Reads one section's options with type checks, recording every problem. */
+class SectionReader {
+  private readonly used = new Set<string>(['enabled']);
+
+  constructor(
+    private readonly file: string,
+    readonly section: UciSection,
+    private readonly errors: FileError[],
+  ) {}
+
+  private error(option: UciOption | undefined, reason: string): void {
+    this.errorAt(option?.line ?? this.section.line, reason);
+  }
+
+  errorAt(line: number, reason: string): void {
+    this.errors.push(new FileError(this.file, line, reason));
+  }
+
+  private single(name: string): UciOption | undefined {
+    this.used.add(name);
+    const option = this.section.options.get(name);
+    if (option && option.isList && option.values.length > 1) {
+      this.error(option, `'${name}' takes one value, not a list`);
+    }
+    return option;
+  }
+
+  string(name: string): string | undefined {
+    const value = this.single(name)?.values[0];
+    return value === '' ? undefined : value;
+  }
+
+  list(name: string): { value: string; line: number }[] {
+    this.used.add(name);
+    const option = this.section.options.get(name);
+    if (!option) return [];
+    const out: { value: string; line: number }[] = [];
+    option.values.forEach((value, k) => {
+      if (value !== '') out.push({ value, line: option.lines[k] });
+    });
+    return out;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const option = this.single(name);
+    const value = option?.values[0];
+    if (value === undefined || value === '') return fallback;
+    if (TRUE_WORDS.has(value.toLowerCase())) return true;
+    if (FALSE_WORDS.has(value.toLowerCase())) return false;
+    this.error(option, `'${name}' must be 0 or 1, not '${value}'`);
+    return fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const option = this.single(name);
+    const value = option?.values[0];
+    if (value === undefined || value === '') return fallback;
+    if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      this.error(option, `'${name}' must be a whole number from ${min} to ${max}, not '${value}'`);
+      return fallback;
+    }
+    return Number(value);
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const option = this.single(name);
+    const value = option?.values[0];
+    if (value === undefined || value === '') return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    this.error(option, `'${name}' must be one of ${allowed.join(', ')}, not '${value}'`);
+    return fallback;
+  }
+
+  /** Options nobody read are typos: say so rather than ignore them. */
+  reportUnknown(): void {
+    for (const option of this.section.options.values()) {
+      if (!this.used.has(option.name)) {
+        this.error(option, `unknown option '${option.name}' in '${this.section.type}' section`);
+      }
+    }
+  }
+
+  label(): string {
+    return this.section.name ? `${this.section.type} '${this.section.name}'` : `${this.section.type} (line ${this.section.line})`;
+  }
+}
+
+function readGeneral(r: SectionReader, config: BrokerConfig): void {
+  config.allowAnonymous = r.bool('allow_anonymous', config.allowAnonymous);
+  config.passwordFile = r.string('password_file');
+  config.aclFile = r.string('acl_file');
+  config.allowZeroLengthClientId = r.bool('allow_zero_length_clientid', config.allowZeroLengthClientId);
+  config.autoIdPrefix = r.string('auto_id_prefix') ?? config.autoIdPrefix;
+  config.persistence = r.bool('persistence', config.persistence);
+  config.persistenceLocation = r.string('persistence_location') ?? config.persistenceLocation;
+  config.persistenceFile = r.string('persistence_file') ?? config.persistenceFile;
+  config.autosaveInterval = r.int('autosave_interval', config.autosaveInterval, 0, 86400 * 365);
+  const expiration = r.int('persistent_client_expiration', -1, -1, 86400 * 365 * 10);
+  if (expiration >= 0) config.persistentClientExpiration = expiration;
+  config.maxConnections = r.int('max_connections', config.maxConnections, -1, 1_000_000);
+  config.messageSizeLimit = r.int('message_size_limit', config.messageSizeLimit, 0, 268_435_455);
+  config.maxPacketSize = r.int('max_packet_size', config.maxPacketSize, 0, 268_435_455);
+  config.maxQueuedMessages = r.int('max_queued_messages', config.maxQueuedMessages, 0, 10_000_000);
+  config.maxQueuedBytes = r.int('max_queued_bytes', config.maxQueuedBytes, 0, 2 ** 31);
+  config.maxInflightMessages = r.int('max_inflight_messages', config.maxInflightMessages, 0, 65535);
+  config.maxKeepalive = r.int('max_keepalive', config.maxKeepalive, 0, 65535);
+  config.retainAvailable = r.bool('retain_available', config.retainAvailable);
+  config.queueQos0Messages = r.bool('queue_qos0_messages', config.queueQos0Messages);
+  config.upgradeOutgoingQos = r.bool('upgrade_outgoing_qos', config.upgradeOutgoingQos);
+  config.connectTimeout = r.int('connect_timeout', config.connectTimeout, 1, 3600);
+  config.sysInterval = r.int('sys_interval', config.sysInterval, 0, 86400);
+
+  const level = r.oneOf('log_level', Object.keys(LOG_LEVELS), 'information');
+  const types = new Set<LogType>(LOG_LEVELS[level]);
+  for (const { value, line } of r.list('log_type')) {
+    if (LOG_TYPES.has(value)) types.add(value as LogType);
+    else r.errorAt(line, `unknown log_type '${value}'`);
+  }
+  config.logTypes = types;
+  // procd collects stdout/stderr into the system log; syslog is the other useful choice.
+  const dest = r.oneOf('log_dest', ['stderr', 'stdout', 'syslog', 'none'] as const, 'stderr');
+  config.logDest = [dest];
+  // logd stamps every line itself.
+  config.logTimestamp = r.bool('log_timestamp', false);
+  config.statusFile = r.string('status_file') ?? DEFAULT_STATUS_FILE;
+  config.pidFile = r.string('pid_file');
+}
+
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const IPV6_RE = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
+const HOST_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+
+function readListener(
+  r: SectionReader,
+  file: string,
+  networks: Map<string, string[]>,
+  errors: FileError[],
+): ListenerConfig[] {
+  const port = r.int('port', -1, 0, 65535);
+  const portOption = r.section.options.get('port');
+  if (!portOption) errors.push(new FileError(file, r.section.line, `${r.label()}: 'port' is required`));
+  const base = defaultListener(port);
+  base.protocol = r.oneOf('protocol', ['mqtt', 'websockets'] as const, 'mqtt');
+  base.maxConnections = r.int('max_connections', -1, -1, 1_000_000);
+  base.certfile = r.string('certfile');
+  base.keyfile = r.string('keyfile');
+  base.cafile = r.string('cafile');
+  base.capath = r.string('capath');
+  base.requireCertificate = r.bool('require_certificate', false);
+  base.useIdentityAsUsername = r.bool('use_identity_as_username', false);
+  const tlsVersion = r.oneOf('tls_version', ['', 'tlsv1.2', 'tlsv1.3'] as const, '');
+  if (tlsVersion) base.tlsVersion = tlsVersion;
+  base.mountPoint = r.string('mount_point');
+  if ((base.certfile === undefined) !== (base.keyfile === undefined)) {
+    errors.push(new FileError(file, r.section.line, `${r.label()}: TLS needs both certfile and keyfile`));
+  }
+
+  const address = r.string('address');
+  const iface = r.string('interface');
+  if (address !== undefined) {
+    if (!IPV4_RE.test(address) && !IPV6_RE.test(address) && !HOST_RE.test(address)) {
+      errors.push(new FileError(file, r.section.options.get('address')?.line ?? r.section.line, `invalid address '${address}'`));
+    }
+    return [{ ...base, bindAddress: address }];
+  }
+  if (iface === '*') return [{ ...base }];
+  if (iface === undefined) {
+    // Never every address by default: on a router that includes the WAN side.
+    errors.push(
+      new FileError(
+        file,
+        r.section.line,
+        `${r.label()}: set 'interface' (e.g. 'lan'), an 'address', or interface '*' to listen on every network including WAN`,
+      ),
+    );
+    return [];
+  }
+  const addresses = networks.get(iface);
+  if (!addresses || addresses.length === 0) {
+    errors.push(
+      new FileError(
+        file,
+        r.section.options.get('interface')?.line ?? r.section.line,
+        `${r.label()}: network '${iface}' has no address (is it up? the init script passes --network ${iface}=<addr>)`,
+      ),
+    );
+    return [];
+  }
+  return addresses.map((a) => ({ ...base, bindAddress: a }));
+}
+
+function parseHostPort(value: string): { host: string; port: number } | undefined {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
+  if (bracketed) return { host: bracketed[1], port: bracketed[2] ? Number(bracketed[2]) : 1883 };
+  const colons = value.split(':').length - 1;
+  if (colons === 1) {
+    const [host, port] = value.split(':');
+    if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535 || host === '') return undefined;
+    return { host, port: Number(port) };
+  }
+  if (value === '') return undefined;
+  return { host: value, port: 1883 };
+}
+
+/** mosquitto's `topic pattern [[[out|in|both] qos] local-prefix remote-prefix]`; "" is empty. */
+function parseBridgeTopic(value: string): BridgeTopicConfig | string {
+  const words = value.trim().split(/\s+/).map((w) => (w === '""' ? '' : w));
+  if (words.length === 0 || words.length > 5 || words.length === 4) {
+    return `expected: topic <pattern> [in|out|both [qos [local-prefix remote-prefix]]], got '${value}'`;
+  }
+  const [pattern, direction = 'out', qos = '0', localPrefix = '', remotePrefix = ''] = words;
+  if (direction !== 'in' && direction !== 'out' && direction !== 'both') return `bridge topic direction must be in, out or both, not '${direction}'`;
+  if (qos !== '0' && qos !== '1' && qos !== '2') return `bridge topic qos must be 0, 1 or 2, not '${qos}'`;
+  const filterError = topicFilterError(pattern);
+  if (filterError) return `bridge topic '${pattern}': ${filterError}`;
+  return { pattern, direction, qos: Number(qos) as 0 | 1 | 2, localPrefix, remotePrefix };
+}
+
+/** Why a topic filter is invalid (MQTT-4.7.1), or undefined if it is valid. */
+export function topicFilterError(filter: string): string | undefined {
+  if (filter === '') return 'a topic filter cannot be empty';
+  if (filter.includes('\u0000')) return 'a topic filter cannot contain NUL';
+  const levels = filter.split('/');
+  for (let k = 0; k < levels.length; k++) {
+    const level = levels[k];
+    if (level.includes('#') && (level !== '#' || k !== levels.length - 1)) return "'#' must be a whole level and the last one";
+    if (level.includes('+') && level !== '+') return "'+' must be a whole level";
+  }
+  return undefined;
+}
+
+function readBridge(r: SectionReader, file: string, errors: FileError[]): BridgeConfig | undefined {
+  const name = r.string('connection') ?? r.section.name;
+  if (!name) {
+    errors.push(new FileError(file, r.section.line, "bridge: give the section a name or set 'connection'"));
+  }
+  const addresses: { host: string; port: number }[] = [];
+  for (const { value, line } of r.list('address')) {
+    // mosquitto allows several addresses on one line too.
+    for (const word of value.trim().split(/\s+/)) {
+      const parsed = parseHostPort(word);
+      if (parsed) addresses.push(parsed);
+      else errors.push(new FileError(file, line, `invalid bridge address '${word}' (expected host[:port])`));
+    }
+  }
+  if (addresses.length === 0) errors.push(new FileError(file, r.section.line, `${r.label()}: 'address' is required`));
+  const topics: BridgeTopicConfig[] = [];
+  for (const { value, line } of r.list('topic')) {
+    const topic = parseBridgeTopic(value);
+    if (typeof topic === 'string') errors.push(new FileError(file, line, topic));
+    else topics.push(topic);
+  }
+  if (topics.length === 0) errors.push(new FileError(file, r.section.line, `${r.label()}: at least one 'topic' is required`));
+
+  let restartTimeout: { base: number; cap?: number } = { base: 5, cap: 30 };
+  const restart = r.string('restart_timeout');
+  if (restart !== undefined) {
+    const m = /^(\d+)(?:\s+(\d+))?$/.exec(restart.trim());
+    if (!m) errors.push(new FileError(file, r.section.options.get('restart_timeout')?.line ?? r.section.line, `restart_timeout must be '<seconds>' or '<base> <cap>', not '${restart}'`));
+    else restartTimeout = m[2] ? { base: Number(m[1]), cap: Number(m[2]) } : { base: Number(m[1]) };
+  }
+  const version = r.oneOf('bridge_protocol_version', ['mqttv311', 'mqttv50'] as const, 'mqttv311');
+  r.oneOf('start_type', ['automatic'] as const, 'automatic');
+  const notificationTopic = r.string('notification_topic');
+  const bridge: BridgeConfig = {
+    name: name ?? '',
+    addresses,
+    roundRobin: r.bool('round_robin', false),
+    topics,
+    remoteUsername: r.string('remote_username'),
+    remotePassword: r.string('remote_password'),
+    remoteClientId: r.string('remote_clientid'),
+    localClientId: r.string('local_clientid'),
+    cleanSession: r.bool('cleansession', false),
+    keepaliveInterval: r.int('keepalive_interval', 60, 5, 65535),
+    restartTimeout,
+    protocolVersion: version === 'mqttv50' ? 5 : 4,
+    tryPrivate: r.bool('try_private', true),
+    notifications: r.bool('notifications', true),
+    outgoingRetain: r.bool('bridge_outgoing_retain', true),
+    startType: 'automatic',
+    cafile: r.string('bridge_cafile'),
+    capath: r.string('bridge_capath'),
+    certfile: r.string('bridge_certfile'),
+    keyfile: r.string('bridge_keyfile'),
+    insecure: r.bool('bridge_insecure', false),
+    maxQueuedMessages: r.int('max_queued_messages', 1000, 0, 10_000_000),
+  };
+  if (notificationTopic !== undefined) bridge.notificationTopic = notificationTopic;
+  return bridge;
+}
+
+/** Turns parsed UCI into a BrokerConfig; problems are appended to `errors`. */
+export function uciToBrokerConfig(pkg: UciPackage, networks: Map<string, string[]>, errors: FileError[]): BrokerConfig {
+  const config = defaultConfig();
+  config.statusFile = DEFAULT_STATUS_FILE;
+  config.logTimestamp = false;
+  const file = pkg.file;
+  let general: UciSection | undefined;
+  const seenBinds = new Map<string, string>();
+  const bridgeNames = new Set<string>();
+
+  for (const section of pkg.sections) {
+    const r = new SectionReader(file, section, errors);
+    if (section.type === 'mqttd') {
+      if (general) {
+        errors.push(new FileError(file, section.line, `only one 'mqttd' section is allowed (the first is on line ${general.line})`));
+        continue;
+      }
+      general = section;
+      readGeneral(r, config);
+      r.reportUnknown();
+      continue;
+    }
+    if (section.type !== 'listener' && section.type !== 'bridge') {
+      errors.push(new FileError(file, section.line, `unknown section type '${section.type}' (expected mqttd, listener or bridge)`));
+      continue;
+    }
+    const enabled = r.bool('enabled', true);
+    if (section.type === 'listener') {
+      const listeners = readListener(r, file, networks, errors);
+      r.reportUnknown();
+      if (!enabled) continue;
+      for (const l of listeners) {
+        const key = `${l.bindAddress ?? '*'}:${l.port}`;
+        const other = seenBinds.get(key);
+        if (other !== undefined) {
+          errors.push(new FileError(file, section.line, `${r.label()} binds ${key}, already bound by ${other}`));
+        }
+        seenBinds.set(key, r.label());
+        config.listeners.push(l);
+      }
+    } else {
+      const bridge = readBridge(r, file, errors);
+      r.reportUnknown();
+      if (!enabled || !bridge) continue;
+      if (bridgeNames.has(bridge.name)) errors.push(new FileError(file, section.line, `bridge name '${bridge.name}' is used twice`));
+      bridgeNames.add(bridge.name);
+      config.bridges.push(bridge);
+    }
+  }
+  if (config.listeners.length === 0 && !errors.length) {
+    errors.push(new FileError(file, undefined, 'no enabled listener: add a listener section (e.g. port 1883, interface lan)'));
+  }
+  return config;
+}
+
+/**
+ * Reads /etc/config/mqttd. `networks` maps an OpenWrt logical network ('lan') to its
+ * addresses, as the init script found them. Throws ConfigErrors listing every problem.
+ */
+export function loadUciConfig(path: string, networks: Map<string, string[]>): BrokerConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new ConfigErrors([new FileError(path, undefined, `cannot read the file (${code})`)]);
+  }
+  const errors: FileError[] = [];
+  const pkg = parseUci(path, text, errors);
+  const config = uciToBrokerConfig(pkg, networks, errors);
+  if (errors.length > 0) {
+    errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    throw new ConfigErrors(errors);
+  }
+  return config;
+}
+
+/** Parses the daemon's `--network lan=192.168.1.1,fd00::1` arguments into the map above. */
+export function parseNetworkArgument(value: string, networks: Map<string, string[]>): string | undefined {
+  const eq = value.indexOf('=');
+  if (eq <= 0) return `--network expects <name>=<address>[,<address>...], got '${value}'`;
+  const name = value.slice(0, eq);
+  const addresses = value
+    .slice(eq + 1)
+    .split(/[,\s]+/)
+    .filter((a) => a !== '')
+    // network_get_ipaddrs6 may give prefixes; the bind address is the part before '/'.
+    .map((a) => a.split('/')[0]);
+  const list = networks.get(name) ?? [];
+  for (const a of addresses) if (!list.includes(a)) list.push(a);
+  networks.set(name, list);
+  return undefined;
+}
