@@ -1,0 +1,195 @@
+/**
+ * The store on flash: `persistence_location` + `persistence_file`, written so that a power cut
+ * at any instant leaves either the previous store or the new one, never a torn file.
+ *
+ * save: write `<file>.new`, fsync it, rename it over `<file>`, fsync the directory. rename(2)
+ * replaces the name atomically, and the file's data is on disk before the name points at it.
+ * load: a missing file is a first start; an unreadable or corrupt one is renamed aside to
+ * `<file>.corrupt-<YYYYMMDD-HHMMSS>` (UTC), never deleted, and the broker starts empty.
+ */
+import { lstat, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { decodeSnapshot, encodeSnapshot } from './SnapshotCodec';
+import type { LoadResult, SaveResult, Store } from './Store';
+import { StoreCorruptError } from './StoreCorruptError';
+import { StoreError, type StoreErrorCode } from './StoreError';
+import { emptySnapshot, type StoreSnapshot } from './StoreSnapshot';
+
+export interface FileStoreOptions {
+  /** Clock used to name a set-aside file; tests pin it. */
+  now?: () => Date;
+}
+
+export class FileStore implements Store {
+  readonly path: string;
+  readonly tempPath: string;
+  private readonly directory: string;
+  private readonly now: () => Date;
+  /** The bytes the file is known to hold (loaded or saved by us); undefined: unknown. */
+  private lastSaved: Buffer | undefined;
+  /** Set when an unusable store could not be moved away: saving would destroy it. */
+  private blocked: StoreError | undefined;
+  /** Loads and saves run one at a time: two writers would share `<file>.new`. */
+  private pending: Promise<unknown> = Promise.resolve();
+
+  constructor(path: string, options: FileStoreOptions = {}) {
+    this.path = path;
+    this.tempPath = `${path}.new`;
+    this.directory = dirname(path);
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * From mosquitto.conf's `persistence_location` (a directory; mosquitto wants a trailing
+   * slash, we accept either) and `persistence_file`. An empty location means the working
+   * directory, as in mosquitto.
+   */
+  static fromConfig(location: string, file: string, options: FileStoreOptions = {}): FileStore {
+    return new FileStore(location === '' ? file : join(location, file), options);
+  }
+
+  load(): Promise<LoadResult> {
+    return this.serially(() => this.loadNow());
+  }
+
+  save(snapshot: StoreSnapshot): Promise<SaveResult> {
+    return this.serially(() => this.saveNow(snapshot));
+  }
+
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.pending.then(task, task);
+    this.pending = run.catch(() => undefined);
+    return run;
+  }
+
+  private async loadNow(): Promise<LoadResult> {
+    this.lastSaved = undefined;
+    this.blocked = undefined;
+    // A leftover temp file means a save died before its rename: the old file is the truth.
+    await rm(this.tempPath, { force: true }).catch(() => undefined);
+    let file: Buffer;
+    try {
+      file = await readFile(this.path);
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') return { snapshot: emptySnapshot(), bytes: 0 };
+      return this.setAside('ESTOREREAD', `could not be read (${messageOf(err)})`);
+    }
+    try {
+      const snapshot = decodeSnapshot(file);
+      this.lastSaved = file;
+      return { snapshot, bytes: file.length };
+    } catch (err) {
+      if (!(err instanceof StoreCorruptError)) throw err;
+      return this.setAside('ESTORECORRUPT', `is not a valid mqttd store (${err.message})`);
+    }
+  }
+
+  /** Moves an unusable store out of the way, never over an earlier set-aside file. */
+  private async setAside(code: StoreErrorCode, what: string): Promise<LoadResult> {
+    const base = `${this.path}.corrupt-${timestamp(this.now())}`;
+    let aside = base;
+    for (let n = 2; await exists(aside); n++) aside = `${base}-${n}`;
+    try {
+      await rename(this.path, aside);
+    } catch (err) {
+      const message =
+        `${this.path} ${what}; it could not be set aside (${messageOf(err)}) and will not be ` +
+        'overwritten: move it away and restart mqttd. Running with an empty store, not saved.';
+      this.blocked = new StoreError('ESTOREBLOCKED', message, this.path, undefined, errnoOf(err));
+      return { snapshot: emptySnapshot(), bytes: 0, problem: new StoreError(code, message, this.path) };
+    }
+    await syncDirectory(this.directory).catch(() => undefined);
+    const message = `${this.path} ${what}; kept as ${aside}, starting with an empty store`;
+    return { snapshot: emptySnapshot(), bytes: 0, problem: new StoreError(code, message, this.path, aside) };
+  }
+
+  private async saveNow(snapshot: StoreSnapshot): Promise<SaveResult> {
+    if (this.blocked !== undefined) return { status: 'failed', bytes: 0, error: this.blocked };
+    let bytes: Buffer;
+    try {
+      bytes = encodeSnapshot(snapshot);
+    } catch (err) {
+      const error = new StoreError('ESNAPSHOT', `${this.path}: invalid snapshot, not saved (${messageOf(err)})`, this.path);
+      return { status: 'failed', bytes: 0, error };
+    }
+    // Flash wear: an unchanged state is not rewritten.
+    if (this.lastSaved !== undefined && this.lastSaved.equals(bytes)) return { status: 'skipped', bytes: bytes.length };
+    return this.replace(bytes);
+  }
+
+  private async replace(bytes: Buffer): Promise<SaveResult> {
+    let step = `removing the stale ${this.tempPath}`;
+    let handle: FileHandle | undefined;
+    let renamed = false;
+    try {
+      await rm(this.tempPath, { force: true });
+      step = `creating ${this.tempPath}`;
+      // 'wx' (O_EXCL): never follow a link planted at the temp name. 0600: queued messages are private.
+      handle = await open(this.tempPath, 'wx', 0o600);
+      step = `writing ${this.tempPath}`;
+      await handle.writeFile(bytes);
+      step = `syncing ${this.tempPath}`;
+      await handle.sync();
+      step = `closing ${this.tempPath}`;
+      await handle.close();
+      handle = undefined;
+      step = `renaming ${this.tempPath} over ${this.path}`;
+      await rename(this.tempPath, this.path);
+      renamed = true;
+      step = `syncing the directory ${this.directory}`;
+      await syncDirectory(this.directory);
+    } catch (err) {
+      if (handle !== undefined) await handle.close().catch(() => undefined);
+      if (!renamed) await rm(this.tempPath, { force: true }).catch(() => undefined);
+      // Unknown state on disk: the next save writes again rather than skip.
+      this.lastSaved = undefined;
+      const outcome = renamed
+        ? 'the new store is in place but may not survive a power cut; the next save retries'
+        : 'the previous store is unchanged; the next save retries';
+      const message = `${this.path}: could not save while ${step} (${messageOf(err)}); ${outcome}`;
+      return { status: 'failed', bytes: 0, error: new StoreError('ESTOREWRITE', message, this.path, undefined, errnoOf(err)) };
+    }
+    this.lastSaved = bytes;
+    return { status: 'written', bytes: bytes.length };
+  }
+}
+
+/** Makes a rename in `directory` durable. File systems that cannot sync a directory say EINVAL. */
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync();
+  } catch (err) {
+    const errno = errnoOf(err);
+    if (errno !== 'EINVAL' && errno !== 'ENOTSUP' && errno !== 'EOPNOTSUPP') throw err;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** YYYYMMDD-HHMMSS in UTC: unambiguous whatever zone the router is set to. */
+function timestamp(date: Date): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return (
+    `${date.getUTCFullYear()}${two(date.getUTCMonth() + 1)}${two(date.getUTCDate())}-` +
+    `${two(date.getUTCHours())}${two(date.getUTCMinutes())}${two(date.getUTCSeconds())}`
+  );
+}
+
+function errnoOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,395 @@
+/**
+ * The store file format: a StoreSnapshot as compact bytes (routers write to flash).
+ *
+ *   header  magic "mqttd\0" (6) | format version (1) | body length u32 BE | CRC-32 of body u32 BE
+ *   body    retained messages, then sessions; counts and lengths as shortest-form LEB128.
+ *
+ * The full layout is in docs/persistence.md. Decoding is strict: every length is checked
+ * against the bytes left, every flag bit and enum value is checked, and there is exactly one
+ * encoding per snapshot, so a file either decodes to the snapshot that was saved or fails
+ * with a StoreCorruptError — never a partial result.
+ */
+import { ByteReader } from './ByteReader';
+import { ByteWriter } from './ByteWriter';
+import { crc32 } from './Crc32';
+import { SnapshotInvalidError } from './SnapshotInvalidError';
+import { StoreCorruptError } from './StoreCorruptError';
+import type {
+  StoreSnapshot,
+  StoredMessage,
+  StoredMessageProperties,
+  StoredQueuedMessage,
+  StoredSession,
+  StoredSubscription,
+  StoredUserProperty,
+} from './StoreSnapshot';
+
+export const STORE_MAGIC = Buffer.from('mqttd\0', 'latin1');
+export const STORE_FORMAT_VERSION = 1;
+export const STORE_HEADER_SIZE = STORE_MAGIC.length + 1 + 4 + 4;
+
+// mosquitto.db starts with 0x00 0xB5 0x00 "mosquitto db": named so a migrating user knows why.
+const MOSQUITTO_DB_MAGIC = Buffer.from([0x00, 0xb5, 0x00, ...Buffer.from('mosquitto db', 'latin1')]);
+
+/** Largest Subscription Identifier [MQTT-3.3.2.3.8]: a four-byte Variable Byte Integer. */
+const MAX_SUBSCRIPTION_ID = 268_435_455;
+const MAX_U32 = 0xffff_ffff;
+
+// Message flags.
+const MSG_QOS_MASK = 0x03;
+const MSG_RETAIN = 0x04;
+const MSG_HAS_PROPERTIES = 0x08;
+const MSG_HAS_EXPIRES_AT = 0x10;
+const MSG_KNOWN = 0x1f;
+
+// Queue-state flags (queued messages only).
+const QUEUED_HAS_PACKET_ID = 0x01;
+const QUEUED_HAS_RELEASED = 0x02;
+const QUEUED_RELEASED = 0x04;
+const QUEUED_HAS_SUBSCRIPTION_IDS = 0x08;
+const QUEUED_KNOWN = 0x0f;
+
+// Property flags: presence bits, so an absent field and an empty one stay distinct.
+const PROP_HAS_PAYLOAD_FORMAT = 0x01;
+const PROP_PAYLOAD_FORMAT_UTF8 = 0x02;
+const PROP_CONTENT_TYPE = 0x04;
+const PROP_RESPONSE_TOPIC = 0x08;
+const PROP_CORRELATION_DATA = 0x10;
+const PROP_USER_PROPERTIES = 0x20;
+const PROP_KNOWN = 0x3f;
+
+// Subscription flags: bits 0-1 QoS, 4-5 Retain Handling, like the SUBSCRIBE options byte.
+const SUB_QOS_MASK = 0x03;
+const SUB_NO_LOCAL = 0x04;
+const SUB_RETAIN_AS_PUBLISHED = 0x08;
+const SUB_RETAIN_HANDLING_SHIFT = 4;
+const SUB_HAS_ID = 0x40;
+const SUB_KNOWN = 0x7f;
+
+// Session flags.
+const SESSION_HAS_USERNAME = 0x01;
+const SESSION_KNOWN = 0x01;
+
+// ---------------------------------------------------------------------------------- encode
+
+/**
+ * Encodes a snapshot. Throws SnapshotInvalidError if a field is out of range for MQTT (the
+ * broker never builds one; refusing here keeps every saved file loadable).
+ */
+export function encodeSnapshot(snapshot: StoreSnapshot): Buffer {
+  const w = new ByteWriter(4096);
+  w.raw(STORE_MAGIC);
+  w.u8(STORE_FORMAT_VERSION);
+  w.u32(0); // body length, patched below
+  w.u32(0); // CRC-32, patched below
+  list(snapshot.retained, 'retained');
+  w.varuint(snapshot.retained.length);
+  snapshot.retained.forEach((m, i) => writeMessage(w, m, `retained[${i}]`));
+  list(snapshot.sessions, 'sessions');
+  w.varuint(snapshot.sessions.length);
+  snapshot.sessions.forEach((s, i) => writeSession(w, s, `sessions[${i}]`));
+  const file = w.finish();
+  file.writeUInt32BE(file.length - STORE_HEADER_SIZE, STORE_MAGIC.length + 1);
+  file.writeUInt32BE(crc32(file, STORE_HEADER_SIZE), STORE_MAGIC.length + 5);
+  return file;
+}
+
+function invalid(field: string, expected: string): never {
+  throw new SnapshotInvalidError(field, expected);
+}
+
+function list(value: unknown, field: string): void {
+  if (!Array.isArray(value)) invalid(field, 'an array');
+}
+
+function integer(value: unknown, min: number, max: number, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    invalid(field, `an integer ${min}..${max}`);
+  }
+  return value;
+}
+
+function qos(value: unknown, field: string): number {
+  return integer(value, 0, 2, field);
+}
+
+function boolean(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') invalid(field, 'true or false');
+  return value;
+}
+
+function text(value: unknown, field: string): string {
+  if (typeof value !== 'string') invalid(field, 'a string');
+  return value;
+}
+
+function binary(value: unknown, field: string): Buffer {
+  if (!Buffer.isBuffer(value)) invalid(field, 'a Buffer');
+  return value;
+}
+
+function writeMessage(w: ByteWriter, m: StoredMessage, field: string): void {
+  let flags = qos(m.qos, `${field}.qos`);
+  if (boolean(m.retain, `${field}.retain`)) flags |= MSG_RETAIN;
+  if (m.properties !== undefined) flags |= MSG_HAS_PROPERTIES;
+  if (m.expiresAt !== undefined) flags |= MSG_HAS_EXPIRES_AT;
+  w.u8(flags);
+  w.string(text(m.topic, `${field}.topic`));
+  w.bytes(binary(m.payload, `${field}.payload`));
+  if (m.properties !== undefined) writeProperties(w, m.properties, `${field}.properties`);
+  if (m.expiresAt !== undefined) {
+    w.varuint(integer(m.expiresAt, 0, Number.MAX_SAFE_INTEGER, `${field}.expiresAt`));
+  }
+}
+
+function writeProperties(w: ByteWriter, p: StoredMessageProperties, field: string): void {
+  let flags = 0;
+  if (p.payloadFormatIndicator !== undefined) {
+    flags |= PROP_HAS_PAYLOAD_FORMAT;
+    if (boolean(p.payloadFormatIndicator, `${field}.payloadFormatIndicator`)) flags |= PROP_PAYLOAD_FORMAT_UTF8;
+  }
+  if (p.contentType !== undefined) flags |= PROP_CONTENT_TYPE;
+  if (p.responseTopic !== undefined) flags |= PROP_RESPONSE_TOPIC;
+  if (p.correlationData !== undefined) flags |= PROP_CORRELATION_DATA;
+  if (p.userProperties !== undefined) flags |= PROP_USER_PROPERTIES;
+  w.u8(flags);
+  if (p.contentType !== undefined) w.string(text(p.contentType, `${field}.contentType`));
+  if (p.responseTopic !== undefined) w.string(text(p.responseTopic, `${field}.responseTopic`));
+  if (p.correlationData !== undefined) w.bytes(binary(p.correlationData, `${field}.correlationData`));
+  if (p.userProperties !== undefined) {
+    list(p.userProperties, `${field}.userProperties`);
+    w.varuint(p.userProperties.length);
+    p.userProperties.forEach((u, i) => {
+      w.string(text(u.key, `${field}.userProperties[${i}].key`));
+      w.string(text(u.value, `${field}.userProperties[${i}].value`));
+    });
+  }
+}
+
+function writeQueuedMessage(w: ByteWriter, m: StoredQueuedMessage, field: string): void {
+  writeMessage(w, m, field);
+  let flags = 0;
+  if (m.packetId !== undefined) flags |= QUEUED_HAS_PACKET_ID;
+  if (m.released !== undefined) {
+    flags |= QUEUED_HAS_RELEASED;
+    if (boolean(m.released, `${field}.released`)) flags |= QUEUED_RELEASED;
+  }
+  if (m.subscriptionIds !== undefined) flags |= QUEUED_HAS_SUBSCRIPTION_IDS;
+  w.u8(flags);
+  if (m.packetId !== undefined) w.u16(integer(m.packetId, 1, 0xffff, `${field}.packetId`));
+  if (m.subscriptionIds !== undefined) {
+    list(m.subscriptionIds, `${field}.subscriptionIds`);
+    w.varuint(m.subscriptionIds.length);
+    m.subscriptionIds.forEach((id, i) => w.varuint(integer(id, 1, MAX_SUBSCRIPTION_ID, `${field}.subscriptionIds[${i}]`)));
+  }
+}
+
+function writeSubscription(w: ByteWriter, s: StoredSubscription, field: string): void {
+  let flags = qos(s.qos, `${field}.qos`);
+  if (boolean(s.noLocal, `${field}.noLocal`)) flags |= SUB_NO_LOCAL;
+  if (boolean(s.retainAsPublished, `${field}.retainAsPublished`)) flags |= SUB_RETAIN_AS_PUBLISHED;
+  flags |= integer(s.retainHandling, 0, 2, `${field}.retainHandling`) << SUB_RETAIN_HANDLING_SHIFT;
+  if (s.subscriptionId !== undefined) flags |= SUB_HAS_ID;
+  w.u8(flags);
+  w.string(text(s.filter, `${field}.filter`));
+  if (s.subscriptionId !== undefined) {
+    w.varuint(integer(s.subscriptionId, 1, MAX_SUBSCRIPTION_ID, `${field}.subscriptionId`));
+  }
+}
+
+function writeSession(w: ByteWriter, s: StoredSession, field: string): void {
+  w.u8(s.username !== undefined ? SESSION_HAS_USERNAME : 0);
+  w.string(text(s.clientId, `${field}.clientId`));
+  if (s.username !== undefined) w.string(text(s.username, `${field}.username`));
+  const version = integer(s.protocolVersion, 3, 5, `${field}.protocolVersion`);
+  w.u8(version);
+  w.varuint(integer(s.expiryInterval, 0, MAX_U32, `${field}.expiryInterval`));
+  w.varuint(integer(s.disconnectedAt, 0, Number.MAX_SAFE_INTEGER, `${field}.disconnectedAt`));
+  list(s.subscriptions, `${field}.subscriptions`);
+  w.varuint(s.subscriptions.length);
+  s.subscriptions.forEach((sub, i) => writeSubscription(w, sub, `${field}.subscriptions[${i}]`));
+  list(s.queue, `${field}.queue`);
+  w.varuint(s.queue.length);
+  s.queue.forEach((m, i) => writeQueuedMessage(w, m, `${field}.queue[${i}]`));
+  list(s.incomingQos2Ids, `${field}.incomingQos2Ids`);
+  w.varuint(s.incomingQos2Ids.length);
+  s.incomingQos2Ids.forEach((id, i) => w.u16(integer(id, 1, 0xffff, `${field}.incomingQos2Ids[${i}]`)));
+}
+
+// ---------------------------------------------------------------------------------- decode
+
+/** Decodes a whole store file. Throws StoreCorruptError on anything malformed. */
+export function decodeSnapshot(file: Buffer): StoreSnapshot {
+  checkHeader(file);
+  const r = new ByteReader(file, STORE_HEADER_SIZE, file.length);
+  const retained: StoredMessage[] = [];
+  const retainedCount = r.count('retained message count');
+  for (let i = 0; i < retainedCount; i++) retained.push(readMessage(r, `retained[${i}]`));
+  const sessions: StoredSession[] = [];
+  const sessionCount = r.count('session count');
+  for (let i = 0; i < sessionCount; i++) sessions.push(readSession(r, `sessions[${i}]`));
+  if (r.remaining !== 0) r.fail(`end of store, found ${r.remaining} more bytes`);
+  return { retained, sessions };
+}
+
+function checkHeader(file: Buffer): void {
+  if (file.length >= MOSQUITTO_DB_MAGIC.length && file.subarray(0, MOSQUITTO_DB_MAGIC.length).equals(MOSQUITTO_DB_MAGIC)) {
+    throw new StoreCorruptError(0, 'an mqttd store, found a mosquitto.db (mosquitto\'s own format is not read)');
+  }
+  if (file.length < STORE_HEADER_SIZE) {
+    throw new StoreCorruptError(file.length, `a ${STORE_HEADER_SIZE}-byte header, file has ${file.length} bytes`);
+  }
+  if (!file.subarray(0, STORE_MAGIC.length).equals(STORE_MAGIC)) {
+    throw new StoreCorruptError(0, 'the mqttd store magic "mqttd\\0"');
+  }
+  const version = file[STORE_MAGIC.length]!;
+  if (version !== STORE_FORMAT_VERSION) {
+    throw new StoreCorruptError(
+      STORE_MAGIC.length,
+      `format version ${STORE_FORMAT_VERSION}, found ${version}${version > STORE_FORMAT_VERSION ? ' (written by a newer mqttd)' : ''}`,
+    );
+  }
+  const bodyLength = file.readUInt32BE(STORE_MAGIC.length + 1);
+  if (bodyLength !== file.length - STORE_HEADER_SIZE) {
+    throw new StoreCorruptError(
+      STORE_MAGIC.length + 1,
+      `body length ${file.length - STORE_HEADER_SIZE} (the file's size), found ${bodyLength}: truncated or extended`,
+    );
+  }
+  const stored = file.readUInt32BE(STORE_MAGIC.length + 5);
+  const actual = crc32(file, STORE_HEADER_SIZE);
+  if (stored !== actual) {
+    throw new StoreCorruptError(STORE_MAGIC.length + 5, `CRC-32 ${hex(actual)} of the body, found ${hex(stored)}`);
+  }
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16).padStart(8, '0');
+}
+
+function flagsByte(r: ByteReader, known: number, what: string): number {
+  const at = r.position;
+  const flags = r.u8(what);
+  if ((flags & ~known) !== 0) r.fail(`${what}: no bits outside ${hex(known)}, found ${hex(flags)}`, at);
+  return flags;
+}
+
+function readQos(value: number, at: number, r: ByteReader, what: string): 0 | 1 | 2 {
+  if (value !== 0 && value !== 1 && value !== 2) r.fail(`${what}: QoS 0, 1 or 2, found ${value}`, at);
+  return value as 0 | 1 | 2;
+}
+
+function readMessage(r: ByteReader, field: string): StoredMessage {
+  const at = r.position;
+  const flags = flagsByte(r, MSG_KNOWN, `${field} flags`);
+  const qos = readQos(flags & MSG_QOS_MASK, at, r, `${field} flags`);
+  const topic = r.string(`${field}.topic`);
+  const message: StoredMessage = { topic, payload: r.bytes(`${field}.payload`), qos, retain: (flags & MSG_RETAIN) !== 0 };
+  if (flags & MSG_HAS_PROPERTIES) message.properties = readProperties(r, `${field}.properties`);
+  if (flags & MSG_HAS_EXPIRES_AT) message.expiresAt = r.varuint(`${field}.expiresAt`);
+  return message;
+}
+
+function readProperties(r: ByteReader, field: string): StoredMessageProperties {
+  const at = r.position;
+  const flags = flagsByte(r, PROP_KNOWN, `${field} flags`);
+  if ((flags & PROP_HAS_PAYLOAD_FORMAT) === 0 && (flags & PROP_PAYLOAD_FORMAT_UTF8) !== 0) {
+    r.fail(`${field} flags: no payload format value without its presence bit`, at);
+  }
+  const p: StoredMessageProperties = {};
+  if (flags & PROP_HAS_PAYLOAD_FORMAT) p.payloadFormatIndicator = (flags & PROP_PAYLOAD_FORMAT_UTF8) !== 0;
+  if (flags & PROP_CONTENT_TYPE) p.contentType = r.string(`${field}.contentType`);
+  if (flags & PROP_RESPONSE_TOPIC) p.responseTopic = r.string(`${field}.responseTopic`);
+  if (flags & PROP_CORRELATION_DATA) p.correlationData = r.bytes(`${field}.correlationData`);
+  if (flags & PROP_USER_PROPERTIES) {
+    const n = r.count(`${field}.userProperties count`);
+    const userProperties: StoredUserProperty[] = [];
+    for (let i = 0; i < n; i++) {
+      const key = r.string(`${field}.userProperties[${i}].key`);
+      userProperties.push({ key, value: r.string(`${field}.userProperties[${i}].value`) });
+    }
+    p.userProperties = userProperties;
+  }
+  return p;
+}
+
+function readQueuedMessage(r: ByteReader, field: string): StoredQueuedMessage {
+  const m: StoredQueuedMessage = readMessage(r, field);
+  const at = r.position;
+  const flags = flagsByte(r, QUEUED_KNOWN, `${field} queue flags`);
+  if ((flags & QUEUED_HAS_RELEASED) === 0 && (flags & QUEUED_RELEASED) !== 0) {
+    r.fail(`${field} queue flags: no released value without its presence bit`, at);
+  }
+  if (flags & QUEUED_HAS_PACKET_ID) {
+    const idAt = r.position;
+    const id = r.u16(`${field}.packetId`);
+    if (id === 0) r.fail(`${field}.packetId: 1..65535, found 0`, idAt);
+    m.packetId = id;
+  }
+  if (flags & QUEUED_HAS_RELEASED) m.released = (flags & QUEUED_RELEASED) !== 0;
+  if (flags & QUEUED_HAS_SUBSCRIPTION_IDS) m.subscriptionIds = readSubscriptionIds(r, field);
+  return m;
+}
+
+function readSubscriptionIds(r: ByteReader, field: string): number[] {
+  const n = r.count(`${field}.subscriptionIds count`);
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++) ids.push(readSubscriptionId(r, `${field}.subscriptionIds[${i}]`));
+  return ids;
+}
+
+function readSubscriptionId(r: ByteReader, what: string): number {
+  const at = r.position;
+  const id = r.varuint(what, MAX_SUBSCRIPTION_ID);
+  if (id === 0) r.fail(`${what}: 1..${MAX_SUBSCRIPTION_ID}, found 0`, at);
+  return id;
+}
+
+function readSubscription(r: ByteReader, field: string): StoredSubscription {
+  const at = r.position;
+  const flags = flagsByte(r, SUB_KNOWN, `${field} flags`);
+  const retainHandling = (flags >> SUB_RETAIN_HANDLING_SHIFT) & 0x03;
+  if (retainHandling === 3) r.fail(`${field} flags: Retain Handling 0, 1 or 2, found 3`, at);
+  const qos = readQos(flags & SUB_QOS_MASK, at, r, `${field} flags`);
+  const s: StoredSubscription = {
+    filter: r.string(`${field}.filter`),
+    qos,
+    noLocal: (flags & SUB_NO_LOCAL) !== 0,
+    retainAsPublished: (flags & SUB_RETAIN_AS_PUBLISHED) !== 0,
+    retainHandling: retainHandling as 0 | 1 | 2,
+  };
+  if (flags & SUB_HAS_ID) s.subscriptionId = readSubscriptionId(r, `${field}.subscriptionId`);
+  return s;
+}
+
+function readSession(r: ByteReader, field: string): StoredSession {
+  const flags = flagsByte(r, SESSION_KNOWN, `${field} flags`);
+  const clientId = r.string(`${field}.clientId`);
+  const username = flags & SESSION_HAS_USERNAME ? r.string(`${field}.username`) : undefined;
+  const versionAt = r.position;
+  const protocolVersion = r.u8(`${field}.protocolVersion`);
+  if (protocolVersion !== 3 && protocolVersion !== 4 && protocolVersion !== 5) {
+    r.fail(`${field}.protocolVersion: 3, 4 or 5, found ${protocolVersion}`, versionAt);
+  }
+  const expiryInterval = r.varuint(`${field}.expiryInterval`, MAX_U32);
+  const disconnectedAt = r.varuint(`${field}.disconnectedAt`);
+  const subscriptions: StoredSubscription[] = [];
+  const subCount = r.count(`${field}.subscriptions count`);
+  for (let i = 0; i < subCount; i++) subscriptions.push(readSubscription(r, `${field}.subscriptions[${i}]`));
+  const queue: StoredQueuedMessage[] = [];
+  const queueCount = r.count(`${field}.queue count`);
+  for (let i = 0; i < queueCount; i++) queue.push(readQueuedMessage(r, `${field}.queue[${i}]`));
+  const incomingQos2Ids: number[] = [];
+  const idCount = r.count(`${field}.incomingQos2Ids count`);
+  for (let i = 0; i < idCount; i++) {
+    const at = r.position;
+    const id = r.u16(`${field}.incomingQos2Ids[${i}]`);
+    if (id === 0) r.fail(`${field}.incomingQos2Ids[${i}]: 1..65535, found 0`, at);
+    incomingQos2Ids.push(id);
+  }
+  const session: StoredSession = {
+    clientId,
+    protocolVersion: protocolVersion as 3 | 4 | 5, expiryInterval, disconnectedAt, subscriptions, queue, incomingQos2Ids };
+  if (username !== undefined) session.username = username;
+  return session;
+}
