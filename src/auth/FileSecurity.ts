@@ -1,0 +1,131 @@
+/**
+ * The default Security: mosquitto's password_file, acl_file and allow_anonymous, with
+ * mosquitto 2.0's rules (security.c mosquitto_unpwd_check, security_default.c):
+ *
+ *   no username          → accepted only with allow_anonymous
+ *   username, no password_file → accepted only with allow_anonymous (mosquitto 2.0: with no
+ *                          password check configured, allow_anonymous decides for everyone)
+ *   username, password_file    → the user must be in the file and the password must match,
+ *                          whatever allow_anonymous says
+ *   certificate identity (use_identity_as_username) → accepted; the TLS handshake checked it
+ *   no acl_file          → every topic allowed; with one, whatever it does not grant is refused
+ *   publishing to $SYS   → refused, except a bridge's $SYS/broker/connection/+/state
+ *
+ * Until load() has succeeded, configured files count as empty: nobody gets in with a
+ * password and no topic is allowed, so a broker that failed to read its files fails closed.
+ */
+import { FileError } from '../config/FileError';
+import type { AuthRequest, AuthResult, ClientIdentity, Security } from './Security';
+import { PasswdFile } from './PasswdFile';
+import { AclRules } from './AclRules';
+import { AuthThrottle, HashQueueFullError, type AuthThrottleOptions } from './AuthThrottle';
+import { verifyPassword } from './PasswordHash';
+import { filterLevels, topicMatches } from './TopicFilter';
+
+export interface FileSecurityOptions {
+  allowAnonymous: boolean;
+  passwordFile?: string;
+  aclFile?: string;
+  /** A shared throttle, or options for this instance's own. */
+  throttle?: AuthThrottle | AuthThrottleOptions;
+}
+
+export interface ReloadResult {
+  /** False when a file could not be read: the previous users and rules stay in force. */
+  applied: boolean;
+  /** Unreadable files (no line) and bad lines (with line); never contains a password or hash. */
+  errors: FileError[];
+}
+
+/** Checked against unknown usernames, so they cost as much time as known ones. */
+const DUMMY_HASH = '$7$101$AAAAAAAAAAAAAAAA$' + 'A'.repeat(86) + '==';
+const BRIDGE_STATE = filterLevels('$SYS/broker/connection/+/state');
+
+export class FileSecurity implements Security {
+  private passwd: PasswdFile | undefined;
+  private acl: AclRules | undefined;
+  private loaded = false;
+  readonly throttle: AuthThrottle;
+
+  constructor(private readonly options: FileSecurityOptions) {
+    this.throttle = options.throttle instanceof AuthThrottle ? options.throttle : new AuthThrottle(options.throttle);
+  }
+
+  /**
+   * Reads the configured files. Rejects with the FileError of a file that cannot be read
+   * (mosquitto refuses to start then); resolves with the per-line errors otherwise.
+   */
+  async load(): Promise<FileError[]> {
+    const result = await this.reload();
+    if (!result.applied) throw result.errors.find((e) => e.line === undefined) ?? result.errors[0];
+    return result.errors;
+  }
+
+  /** Re-reads both files; applies them only if both could be read. */
+  async reload(): Promise<ReloadResult> {
+    const { passwordFile, aclFile } = this.options;
+    const [passwd, acl] = await Promise.allSettled([
+      passwordFile === undefined ? Promise.resolve(undefined) : PasswdFile.load(passwordFile),
+      aclFile === undefined ? Promise.resolve(undefined) : AclRules.load(aclFile),
+    ]);
+    const unreadable: FileError[] = [];
+    for (const r of [passwd, acl]) if (r.status === 'rejected') unreadable.push(asFileError(r.reason));
+    if (passwd.status === 'rejected' || acl.status === 'rejected') return { applied: false, errors: unreadable };
+    this.passwd = passwd.value?.file;
+    this.acl = acl.value?.rules;
+    this.loaded = true;
+    return { applied: true, errors: [...(passwd.value?.errors ?? []), ...(acl.value?.errors ?? [])] };
+  }
+
+  async authenticate(request: AuthRequest): Promise<AuthResult> {
+    if (request.certificateIdentity !== undefined) return 'ok';
+    const { username } = request;
+    if (username === undefined || this.options.passwordFile === undefined) {
+      return this.options.allowAnonymous ? 'ok' : 'not-authorized';
+    }
+    const address = request.remoteAddress;
+    await this.throttle.wait(address);
+    const passwd = this.loaded ? this.passwd : undefined;
+    const hash = passwd?.hashOf(username);
+    let ok: boolean;
+    try {
+      ok = await this.throttle.runHash(async () => {
+        if (request.password === undefined) return false;
+        const matched = await verifyPassword(hash ?? DUMMY_HASH, request.password);
+        return matched && hash !== undefined;
+      });
+    } catch (err) {
+      if (err instanceof HashQueueFullError) return 'not-authorized';
+      throw err;
+    }
+    if (ok) {
+      this.throttle.recordSuccess(address);
+      return 'ok';
+    }
+    this.throttle.recordFailure(address);
+    return 'bad-credentials';
+  }
+
+  canWrite(client: ClientIdentity, topic: string): boolean {
+    if (topic.startsWith('$SYS') && !topicMatches(BRIDGE_STATE, topic)) return false;
+    return this.aclAllows(client, topic, 'write');
+  }
+
+  canRead(client: ClientIdentity, topic: string): boolean {
+    return this.aclAllows(client, topic, 'read');
+  }
+
+  canSubscribe(client: ClientIdentity, filter: string): boolean {
+    if (this.options.aclFile === undefined) return true;
+    return this.loaded && this.acl !== undefined && this.acl.canEverRead(client, filter);
+  }
+
+  private aclAllows(client: ClientIdentity, topic: string, access: 'read' | 'write'): boolean {
+    if (this.options.aclFile === undefined) return true;
+    return this.loaded && this.acl !== undefined && this.acl.check(client, topic, access);
+  }
+}
+
+function asFileError(reason: unknown): FileError {
+  return reason instanceof FileError ? reason : new FileError('(security)', undefined, String(reason));
+}
