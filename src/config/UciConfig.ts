@@ -6,7 +6,9 @@
  * Every bad line is reported at once, each naming file and line.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import {
+  defaultBridge,
   defaultConfig,
   defaultListener,
   type BridgeConfig,
@@ -502,7 +504,7 @@ function readBridge(r: SectionReader, file: string, errors: FileError[]): Bridge
   }
   if (topics.length === 0) errors.push(new FileError(file, r.section.line, `${r.label()}: at least one 'topic' is required`));
 
-  let restartTimeout: { base: number; cap?: number } = { base: 5, cap: 30 };
+  let restartTimeout: { base: number; cap?: number } = defaultBridge('').restartTimeout;
   const restart = r.string('restart_timeout');
   if (restart !== undefined) {
     const m = /^(\d+)(?:\s+(\d+))?$/.exec(restart.trim());
@@ -512,29 +514,30 @@ function readBridge(r: SectionReader, file: string, errors: FileError[]): Bridge
   const version = r.oneOf('bridge_protocol_version', ['mqttv311', 'mqttv50'] as const, 'mqttv311');
   r.oneOf('start_type', ['automatic'] as const, 'automatic');
   const notificationTopic = r.string('notification_topic');
+  const defaults = defaultBridge(name ?? '');
+  const remoteClientId = r.string('remote_clientid') ?? `${hostname()}.${name ?? ''}`;
   const bridge: BridgeConfig = {
-    name: name ?? '',
+    ...defaults,
     addresses,
-    roundRobin: r.bool('round_robin', false),
+    roundRobin: r.bool('round_robin', defaults.roundRobin),
     topics,
     remoteUsername: r.string('remote_username'),
     remotePassword: r.string('remote_password'),
-    remoteClientId: r.string('remote_clientid'),
-    localClientId: r.string('local_clientid'),
-    cleanSession: r.bool('cleansession', false),
-    keepaliveInterval: r.int('keepalive_interval', 60, 5, 65535),
+    remoteClientId,
+    localClientId: r.string('local_clientid') ?? `local.${remoteClientId}`,
+    cleanSession: r.bool('cleansession', defaults.cleanSession),
+    keepaliveInterval: r.int('keepalive_interval', defaults.keepaliveInterval, 5, 65535),
     restartTimeout,
     protocolVersion: version === 'mqttv50' ? 5 : 4,
-    tryPrivate: r.bool('try_private', true),
-    notifications: r.bool('notifications', true),
-    outgoingRetain: r.bool('bridge_outgoing_retain', true),
-    startType: 'automatic',
+    tryPrivate: r.bool('try_private', defaults.tryPrivate),
+    notifications: r.bool('notifications', defaults.notifications),
+    outgoingRetain: r.bool('bridge_outgoing_retain', defaults.outgoingRetain),
     cafile: r.string('bridge_cafile'),
     capath: r.string('bridge_capath'),
     certfile: r.string('bridge_certfile'),
     keyfile: r.string('bridge_keyfile'),
-    insecure: r.bool('bridge_insecure', false),
-    maxQueuedMessages: r.int('max_queued_messages', 1000, 0, 10_000_000),
+    insecure: r.bool('bridge_insecure', defaults.insecure),
+    maxQueuedMessages: r.int('max_queued_messages', defaults.maxQueuedMessages, 0, 10_000_000),
   };
   if (notificationTopic !== undefined) bridge.notificationTopic = notificationTopic;
   return bridge;
