@@ -1,0 +1,381 @@
+/**
+ * Reads mosquitto.conf syntax into a BrokerConfig, the way mosquitto 2.0's conf.c does:
+ * one option per line, `#` comments, `listener` and `connection` starting the scope of the
+ * listener and bridge options after them, `include_dir` reading `*.conf` files in sorted order.
+ * Every bad line is reported (file and line), then ConfigErrors is thrown: nothing half-loaded.
+ */
+import * as nodeFs from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import {
+  defaultBridge,
+  defaultConfig,
+  defaultListener,
+  type BridgeConfig,
+  type BrokerConfig,
+  type ListenerConfig,
+} from './BrokerConfig';
+import { ConfigErrors } from './ConfigErrors';
+import { CONFIG_OPTIONS, findConfigOption, type OptionContext, type OptionLine, type ReadFlags } from './ConfigOptions';
+import { quote } from './ConfigValues';
+import { FileError } from './FileError';
+import { findUnsupportedOption } from './UnsupportedOptions';
+
+/** The file access the reader needs; tests and fuzzing pass their own. */
+export interface ConfigFileSystem {
+  readFile(path: string): Buffer;
+  readDir(path: string): string[];
+  isDirectory(path: string): boolean;
+}
+
+export interface ConfigReadOptions {
+  /** For the default bridge client ids (`<hostname>.<name>`); os.hostname() if not given. */
+  hostname?: string;
+  fs?: ConfigFileSystem;
+}
+
+const realFs: ConfigFileSystem = {
+  readFile: (path) => nodeFs.readFileSync(path),
+  readDir: (path) => nodeFs.readdirSync(path),
+  isDirectory: (path) => {
+    try {
+      return nodeFs.statSync(path).isDirectory();
+    } catch {
+      return false;
+    }
+  },
+};
+
+/** Parses config text; `path` names the file in errors. Throws ConfigErrors. */
+export function parseConfig(text: string, path: string, options: ConfigReadOptions = {}): BrokerConfig {
+  const reader = new ConfigReader(options);
+  reader.readText(text, path, 0, new Set());
+  return reader.finish();
+}
+
+/** Reads and parses a config file (and its include_dir files). Throws ConfigErrors. */
+export function loadConfigFile(path: string, options: ConfigReadOptions = {}): BrokerConfig {
+  const reader = new ConfigReader(options);
+  reader.readFile(path, 0);
+  return reader.finish();
+}
+
+/** Where something was first set, for "duplicate" errors. */
+interface Place {
+  file: string;
+  line: number;
+}
+
+function at(place: Place): string {
+  return `${place.file}:${place.line}`;
+}
+
+/** The per-file part of the state: in mosquitto each file starts at the default listener, outside any bridge. */
+interface Cursor {
+  file: string;
+  level: number;
+  line: number;
+  listener: ListenerConfig;
+  bridge: BridgeConfig | undefined;
+}
+
+/** mosquitto's include_dir order (scmp_p): case-insensitive first, then by case. */
+export function compareConfigFileNames(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(i);
+    const diff = upper(ca) - upper(cb);
+    if (diff !== 0) return diff;
+    if (ca !== cb) return ca - cb;
+  }
+  return a.length - b.length;
+}
+
+function upper(code: number): number {
+  return code >= 97 && code <= 122 ? code - 32 : code;
+}
+
+function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'no such file or directory';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ENOTDIR') return 'not a directory';
+  if (code === 'EISDIR') return 'is a directory';
+  return code ?? (err instanceof Error ? err.message : String(err));
+}
+
+class ConfigReader {
+  private readonly config: BrokerConfig = defaultConfig();
+  private readonly errors: FileError[] = [];
+  private readonly fs: ConfigFileSystem;
+  private readonly hostname: string;
+  /** mosquitto's default listener: becomes a real one only if something set it. */
+  private readonly defaultListener: ListenerConfig = defaultListener(0);
+  private readonly listenerPlaces = new Map<ListenerConfig, Place>();
+  private readonly bridgePlaces = new Map<BridgeConfig, Place>();
+  /** Options that may be set once per scope, where they were set. */
+  private readonly onceSeen = new Map<object, Map<string, Place>>();
+  private readonly flags: ReadFlags = {
+    allowAnonymousSet: false,
+    logTypesSet: false,
+    logDestSet: false,
+    listenerConfigured: false,
+    defaultListenerUsed: false,
+  };
+
+  constructor(options: ConfigReadOptions) {
+    this.fs = options.fs ?? realFs;
+    this.hostname = options.hostname ?? osHostname();
+  }
+
+  readFile(path: string, level: number, from?: Place): void {
+    const failAt = (reason: string): void => {
+      // The main file's problems have no line; an included file's are reported on its include_dir line.
+      this.errors.push(from ? new FileError(from.file, from.line, `${path}: ${reason}`) : new FileError(path, undefined, reason));
+    };
+    if (this.fs.isDirectory(path)) return failAt('is a directory, not a config file');
+    let bytes: Buffer;
+    try {
+      bytes = this.fs.readFile(path);
+    } catch (err) {
+      return failAt(`cannot read: ${describeFsError(err)}`);
+    }
+    const { text, badLines } = decodeLines(bytes);
+    this.readText(text, path, level, badLines);
+  }
+
+  readText(text: string, file: string, level: number, badLines: Set<number>): void {
+    const cursor: Cursor = { file, level, line: 0, listener: this.defaultListener, bridge: undefined };
+    const lines = text.split('\n');
+    // A file ending in a newline has no line after it.
+    if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+    for (let i = 0; i < lines.length; i++) {
+      cursor.line = i + 1;
+      let line = lines[i];
+      if (i === 0 && line.charCodeAt(0) === 0xfeff) line = line.slice(1); // editors' byte order mark
+      line = line.replace(/^[ \t]+/, '').replace(/[ \t\r\n\v\f]+$/, '');
+      if (line === '' || line.startsWith('#')) continue;
+      if (badLines.has(cursor.line)) {
+        this.fail(cursor, 'this line is not valid UTF-8 text');
+        continue;
+      }
+      if (line.includes('\u0000')) {
+        this.fail(cursor, 'this line contains a NUL character');
+        continue;
+      }
+      this.readLine(line, cursor);
+    }
+  }
+
+  private fail(cursor: Cursor, reason: string): void {
+    this.errors.push(new FileError(cursor.file, cursor.line, reason));
+  }
+
+  private readLine(line: string, cursor: Cursor): void {
+    const nameEnd = line.search(/[ \t]/);
+    const name = nameEnd < 0 ? line : line.slice(0, nameEnd);
+    const rest = nameEnd < 0 ? '' : line.slice(nameEnd).replace(/^[ \t]+/, '');
+    const rawWords = rest === '' ? [] : rest.split(/[ \t]+/);
+    const commentAt = rawWords.findIndex((w) => w.startsWith('#'));
+    const words = commentAt < 0 ? rawWords : rawWords.slice(0, commentAt);
+    const optionLine: OptionLine = { words, rawWords, rest };
+
+    const option = findConfigOption(name);
+    if (!option) {
+      const unsupported = findUnsupportedOption(name);
+      if (unsupported) {
+        if (unsupported.harmlessValue !== undefined && words.length === 1 && words[0] === unsupported.harmlessValue) return;
+        const hint = unsupported.hint ? ` (${unsupported.hint})` : '';
+        return this.fail(cursor, `option ${quote(name)} is a mosquitto option that mqttd does not support${hint}`);
+      }
+      const guess = closestOption(name);
+      return this.fail(cursor, `unknown option ${quote(name)}${guess ? `; did you mean '${guess}'?` : ''}`);
+    }
+
+    if (option.scope === 'bridge' && !cursor.bridge) {
+      return this.fail(cursor, `${name}: a bridge option, it must come after a 'connection' line in the same file`);
+    }
+    let seen: Map<string, Place> | undefined;
+    if (option.once) {
+      const scope: object | undefined =
+        option.scope === 'general' ? this.config : option.scope === 'listener' ? cursor.listener : cursor.bridge;
+      if (scope) {
+        seen = this.onceSeen.get(scope);
+        if (!seen) this.onceSeen.set(scope, (seen = new Map()));
+        const first = seen.get(option.name);
+        if (first) return this.fail(cursor, `${name}: set twice (first at ${at(first)}); mosquitto refuses this too`);
+      }
+    }
+    const reason = option.apply(this.contextFor(cursor), optionLine);
+    if (reason !== undefined) return this.fail(cursor, `${name}: ${reason}`);
+    seen?.set(option.name, { file: cursor.file, line: cursor.line });
+    if (option.scope === 'listener' && cursor.listener === this.defaultListener) this.flags.defaultListenerUsed = true;
+  }
+
+  private contextFor(cursor: Cursor): OptionContext {
+    const config = this.config;
+    const defaultListener = this.defaultListener;
+    return {
+      config,
+      get listener() {
+        return cursor.listener;
+      },
+      get listenerIsDefault() {
+        return cursor.listener === defaultListener;
+      },
+      defaultListener,
+      get bridge() {
+        return cursor.bridge;
+      },
+      get listenerCount() {
+        return config.listeners.length;
+      },
+      flags: this.flags,
+      startListener: (port, bindAddress) => this.startListener(cursor, port, bindAddress),
+      startBridge: (name) => this.startBridge(cursor, name),
+      includeDir: (dir) => this.includeDir(cursor, dir),
+    };
+  }
+
+  private startListener(cursor: Cursor, port: number, bindAddress: string | undefined): string | undefined {
+    const listener = defaultListener(port);
+    if (bindAddress !== undefined) listener.bindAddress = bindAddress;
+    // Later listener options go to this one even if it is refused, so they are not misread.
+    cursor.listener = listener;
+    const same = this.config.listeners.find((l) => l.port === port && l.bindAddress === bindAddress);
+    if (same) {
+      const where = this.listenerPlaces.get(same);
+      return `listener ${port}${bindAddress ? ` ${bindAddress}` : ''} is already defined${where ? ` at ${at(where)}` : ''}`;
+    }
+    this.config.listeners.push(listener);
+    this.listenerPlaces.set(listener, { file: cursor.file, line: cursor.line });
+    return undefined;
+  }
+
+  private startBridge(cursor: Cursor, name: string): string | undefined {
+    const bridge = defaultBridge(name);
+    cursor.bridge = bridge;
+    const same = this.config.bridges.find((b) => b.name === name);
+    if (same) {
+      const where = this.bridgePlaces.get(same);
+      return `a bridge named ${quote(name)} is already defined${where ? ` at ${at(where)}` : ''}`;
+    }
+    this.config.bridges.push(bridge);
+    this.bridgePlaces.set(bridge, { file: cursor.file, line: cursor.line });
+    return undefined;
+  }
+
+  private includeDir(cursor: Cursor, dir: string): string | undefined {
+    if (cursor.level > 0) {
+      return 'only read in the main config file (mosquitto silently ignores it in an included file)';
+    }
+    let names: string[];
+    try {
+      names = this.fs.readDir(dir);
+    } catch (err) {
+      return `cannot open directory ${quote(dir)}: ${describeFsError(err)}`;
+    }
+    const files = names.filter((n) => n.length > 5 && n.endsWith('.conf')).sort(compareConfigFileNames);
+    const from = { file: cursor.file, line: cursor.line };
+    for (const name of files) this.readFile(join(dir, name), cursor.level + 1, from);
+    return undefined;
+  }
+
+  finish(): BrokerConfig {
+    const config = this.config;
+    if (this.flags.defaultListenerUsed) {
+      // As mosquitto: the default listener is added after the `listener` ones.
+      if (this.defaultListener.port === 0) this.defaultListener.port = 1883;
+      config.listeners.push(this.defaultListener);
+    }
+    if (!this.flags.listenerConfigured && config.listeners.length === 0) {
+      // mosquitto 2.0's local-only mode: loopback only, anonymous allowed unless refused here.
+      config.localOnly = true;
+      config.listeners.push({ ...defaultListener(1883), bindAddress: '127.0.0.1' }, { ...defaultListener(1883), bindAddress: '::1' });
+      if (!this.flags.allowAnonymousSet) config.allowAnonymous = true;
+    }
+    this.finishBridges();
+    if (this.errors.length > 0) throw new ConfigErrors(this.errors);
+    return config;
+  }
+
+  private finishBridges(): void {
+    const localIds = new Map<string, BridgeConfig>();
+    for (const bridge of this.config.bridges) {
+      const place = this.bridgePlaces.get(bridge);
+      const fail = (reason: string): void => {
+        this.errors.push(new FileError(place?.file ?? '', place?.line, reason));
+      };
+      if (bridge.addresses.length === 0) fail(`bridge ${quote(bridge.name)} has no 'address' line`);
+      if (bridge.topics.length === 0) fail(`bridge ${quote(bridge.name)} has no 'topic' line`);
+      bridge.remoteClientId ??= `${this.hostname}.${bridge.name}`;
+      bridge.localClientId ??= `local.${bridge.remoteClientId}`;
+      const other = localIds.get(bridge.localClientId);
+      if (other) {
+        fail(`bridge ${quote(bridge.name)} has the same local_clientid as bridge ${quote(other.name)} (${quote(bridge.localClientId)}); set local_clientid on one of them`);
+      } else {
+        localIds.set(bridge.localClientId, bridge);
+      }
+    }
+  }
+}
+
+/**
+ * Splits bytes into text lines; a line that is not UTF-8 is kept (decoded with replacement
+ * characters) and marked, since mosquitto only refuses bad UTF-8 in values, not in comments.
+ */
+function decodeLines(bytes: Buffer): { text: string; badLines: Set<number> } {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  try {
+    return { text: strict.decode(bytes), badLines: new Set() };
+  } catch {
+    const badLines = new Set<number>();
+    const lines: string[] = [];
+    let start = 0;
+    let lineNumber = 1;
+    while (start <= bytes.length) {
+      let end = bytes.indexOf(0x0a, start);
+      if (end < 0) end = bytes.length;
+      const slice = bytes.subarray(start, end);
+      try {
+        lines.push(strict.decode(slice));
+      } catch {
+        badLines.add(lineNumber);
+        lines.push(slice.toString('utf8'));
+      }
+      start = end + 1;
+      lineNumber++;
+    }
+    return { text: lines.join('\n'), badLines };
+  }
+}
+
+/** The supported option nearest to a misspelt one, if it is close (edit distance 2 or less). */
+function closestOption(name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const option of CONFIG_OPTIONS) {
+    for (const candidate of [option.name, ...option.aliases]) {
+      const d = editDistance(name, candidate, bestDistance);
+      if (d < bestDistance) {
+        best = candidate;
+        bestDistance = d;
+      }
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) >= limit) return limit;
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
