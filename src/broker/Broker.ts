@@ -1,0 +1,610 @@
+import { allowAll, type AuthRequest, type AuthResult, type ClientIdentity, type Security } from '../auth/Security';
+import type { StoreSnapshot, StoredMessage, StoredSession } from '../persistence/StoreSnapshot';
+import { silentLogger, escape, type Logger } from '../log/Logger';
+import { BrokerStats } from './BrokerStats';
+import type { ClientLink, ProtocolVersion } from './ClientLink';
+import { LocalClient, type LocalHandler } from './LocalClient';
+import { Message, type QoS } from './Message';
+import { RetainedStore } from './RetainedStore';
+import { DeliveryOutcome, NEVER_EXPIRES, Session, type SessionLimits } from './Session';
+import { isShareGroup, subscriptionKey, type ShareGroup, type Subscription } from './Subscription';
+import { TopicTree } from './TopicTree';
+import { isValidTopicFilter, isValidTopicName, parseSharedFilter } from './topics';
+import type { Will } from './Will';
+
+/** Limits the broker enforces; names follow mosquitto's options (see docs/config.md). */
+export interface BrokerLimits extends SessionLimits {
+  maxConnections: number;
+  messageSizeLimit: number;
+  maxPacketSize: number;
+  maxKeepalive: number;
+  retainAvailable: boolean;
+  allowZeroLengthClientId: boolean;
+  autoIdPrefix: string;
+  connectTimeout: number;
+  /** Seconds an offline v3 persistent session is kept; undefined: forever. */
+  persistentClientExpiration: number | undefined;
+  upgradeOutgoingQos: boolean;
+  /** Seconds a subscriber may make no progress with a full backlog before it is disconnected. */
+  stallTimeout: number;
+}
+
+export const DEFAULT_LIMITS: BrokerLimits = {
+  maxConnections: -1,
+  messageSizeLimit: 0,
+  maxPacketSize: 0,
+  maxKeepalive: 65535,
+  retainAvailable: true,
+  allowZeroLengthClientId: true,
+  autoIdPrefix: 'auto-',
+  connectTimeout: 10,
+  persistentClientExpiration: undefined,
+  upgradeOutgoingQos: false,
+  stallTimeout: 30,
+  maxInflightMessages: 20,
+  maxQueuedMessages: 1000,
+  maxQueuedBytes: 0,
+  queueQos0Messages: false,
+  maxBacklogBytes: 1024 * 1024,
+};
+
+/** A connected client, as hooks and the status page see it. */
+export interface ClientInfo {
+  clientId: string;
+  username: string | undefined;
+  remoteAddress: string;
+  protocolVersion: ProtocolVersion;
+  connectedAt: number;
+}
+
+/** Places where an embedding program plugs in. Every hook is optional. */
+export interface BrokerHooks {
+  /** Called before authentication; return false to refuse (CONNACK "not authorised"). */
+  onConnect?(client: ClientInfo): boolean | Promise<boolean>;
+  /** Replaces the Security's authentication when given. */
+  authenticate?(request: AuthRequest): AuthResult | Promise<AuthResult>;
+  /** Extra publish check, after the Security's ACL. */
+  authorizePublish?(client: ClientIdentity, topic: string): boolean;
+  /** Extra subscribe check, after the Security's ACL. */
+  authorizeSubscribe?(client: ClientIdentity, filter: string): boolean;
+  /** Observes every message the broker routes (clients', wills, local publishes, not $SYS). */
+  onMessage?(message: Message, client: ClientInfo | undefined): void;
+  onDisconnect?(client: ClientInfo): void;
+}
+
+export interface BrokerOptions {
+  security?: Security;
+  hooks?: BrokerHooks;
+  limits?: Partial<BrokerLimits>;
+  logger?: Logger;
+}
+
+export interface ConnectRequest {
+  clientId: string;
+  username: string | undefined;
+  password: Buffer | undefined;
+  remoteAddress: string;
+  certificateIdentity: string | undefined;
+  protocolVersion: ProtocolVersion;
+  cleanStart: boolean;
+  /** Seconds; NEVER_EXPIRES for a v3 clean-session-false client. */
+  sessionExpiryInterval: number;
+  receiveMaximum: number;
+  will: Will | undefined;
+  link: ClientLink;
+}
+
+export type ConnectRefusal = AuthResult | 'server-busy';
+
+export type ConnectOutcome =
+  | { accepted: true; session: Session; sessionPresent: boolean }
+  | { accepted: false; reason: Exclude<ConnectRefusal, 'ok'> };
+
+export interface SubscribeOptions {
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: 0 | 1 | 2;
+  subscriptionId: number | undefined;
+}
+
+/** SUBSCRIBE results other than a granted QoS (MQTT 5 reason codes). */
+export const SUBSCRIBE_NOT_AUTHORIZED = 0x87;
+export const SUBSCRIBE_TOPIC_FILTER_INVALID = 0x8f;
+export const SUBSCRIBE_SHARED_NOT_SUPPORTED = 0x9e;
+
+interface PendingWill {
+  will: Will;
+  identity: ClientIdentity;
+  publishAt: number;
+}
+
+/**
+ * The MQTT broker: sessions, subscriptions, retained messages and routing. It knows
+ * nothing of sockets: protocol handlers call it, and it answers through each client's
+ * ClientLink. Programs embed it directly: `new Broker()`, `publish()`, `subscribe()`.
+ */
+export class Broker {
+  readonly stats = new BrokerStats();
+  readonly retained = new RetainedStore();
+  readonly subscriptions = new TopicTree();
+  readonly sessions = new Map<string, Session>();
+  readonly limits: BrokerLimits;
+  security: Security;
+  readonly hooks: BrokerHooks;
+  readonly log: Logger;
+  connectedCount = 0;
+  /** Bumped on any change persistence should save (sessions, subscriptions, queues). */
+  private sessionChanges = 0;
+  private readonly pendingWills = new Map<string, PendingWill>();
+  private readonly connectedAt = new Map<Session, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private localCount = 0;
+  private closed = false;
+
+  constructor(options: BrokerOptions = {}) {
+    this.security = options.security ?? allowAll;
+    this.hooks = options.hooks ?? {};
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.log = options.logger ?? silentLogger();
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), 1000);
+    this.sweepTimer.unref();
+  }
+
+  /** Changes since start; persistence saves when this differs from what it last saved. */
+  get changes(): number {
+    return this.retained.version + this.sessionChanges;
+  }
+
+  // ---- Embedding API -------------------------------------------------------------
+
+  /** Publishes as the broker itself, like any client would (retained, QoS, properties). */
+  publish(
+    topic: string,
+    payload: string | Buffer,
+    options: { qos?: QoS; retain?: boolean; properties?: Message['properties'] } = {},
+  ): void {
+    if (!isValidTopicName(topic)) throw new Error(`invalid topic name: ${JSON.stringify(topic)}`);
+    const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    this.route(new Message(topic, body, options.qos ?? 0, options.retain ?? false, options.properties, undefined, undefined), undefined);
+  }
+
+  /**
+   * Subscribes in-process. The handler receives every matching message (retained ones
+   * first, with `retain` set). Returns a function that unsubscribes.
+   */
+  subscribe(filter: string, handler: LocalHandler, options: { qos?: QoS } = {}): () => void {
+    const id = `$local-${++this.localCount}`;
+    const client = new LocalClient(handler);
+    const session = new Session(id, 5, this.limits);
+    session.link = client;
+    client.session = session;
+    const result = this.addSubscription(session, filter, {
+      qos: options.qos ?? 2,
+      noLocal: false,
+      retainAsPublished: true,
+      retainHandling: 0,
+      subscriptionId: undefined,
+    });
+    if (result.code > 2) throw new Error(`cannot subscribe to ${JSON.stringify(filter)}: reason 0x${result.code.toString(16)}`);
+    this.sendRetained(session, result.subscription!, true);
+    return () => {
+      for (const sub of session.subscriptions.values()) this.subscriptions.remove(sub);
+      session.subscriptions.clear();
+      session.link = null;
+    };
+  }
+
+  getClientCount(): number {
+    return this.connectedCount;
+  }
+
+  clients(): ClientInfo[] {
+    const out: ClientInfo[] = [];
+    for (const [session, connectedAt] of this.connectedAt) {
+      const link = session.link;
+      if (!link) continue;
+      out.push({
+        clientId: session.clientId,
+        username: session.username,
+        remoteAddress: link.remoteAddress,
+        protocolVersion: link.protocolVersion,
+        connectedAt,
+      });
+    }
+    return out;
+  }
+
+  /** Disconnects every client and stops the broker's timers. */
+  close(): void {
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    for (const session of this.sessions.values()) session.link?.close(0x8b, 'server shutting down');
+  }
+
+  // ---- Connections -----------------------------------------------------------------
+
+  async connect(request: ConnectRequest): Promise<ConnectOutcome> {
+    if (this.closed) return { accepted: false, reason: 'server-busy' };
+    const info: ClientInfo = {
+      clientId: request.clientId,
+      username: request.username,
+      remoteAddress: request.remoteAddress,
+      protocolVersion: request.protocolVersion,
+      connectedAt: Date.now(),
+    };
+    if (this.hooks.onConnect && !(await this.hooks.onConnect(info))) {
+      return { accepted: false, reason: 'not-authorized' };
+    }
+    const auth = this.hooks.authenticate
+      ? await this.hooks.authenticate(request)
+      : await this.security.authenticate(request);
+    if (auth !== 'ok') return { accepted: false, reason: auth };
+    const max = this.limits.maxConnections;
+    if (max >= 0 && this.connectedCount >= max) return { accepted: false, reason: 'server-busy' };
+
+    const { clientId } = request;
+    // A reconnect before the Will Delay elapsed cancels the will [MQTT-3.1.3-9].
+    this.pendingWills.delete(clientId);
+    let session = this.sessions.get(clientId);
+    if (session?.link) {
+      this.log.notice(`Client ${escape(clientId)} already connected, closing old connection.`);
+      const old = session.link;
+      session.link = null;
+      this.connectedAt.delete(session);
+      old.close(0x8e, 'session taken over');
+    }
+    let sessionPresent = false;
+    if (session && (request.cleanStart || session.isExpired(info.connectedAt))) {
+      this.endSession(session);
+      session = undefined;
+    }
+    if (session) {
+      sessionPresent = true;
+      session.protocolVersion = request.protocolVersion;
+    } else {
+      session = new Session(clientId, request.protocolVersion, this.limits);
+      this.sessions.set(clientId, session);
+    }
+    session.username = request.username;
+    session.expiryInterval = request.sessionExpiryInterval;
+    session.receiveMaximum = request.receiveMaximum;
+    session.link = request.link;
+    this.sessionChanges++;
+    this.connectedAt.set(session, info.connectedAt);
+    this.connectedCount++;
+    this.stats.connections++;
+    if (this.connectedCount > this.stats.clientsMaximum) this.stats.clientsMaximum = this.connectedCount;
+    return { accepted: true, session, sessionPresent };
+  }
+
+  /**
+   * A connected client went away. `will` is given for an unclean loss (no DISCONNECT, or
+   * v5 DISCONNECT 0x04); the protocol layer passes undefined after a normal DISCONNECT.
+   */
+  disconnect(session: Session, link: ClientLink, will: Will | undefined): void {
+    this.connectedCount--;
+    const now = Date.now();
+    const current = session.link === link;
+    if (current) {
+      const connectedAt = this.connectedAt.get(session) ?? now;
+      this.connectedAt.delete(session);
+      session.detach(now);
+      this.hooks.onDisconnect?.({
+        clientId: session.clientId,
+        username: session.username,
+        remoteAddress: link.remoteAddress,
+        protocolVersion: link.protocolVersion,
+        connectedAt,
+      });
+      if (session.expiryInterval === 0) this.endSession(session);
+    }
+    if (will) {
+      const identity: ClientIdentity = { clientId: session.clientId, username: session.username };
+      const sessionEnds = current && session.expiryInterval === 0;
+      if (will.delay > 0 && !sessionEnds && !this.closed) {
+        this.pendingWills.set(session.clientId, { will, identity, publishAt: now + will.delay * 1000 });
+      } else {
+        this.publishWill(will, identity);
+      }
+    }
+  }
+
+  /** Updates a session's expiry from a v5 DISCONNECT. */
+  setSessionExpiry(session: Session, seconds: number): void {
+    session.expiryInterval = seconds;
+    this.sessionChanges++;
+  }
+
+  // ---- Publishing ------------------------------------------------------------------
+
+  canWrite(session: Session, topic: string): boolean {
+    if (!this.security.canWrite(session, topic)) return false;
+    return this.hooks.authorizePublish ? this.hooks.authorizePublish(session, topic) : true;
+  }
+
+  /** Routes a message from a client (or the broker when `from` is undefined). */
+  route(message: Message, from: Session | undefined): void {
+    const stats = this.stats;
+    if (message.retain && this.limits.retainAvailable) this.retained.set(message);
+    if (this.hooks.onMessage && message.topic.charCodeAt(0) !== 0x24) {
+      this.hooks.onMessage(message, from ? this.infoOf(from) : undefined);
+    }
+    const entries = this.subscriptions.match(message.topic);
+    const security = this.security;
+    const upgrade = this.limits.upgradeOutgoingQos;
+    const publisher = from?.link ?? undefined;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      const sub = isShareGroup(entry) ? this.pickShareMember(entry) : entry;
+      const session = sub.session;
+      if (sub.noLocal && session === from) continue;
+      if (!security.canRead(session, message.topic)) continue;
+      const qos = upgrade ? sub.qos : message.qos < sub.qos ? message.qos : sub.qos;
+      const retain = sub.retainAsPublished ? message.retain : false;
+      const outcome = session.deliver(message, qos, retain, sub.subscriptionId);
+      if (outcome === DeliveryOutcome.Dropped) stats.publishDropped++;
+      else if (outcome !== DeliveryOutcome.Sent) {
+        if (session.expiryInterval !== 0) this.sessionChanges++;
+        if (outcome === DeliveryOutcome.Congested && publisher !== undefined && session.link !== null) {
+          session.holdPublisher(publisher);
+        }
+      }
+    }
+  }
+
+  /** Records a QoS 1/2 acknowledgement and sends what the window now allows. */
+  acknowledge(session: Session, packetId: number): boolean {
+    const known = session.acknowledge(packetId);
+    if (known && session.expiryInterval !== 0) this.sessionChanges++;
+    return known;
+  }
+
+  // ---- Subscriptions ---------------------------------------------------------------
+
+  /**
+   * Adds or replaces one subscription. Returns the granted QoS (0–2) or a v5 reason code
+   * (≥ 0x80), and whether the subscription is new (for Retain Handling 1).
+   */
+  addSubscription(
+    session: Session,
+    filter: string,
+    options: SubscribeOptions,
+  ): { code: number; isNew: boolean; subscription?: Subscription } {
+    const shared = parseSharedFilter(filter);
+    if (shared === null) return { code: SUBSCRIBE_TOPIC_FILTER_INVALID, isNew: false };
+    const matchFilter = shared ? shared.filter : filter;
+    if (!isValidTopicFilter(matchFilter)) return { code: SUBSCRIBE_TOPIC_FILTER_INVALID, isNew: false };
+    if (!this.security.canSubscribe(session, matchFilter)) return { code: SUBSCRIBE_NOT_AUTHORIZED, isNew: false };
+    if (this.hooks.authorizeSubscribe && !this.hooks.authorizeSubscribe(session, filter)) {
+      return { code: SUBSCRIBE_NOT_AUTHORIZED, isNew: false };
+    }
+    const key = subscriptionKey(matchFilter, shared?.group);
+    const existing = session.subscriptions.get(key);
+    this.sessionChanges++;
+    if (existing) {
+      // Replacing keeps the tree entry; only the options change [MQTT-3.8.4-3].
+      existing.qos = options.qos;
+      existing.noLocal = options.noLocal;
+      existing.retainAsPublished = options.retainAsPublished;
+      existing.retainHandling = options.retainHandling;
+      existing.subscriptionId = options.subscriptionId;
+      return { code: options.qos, isNew: false, subscription: existing };
+    }
+    const subscription: Subscription = {
+      session,
+      filter: matchFilter,
+      group: shared?.group,
+      qos: options.qos,
+      noLocal: options.noLocal,
+      retainAsPublished: options.retainAsPublished,
+      retainHandling: options.retainHandling,
+      subscriptionId: options.subscriptionId,
+    };
+    session.subscriptions.set(key, subscription);
+    this.subscriptions.add(subscription);
+    return { code: options.qos, isNew: true, subscription };
+  }
+
+  /** Sends the retained messages a new subscription asks for (after its SUBACK). */
+  sendRetained(session: Session, subscription: Subscription, isNew: boolean): void {
+    // Shared subscriptions never get retained messages (MQTT 5 §4.8.2).
+    if (subscription.group !== undefined) return;
+    if (subscription.retainHandling === 2 || (subscription.retainHandling === 1 && !isNew)) return;
+    const upgrade = this.limits.upgradeOutgoingQos;
+    this.retained.forEachMatch(subscription.filter, Date.now(), (message) => {
+      if (!this.security.canRead(session, message.topic)) return;
+      const qos = upgrade ? subscription.qos : message.qos < subscription.qos ? message.qos : subscription.qos;
+      // Retained messages sent for a new subscription keep RETAIN set [MQTT-3.3.1-8].
+      const outcome = session.deliver(message, qos, true, subscription.subscriptionId);
+      if (outcome === DeliveryOutcome.Dropped) this.stats.publishDropped++;
+    });
+  }
+
+  /** Removes one subscription; false when the session had none for that filter. */
+  removeSubscription(session: Session, filter: string): boolean {
+    const shared = parseSharedFilter(filter);
+    const key = shared ? subscriptionKey(shared.filter, shared.group) : filter;
+    const sub = session.subscriptions.get(key);
+    if (!sub) return false;
+    session.subscriptions.delete(key);
+    this.subscriptions.remove(sub);
+    this.sessionChanges++;
+    return true;
+  }
+
+  // ---- Persistence -----------------------------------------------------------------
+
+  /** The state persistence saves: retained messages and sessions that outlive a disconnect. */
+  snapshot(): StoreSnapshot {
+    const now = Date.now();
+    const retained: StoredMessage[] = [];
+    for (const m of this.retained.all()) if (!m.isExpired(now)) retained.push(toStored(m));
+    const sessions: StoredSession[] = [];
+    for (const s of this.sessions.values()) {
+      if (s.expiryInterval === 0 || s.clientId.startsWith('$local-')) continue;
+      const stored: StoredSession = {
+        clientId: s.clientId,
+        username: s.username,
+        protocolVersion: s.protocolVersion,
+        expiryInterval: s.expiryInterval,
+        disconnectedAt: s.link ? now : s.disconnectedAt,
+        subscriptions: [],
+        queue: [],
+        incomingQos2Ids: s.incomingQos2 ? [...s.incomingQos2] : [],
+      };
+      for (const sub of s.subscriptions.values()) {
+        stored.subscriptions.push({
+          filter: subscriptionKey(sub.filter, sub.group),
+          qos: sub.qos,
+          noLocal: sub.noLocal,
+          retainAsPublished: sub.retainAsPublished,
+          retainHandling: sub.retainHandling,
+          subscriptionId: sub.subscriptionId,
+        });
+      }
+      for (const d of s.pending()) {
+        stored.queue.push({
+          ...toStored(d.message),
+          qos: d.qos,
+          retain: d.retain,
+          packetId: d.packetId === 0 ? undefined : d.packetId,
+          released: d.released || undefined,
+          subscriptionIds: d.subscriptionId === undefined ? undefined : [d.subscriptionId],
+        });
+      }
+      sessions.push(stored);
+    }
+    return { retained, sessions };
+  }
+
+  /** Loads a saved state into an empty broker (at start, before any client connects). */
+  restore(snapshot: StoreSnapshot): void {
+    for (const r of snapshot.retained) this.retained.set(fromStored(r));
+    for (const s of snapshot.sessions) {
+      const session = new Session(s.clientId, s.protocolVersion, this.limits);
+      session.username = s.username;
+      session.expiryInterval = s.expiryInterval;
+      session.disconnectedAt = s.disconnectedAt;
+      if (s.incomingQos2Ids.length > 0) session.incomingQos2 = new Set(s.incomingQos2Ids);
+      this.sessions.set(s.clientId, session);
+      for (const sub of s.subscriptions) {
+        this.addSubscription(session, sub.filter, {
+          qos: sub.qos,
+          noLocal: sub.noLocal,
+          retainAsPublished: sub.retainAsPublished,
+          retainHandling: sub.retainHandling,
+          subscriptionId: sub.subscriptionId,
+        });
+      }
+      for (const q of s.queue) {
+        session.restore({
+          message: fromStored(q),
+          qos: q.qos,
+          retain: q.retain,
+          subscriptionId: q.subscriptionIds?.[0],
+          packetId: q.packetId ?? 0,
+          released: q.released ?? false,
+        });
+      }
+    }
+  }
+
+  // ---- Internals -------------------------------------------------------------------
+
+  private infoOf(session: Session): ClientInfo | undefined {
+    const link = session.link;
+    if (!link) return undefined;
+    return {
+      clientId: session.clientId,
+      username: session.username,
+      remoteAddress: link.remoteAddress,
+      protocolVersion: link.protocolVersion,
+      connectedAt: this.connectedAt.get(session) ?? 0,
+    };
+  }
+
+  private pickShareMember(group: ShareGroup): Subscription {
+    const members = group.members;
+    const n = members.length;
+    // Round robin, preferring members that are connected.
+    for (let k = 0; k < n; k++) {
+      const sub = members[(group.next + k) % n];
+      if (sub.session.link !== null) {
+        group.next = (group.next + k + 1) % n;
+        return sub;
+      }
+    }
+    const sub = members[group.next % n];
+    group.next = (group.next + 1) % n;
+    return sub;
+  }
+
+  private publishWill(will: Will, identity: ClientIdentity): void {
+    const topic = will.message.topic;
+    if (topic.startsWith('$SYS')) return;
+    if (!this.security.canWrite(identity, topic)) {
+      this.log.notice(`Denied will of ${escape(identity.clientId)} on ${escape(topic)}.`);
+      return;
+    }
+    if (this.hooks.authorizePublish && !this.hooks.authorizePublish(identity, topic)) return;
+    this.stats.publishReceived++;
+    this.route(will.message, undefined);
+  }
+
+  private endSession(session: Session): void {
+    for (const sub of session.subscriptions.values()) this.subscriptions.remove(sub);
+    session.subscriptions.clear();
+    session.clearMessages();
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    this.sessionChanges++;
+    // A will still waiting for its delay is sent when the session ends [MQTT-3.1.3-9].
+    const pending = this.pendingWills.get(session.clientId);
+    if (pending) {
+      this.pendingWills.delete(session.clientId);
+      this.publishWill(pending.will, pending.identity);
+    }
+  }
+
+  /** Once a second: delayed wills and expired sessions. */
+  private sweep(now: number): void {
+    for (const [clientId, pending] of this.pendingWills) {
+      if (now >= pending.publishAt) {
+        this.pendingWills.delete(clientId);
+        this.publishWill(pending.will, pending.identity);
+      }
+    }
+    const v3Expiry = this.limits.persistentClientExpiration;
+    for (const session of this.sessions.values()) {
+      if (session.link !== null) continue;
+      if (session.isExpired(now)) {
+        this.stats.clientsExpired++;
+        this.endSession(session);
+      } else if (
+        v3Expiry !== undefined &&
+        session.expiryInterval === NEVER_EXPIRES &&
+        now - session.disconnectedAt >= v3Expiry * 1000
+      ) {
+        this.log.notice(`Expiring client ${escape(session.clientId)} due to timeout.`);
+        this.stats.clientsExpired++;
+        this.endSession(session);
+      }
+    }
+  }
+}
+
+function toStored(m: Message): StoredMessage {
+  return {
+    topic: m.topic,
+    payload: m.payload,
+    qos: m.qos,
+    retain: m.retain,
+    properties: m.properties,
+    expiresAt: m.expiresAt,
+  };
+}
+
+function fromStored(m: StoredMessage): Message {
+  return new Message(m.topic, m.payload, m.qos, m.retain, m.properties, m.expiresAt, undefined);
+}

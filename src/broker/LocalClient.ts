@@ -1,0 +1,37 @@
+import type { ClientLink } from './ClientLink';
+import type { Message, QoS } from './Message';
+import type { Session } from './Session';
+
+export type LocalHandler = (topic: string, payload: Buffer, message: Message) => void;
+
+/**
+ * The ClientLink of an in-process subscriber (`broker.subscribe()`): deliveries go to a
+ * function, acknowledged at once, so local code sees exactly what a client would.
+ */
+export class LocalClient implements ClientLink {
+  readonly protocolVersion = 5 as const;
+  readonly remoteAddress = 'local';
+  readonly backlog = 0;
+  session: Session | undefined;
+
+  constructor(private readonly handler: LocalHandler) {}
+
+  sendPublish(message: Message, qos: QoS, retain: boolean, packetId: number): void {
+    const delivered = retain === message.retain ? message : message.withRetain(retain);
+    queueMicrotask(() => {
+      try {
+        this.handler(delivered.topic, delivered.payload, delivered);
+      } finally {
+        if (qos > 0) this.session?.acknowledge(packetId);
+      }
+    });
+  }
+
+  sendPubrel(packetId: number): void {
+    queueMicrotask(() => this.session?.acknowledge(packetId));
+  }
+
+  pauseReading(): void {}
+  resumeReading(): void {}
+  close(): void {}
+}

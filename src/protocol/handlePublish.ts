@@ -1,0 +1,101 @@
+import type * as mqtt from 'mqtt-packet';
+import { Message } from '../broker/Message';
+import { isValidTopicName } from '../broker/topics';
+import { escape } from '../log/Logger';
+import { ack, type Connection } from './Connection';
+import { fromPacketProperties } from './messageProperties';
+import { ReasonCode } from './reasonCodes';
+
+const PUBACK = 0x40;
+const PUBREC = 0x50;
+
+/**
+ * PUBLISH from a client (§3.3): resolve a topic alias, validate, authorise, route, then
+ * acknowledge (PUBACK for QoS 1, PUBREC for QoS 2).
+ */
+export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): void {
+  const broker = conn.broker;
+  const session = conn.session!;
+  const v5 = conn.protocolVersion === 5;
+  const props = packet.properties;
+  let topic = packet.topic;
+
+  const alias = props?.topicAlias;
+  if (v5 && alias !== undefined) {
+    if (alias === 0 || alias > conn.topicAliasMaximum) {
+      return conn.protocolViolation(ReasonCode.TopicAliasInvalid, `topic alias ${alias} out of range`);
+    }
+    if (topic.length > 0) (conn.topicAliases ??= new Map()).set(alias, topic);
+    else {
+      const known = conn.topicAliases?.get(alias);
+      if (known === undefined) return conn.protocolViolation(ReasonCode.ProtocolError, `unknown topic alias ${alias}`);
+      topic = known;
+    }
+  }
+  // No wildcards, NUL or invalid UTF-8 in a topic name [MQTT-3.3.2-2, MQTT-1.5.3-1].
+  if (!isValidTopicName(topic)) {
+    return conn.protocolViolation(ReasonCode.TopicNameInvalid, `invalid topic name ${escape(topic)}`);
+  }
+  const qos = packet.qos;
+  const packetId = packet.messageId ?? 0;
+  const stats = broker.stats;
+  stats.publishReceived++;
+  stats.publishBytesReceived += packet.payload.length;
+
+  if (qos === 2) {
+    // A resent QoS 2 PUBLISH whose PUBREL has not come yet is not routed twice [MQTT-4.3.3-9].
+    const pending = (session.incomingQos2 ??= new Set());
+    if (pending.has(packetId)) {
+      conn.write(ack(PUBREC, packetId));
+      return;
+    }
+  }
+  if (packet.retain && !broker.limits.retainAvailable) {
+    return conn.protocolViolation(ReasonCode.RetainNotSupported, 'retain is not available');
+  }
+
+  const limit = broker.limits.messageSizeLimit;
+  let refusal = 0;
+  if (limit > 0 && packet.payload.length > limit) refusal = ReasonCode.PacketTooLarge;
+  else if (topic.startsWith('$SYS')) refusal = ReasonCode.NotAuthorized;
+  else {
+    if (conn.info.mountPoint !== undefined) topic = conn.info.mountPoint + topic;
+    if (!broker.canWrite(session, topic)) {
+      refusal = ReasonCode.NotAuthorized;
+      broker.log.debug(`Denied PUBLISH from ${escape(conn.clientId)} to ${escape(topic)}.`);
+    }
+  }
+
+  if (refusal === 0) {
+    const expiry = props?.messageExpiryInterval;
+    // Keep a retained or queued payload from pinning the whole socket chunk it was sliced from.
+    const payload = packet.retain ? Buffer.from(packet.payload as Buffer) : (packet.payload as Buffer);
+    const message = new Message(
+      topic,
+      payload,
+      qos,
+      packet.retain,
+      v5 ? fromPacketProperties(props) : undefined,
+      expiry !== undefined ? Date.now() + expiry * 1000 : undefined,
+      conn.clientId,
+    );
+    broker.route(message, session);
+  } else {
+    stats.publishDropped++;
+  }
+
+  if (qos === 0) return;
+  // v3 has no way to say no: a refused message is acknowledged and dropped, as mosquitto does.
+  const code = v5 ? refusal : 0;
+  if (qos === 1) {
+    if (code === 0) conn.write(ack(PUBACK, packetId));
+    else conn.writePacket({ cmd: 'puback', messageId: packetId, reasonCode: code } as mqtt.IPubackPacket);
+    return;
+  }
+  if (code === 0) {
+    session.incomingQos2!.add(packetId);
+    conn.write(ack(PUBREC, packetId));
+  } else {
+    conn.writePacket({ cmd: 'pubrec', messageId: packetId, reasonCode: code } as mqtt.IPubrecPacket);
+  }
+}

@@ -1,0 +1,42 @@
+import type * as mqtt from 'mqtt-packet';
+import type { QoS } from '../broker/Message';
+import type { Subscription } from '../broker/Subscription';
+import { escape } from '../log/Logger';
+import type { Connection } from './Connection';
+import { ReasonCode } from './reasonCodes';
+
+/**
+ * SUBSCRIBE (§3.8): one result per filter in the SUBACK, then the retained messages of
+ * the new subscriptions. Overlapping subscriptions each deliver their own copy, as
+ * mosquitto 2 does (allow_duplicate_messages true).
+ */
+export function handleSubscribe(conn: Connection, packet: mqtt.ISubscribePacket): void {
+  const broker = conn.broker;
+  const session = conn.session!;
+  const v5 = conn.protocolVersion === 5;
+  const subscriptionId = v5 ? (packet.properties?.subscriptionIdentifier as number | undefined) : undefined;
+  if (subscriptionId === 0) return conn.protocolViolation(ReasonCode.ProtocolError, 'subscription identifier 0');
+  const mountPoint = conn.info.mountPoint ?? '';
+  const granted: number[] = [];
+  const retainedToSend: { filter: string; subscription: Subscription; isNew: boolean }[] = [];
+  for (const s of packet.subscriptions) {
+    const filter = mountPoint + s.topic;
+    const result = broker.addSubscription(session, filter, {
+      qos: s.qos as QoS,
+      noLocal: v5 && s.nl === true,
+      retainAsPublished: v5 && s.rap === true,
+      retainHandling: v5 ? ((s.rh ?? 0) as 0 | 1 | 2) : 0,
+      subscriptionId,
+    });
+    if (result.code === ReasonCode.TopicFilterInvalid && !v5) {
+      // v3 has no code for this: a malformed filter closes the connection, as mosquitto does.
+      return conn.protocolViolation(ReasonCode.TopicFilterInvalid, `invalid subscription filter ${escape(s.topic)}`);
+    }
+    // v3.1.1 has one failure code (0x80); v5 says why.
+    granted.push(result.code < 0x80 || v5 ? result.code : 0x80);
+    if (result.subscription) retainedToSend.push({ filter, subscription: result.subscription, isNew: result.isNew });
+    broker.log.log('subscribe', `${escape(conn.clientId)} ${result.code} ${escape(s.topic)}`);
+  }
+  conn.writePacket({ cmd: 'suback', messageId: packet.messageId, granted } as mqtt.ISubackPacket);
+  for (const r of retainedToSend) broker.sendRetained(session, r.subscription, r.isNew);
+}

@@ -1,0 +1,19 @@
+import type * as mqtt from 'mqtt-packet';
+import { escape } from '../log/Logger';
+import type { Connection } from './Connection';
+import { ReasonCode } from './reasonCodes';
+
+/** UNSUBSCRIBE (§3.10): v5 says per filter whether there was such a subscription. */
+export function handleUnsubscribe(conn: Connection, packet: mqtt.IUnsubscribePacket): void {
+  const broker = conn.broker;
+  const session = conn.session!;
+  const mountPoint = conn.info.mountPoint ?? '';
+  const granted: number[] = [];
+  for (const filter of packet.unsubscriptions) {
+    const existed = broker.removeSubscription(session, mountPoint + filter);
+    granted.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
+    broker.log.log('unsubscribe', `${escape(conn.clientId)} ${escape(filter)}`);
+  }
+  // v3 UNSUBACK has no payload; mqtt-packet writes `granted` only for v5.
+  conn.writePacket({ cmd: 'unsuback', messageId: packet.messageId, granted } as mqtt.IUnsubackPacket);
+}

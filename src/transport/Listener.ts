@@ -1,0 +1,172 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, type TLSSocket, type SecureVersion } from 'node:tls';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { ListenerConfig } from '../config/BrokerConfig';
+
+/** What a transport knows about a new byte stream; it knows nothing of MQTT. */
+export interface StreamInfo {
+  remoteAddress: string;
+  /** CN of a client certificate that verified against the listener's CA. */
+  certificateIdentity?: string;
+}
+
+export type StreamHandler = (stream: Duplex, info: StreamInfo) => void;
+
+/** A listener, possibly bound on several addresses (an interface with IPv4 and IPv6). */
+export interface Listener {
+  readonly config: ListenerConfig;
+  /** Actual bound addresses, e.g. to learn the port when configured as 0. */
+  addresses(): { address: string; port: number }[];
+  close(): Promise<void>;
+}
+
+export class ListenerError extends Error {
+  readonly code = 'ELISTEN';
+}
+
+/** Opens a listener as its config says: TCP, TLS, WebSocket or secure WebSocket. */
+export async function openListener(config: ListenerConfig, onStream: StreamHandler): Promise<Listener> {
+  const hosts = bindAddresses(config);
+  const servers: (TcpServer | HttpServer)[] = [];
+  let open = 0;
+  const admit = (socket: Socket): boolean => {
+    if (config.maxConnections >= 0 && open >= config.maxConnections) {
+      socket.destroy();
+      return false;
+    }
+    open++;
+    socket.once('close', () => open--);
+    return true;
+  };
+  try {
+    for (const host of hosts) {
+      const server = config.protocol === 'websockets' ? webSocketServer(config, admit, onStream) : streamServer(config, admit, onStream);
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ port: config.port, host }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    const where = `${hosts[0] ?? '*'}:${config.port}`;
+    throw new ListenerError(`cannot listen on ${where}: ${(err as Error).message}`);
+  }
+  return {
+    config,
+    addresses() {
+      const out: { address: string; port: number }[] = [];
+      for (const s of servers) {
+        const a = s.address();
+        if (a && typeof a === 'object') out.push({ address: a.address, port: a.port });
+      }
+      return out;
+    },
+    async close() {
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    },
+  };
+}
+
+/** The addresses to bind: bind_interface's addresses, bind_address, or all (undefined). */
+function bindAddresses(config: ListenerConfig): (string | undefined)[] {
+  if (config.bindInterface !== undefined) {
+    const addrs = networkInterfaces()[config.bindInterface];
+    if (!addrs || addrs.length === 0) throw new ListenerError(`interface ${config.bindInterface} has no address`);
+    return addrs.filter((a) => !a.address.startsWith('fe80')).map((a) => a.address);
+  }
+  return [config.bindAddress];
+}
+
+function tlsOptions(config: ListenerConfig) {
+  const read = (path: string | undefined, what: string) => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ListenerError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  return {
+    cert: read(config.certfile, 'certfile'),
+    key: read(config.keyfile, 'keyfile'),
+    ca: read(config.cafile, 'cafile'),
+    requestCert: config.requireCertificate || config.useIdentityAsUsername,
+    rejectUnauthorized: config.requireCertificate,
+    minVersion: tlsMinVersion(config.tlsVersion),
+  };
+}
+
+function tlsMinVersion(v: string | undefined): SecureVersion | undefined {
+  if (v === 'tlsv1.3') return 'TLSv1.3';
+  if (v === 'tlsv1.2') return 'TLSv1.2';
+  if (v === 'tlsv1.1') return 'TLSv1.1';
+  return undefined;
+}
+
+function isTls(config: ListenerConfig): boolean {
+  return config.certfile !== undefined && config.keyfile !== undefined;
+}
+
+function peerIdentity(socket: TLSSocket): string | undefined {
+  if (!socket.authorized) return undefined;
+  const cn = socket.getPeerCertificate()?.subject?.CN;
+  return Array.isArray(cn) ? cn[0] : cn;
+}
+
+function remote(socket: Socket): string {
+  const addr = socket.remoteAddress ?? 'unknown';
+  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+}
+
+function streamServer(config: ListenerConfig, admit: (s: Socket) => boolean, onStream: StreamHandler): TcpServer {
+  if (isTls(config)) {
+    const server = createTlsServer(tlsOptions(config), (socket) => {
+      if (!admit(socket)) return;
+      socket.setNoDelay(true);
+      onStream(socket, { remoteAddress: remote(socket), certificateIdentity: peerIdentity(socket) });
+    });
+    // A failed handshake concerns that client only.
+    server.on('tlsClientError', (_err, socket) => socket.destroy());
+    return server;
+  }
+  return createTcpServer((socket) => {
+    if (!admit(socket)) return;
+    socket.setNoDelay(true);
+    onStream(socket, { remoteAddress: remote(socket) });
+  });
+}
+
+/** MQTT over WebSocket: subprotocol `mqtt` (or 3.1's `mqttv3.1`), any path (`/`, `/mqtt`). */
+function webSocketServer(config: ListenerConfig, admit: (s: Socket) => boolean, onStream: StreamHandler): HttpServer {
+  const server = isTls(config) ? createHttpsServer(tlsOptions(config)) : createHttpServer();
+  server.on('request', (_req, res) => {
+    res.writeHead(426, { 'Content-Type': 'text/plain' });
+    res.end('This is an MQTT over WebSocket endpoint.\n');
+  });
+  const wss = new WebSocketServer({
+    server,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+  });
+  wss.on('connection', (ws, req) => {
+    const socket = req.socket;
+    if (!admit(socket)) {
+      ws.terminate();
+      return;
+    }
+    socket.setNoDelay(true);
+    const stream = createWebSocketStream(ws);
+    const identity = isTls(config) ? peerIdentity(socket as TLSSocket) : undefined;
+    onStream(stream, { remoteAddress: remote(socket), certificateIdentity: identity });
+  });
+  return server;
+}
