@@ -114,6 +114,8 @@ class ConfigReader {
   private readonly defaultListener: ListenerConfig = defaultListener(0);
   private readonly listenerPlaces = new Map<ListenerConfig, Place>();
   private readonly bridgePlaces = new Map<BridgeConfig, Place>();
+  /** Bridge options each bridge had a line for, even a refused one (no "missing" error then). */
+  private readonly bridgeOptionsSeen = new Map<BridgeConfig, Set<string>>();
   /** Options that may be set once per scope, where they were set. */
   private readonly onceSeen = new Map<object, Map<string, Place>>();
   private readonly flags: ReadFlags = {
@@ -196,6 +198,7 @@ class ConfigReader {
     if (option.scope === 'bridge' && !cursor.bridge) {
       return this.fail(cursor, `${name}: a bridge option, it must come after a 'connection' line in the same file`);
     }
+    if (cursor.bridge && option.scope === 'bridge') this.bridgeOptionsSeen.get(cursor.bridge)?.add(option.name);
     let seen: Map<string, Place> | undefined;
     if (option.once) {
       const scope: object | undefined =
@@ -262,6 +265,7 @@ class ConfigReader {
       return `a bridge named ${quote(name)} is already defined${where ? ` at ${at(where)}` : ''}`;
     }
     this.config.bridges.push(bridge);
+    this.bridgeOptionsSeen.set(bridge, new Set());
     this.bridgePlaces.set(bridge, { file: cursor.file, line: cursor.line });
     return undefined;
   }
@@ -307,8 +311,9 @@ class ConfigReader {
       const fail = (reason: string): void => {
         this.errors.push(new FileError(place?.file ?? '', place?.line, reason));
       };
-      if (bridge.addresses.length === 0) fail(`bridge ${quote(bridge.name)} has no 'address' line`);
-      if (bridge.topics.length === 0) fail(`bridge ${quote(bridge.name)} has no 'topic' line`);
+      const seen = this.bridgeOptionsSeen.get(bridge);
+      if (bridge.addresses.length === 0 && !seen?.has('address')) fail(`bridge ${quote(bridge.name)} has no 'address' line`);
+      if (bridge.topics.length === 0 && !seen?.has('topic')) fail(`bridge ${quote(bridge.name)} has no 'topic' line`);
       bridge.remoteClientId ??= `${this.hostname}.${bridge.name}`;
       bridge.localClientId ??= `local.${bridge.remoteClientId}`;
       const other = localIds.get(bridge.localClientId);
