@@ -1,0 +1,191 @@
+// The scenarios of the benchmark. Each measures one broker once (a fresh process) and returns
+// named figures; run.mjs repeats them, interleaved across brokers, and summarizes.
+import { startBroker, brokers } from './brokers.mjs';
+import { runLoadgen } from './loadgen.mjs';
+import { rssKb, cpuSeconds, sleep, freePort } from './system.mjs';
+
+/** Above this share of one core the generator, not the broker, may be the limit. */
+export const GENERATOR_SATURATED = 0.9;
+
+const higher = 'higher';
+const lower = 'lower';
+
+/** Runs the generator against a fresh broker; adds broker CPU per delivered message. */
+async function pubsub(name, ctx, args) {
+  const b = await startBroker(name, ctx);
+  try {
+    const cpu0 = cpuSeconds(b.pid);
+    const r = await runLoadgen(ctx.loadgen, ['pubsub', '--port', String(b.port), ...args], ctx.gen);
+    const cpu1 = cpuSeconds(b.pid);
+    if (!b.alive()) throw new Error(`${name} exited during the run; log ${b.log}`);
+    r.broker_cpu_us_per_msg = r.delivered ? ((cpu1 - cpu0) * 1e6) / r.delivered : null;
+    r.rss_mb = rssKb(b.pid) / 1024;
+    return r;
+  } finally {
+    await b.stop();
+  }
+}
+
+const timing = (q) => (q ? ['--warmup', '0.5', '--duration', '1.5'] : ['--warmup', '1', '--duration', '3']);
+
+export const scenarios = [
+  {
+    id: 'fanin-qos0',
+    title: 'fan-in QoS 0 (4 pub → 1 sub on bench/#, 64 B)',
+    metrics: [
+      { key: 'delivered_per_s', label: 'delivered msgs/s', better: higher, digits: 0 },
+      { key: 'loss_pct', label: 'loss %', better: lower, digits: 2 },
+      { key: 'broker_cpu_us_per_msg', label: 'broker CPU µs/msg', better: lower, digits: 2 },
+    ],
+    async run(name, ctx) {
+      // --ahead bounds what the broker may queue (sustained rate, not backlog growth).
+      const r = await pubsub(name, ctx, ['--pubs', '4', '--subs', '1', '--qos', '0', '--ahead', '5000', ...timing(ctx.quick)]);
+      return { values: { ...r, loss_pct: r.loss * 100 }, generatorCpu: r.generator_cpu, raw: r };
+    },
+  },
+  {
+    id: 'fanin-qos1',
+    title: 'fan-in QoS 1 (4 pub, window 100 each → 1 sub QoS 1)',
+    metrics: [
+      { key: 'acked_per_s', label: 'accepted msgs/s', better: higher, digits: 0 },
+      { key: 'delivered_per_s', label: 'delivered msgs/s', better: higher, digits: 0 },
+      { key: 'loss_pct', label: 'acked-then-lost %', better: lower, digits: 2 },
+    ],
+    async run(name, ctx) {
+      const r = await pubsub(name, ctx, ['--pubs', '4', '--subs', '1', '--qos', '1', '--sub-qos', '1', '--window', '100', ...timing(ctx.quick)]);
+      return { values: { ...r, loss_pct: r.acked_loss * 100 }, generatorCpu: r.generator_cpu, raw: r };
+    },
+  },
+  {
+    id: 'fanout',
+    title: 'fan-out (1 pub → 100 subs, QoS 0, 64 B)',
+    metrics: [
+      { key: 'delivered_per_s', label: 'deliveries/s', better: higher, digits: 0 },
+      { key: 'broker_cpu_us_per_msg', label: 'broker CPU µs/delivery', better: lower, digits: 2 },
+    ],
+    async run(name, ctx) {
+      const r = await pubsub(name, ctx, ['--pubs', '1', '--subs', '100', '--qos', '0', '--ahead', '2000', ...timing(ctx.quick)]);
+      return { values: r, generatorCpu: r.generator_cpu, raw: r };
+    },
+  },
+  {
+    id: 'latency',
+    title: 'latency (1 pub → 1 sub, 1000 msgs/s, QoS 0)',
+    metrics: [
+      { key: 'p50_us', label: 'p50 µs', better: lower, digits: 0 },
+      { key: 'p99_us', label: 'p99 µs', better: lower, digits: 0 },
+      { key: 'max_us', label: 'max µs', better: lower, digits: 0 },
+    ],
+    async run(name, ctx) {
+      const b = await startBroker(name, ctx);
+      try {
+        const args = ['latency', '--port', String(b.port), '--rate', '1000', '--warmup', '1', '--duration', ctx.quick ? '2' : '5'];
+        const r = await runLoadgen(ctx.loadgen, args, ctx.gen);
+        if (r.samples === 0) throw new Error('no latency samples');
+        return { values: r, generatorCpu: r.generator_cpu, raw: r };
+      } finally {
+        await b.stop();
+      }
+    },
+  },
+  {
+    id: 'connections',
+    title: 'idle connections (fresh broker each size)',
+    metrics: (q) => [
+      { key: 'idle_rss_mb', label: 'idle RSS MB', better: lower, digits: 1 },
+      ...(q ? [1000] : [1000, 5000]).flatMap((n) => [
+        { key: `rate_${n}`, label: `${n} clients: connects/s`, better: higher, digits: 0 },
+        { key: `rss_${n}_mb`, label: `${n} clients: RSS MB`, better: lower, digits: 1 },
+        { key: `kb_per_conn_${n}`, label: `${n} clients: KB/connection`, better: lower, digits: 2 },
+      ]),
+    ],
+    async run(name, ctx) {
+      const values = {};
+      const raw = {};
+      let generatorCpu = 0;
+      const idle = [];
+      for (const n of ctx.quick ? [1000] : [1000, 5000]) {
+        const b = await startBroker(name, ctx);
+        try {
+          await sleep(ctx.quick ? 300 : 1000); // let a Node broker finish start-up work
+          const before = rssKb(b.pid);
+          idle.push(before);
+          let during = null;
+          const r = await runLoadgen(ctx.loadgen, ['conns', '--port', String(b.port), '--count', String(n)], {
+            ...ctx.gen,
+            onPause: async () => {
+              await sleep(ctx.quick ? 300 : 1000);
+              during = rssKb(b.pid);
+            },
+          });
+          if (r.connected !== n || r.still_connected !== n) throw new Error(`${r.connected} of ${n} connected, ${r.still_connected} stayed`);
+          values[`rate_${n}`] = r.connects_per_s;
+          values[`rss_${n}_mb`] = during / 1024;
+          values[`kb_per_conn_${n}`] = (during - before) / n;
+          generatorCpu = Math.max(generatorCpu, r.generator_cpu);
+          raw[n] = { ...r, rss_before_kb: before, rss_during_kb: during };
+        } finally {
+          await b.stop();
+        }
+      }
+      values.idle_rss_mb = Math.min(...idle) / 1024;
+      return { values, generatorCpu, raw };
+    },
+  },
+  {
+    id: 'retained',
+    title: 'retained (N topics stored at QoS 1, then one subscriber to #)',
+    metrics: (q) => [
+      { key: 'replay_ms', label: `${q ? '2,000' : '10,000'} retained to # : ms until all arrive`, better: lower, digits: 1 },
+      { key: 'stored_per_s', label: 'retained stored/s (QoS 1, window 100)', better: higher, digits: 0 },
+      { key: 'rss_stored_mb', label: 'RSS with retained stored MB', better: lower, digits: 1 },
+    ],
+    async run(name, ctx) {
+      const b = await startBroker(name, ctx);
+      try {
+        const rss = {};
+        const count = ctx.quick ? 2000 : 10000;
+        const r = await runLoadgen(ctx.loadgen, ['retained', '--port', String(b.port), '--count', String(count)], {
+          ...ctx.gen,
+          onPause: async (event) => {
+            rss[event] = rssKb(b.pid);
+          },
+        });
+        if (r.received !== count) throw new Error(`only ${r.received} of ${count} retained messages arrived`);
+        return { values: { ...r, rss_stored_mb: rss.stored / 1024 }, generatorCpu: r.generator_cpu, raw: { ...r, rss } };
+      } finally {
+        await b.stop();
+      }
+    },
+  },
+  {
+    id: 'startup',
+    title: 'start-up and a one-shot CLI publish',
+    metrics: [
+      { key: 'listening_ms', label: 'process start → accepting TCP, ms', better: lower, digits: 1 },
+      { key: 'connack_ms', label: 'process start → first CONNACK, ms', better: lower, digits: 1 },
+      { key: 'pub_ms', label: 'CLI `-n -t x` publish end to end, ms (vs a mosquitto broker)', better: lower, digits: 1 },
+    ],
+    async run(name, ctx) {
+      const def = brokers[name];
+      const port = await freePort();
+      const s = await runLoadgen(ctx.loadgen, ['startup', '--port', String(port), '--cpu', String(ctx.core ?? -1), '--', ...def.command(port, ctx.dir)], ctx.gen);
+      const values = { listening_ms: s.listening_ms, connack_ms: s.connack_ms };
+      // Every CLI talks to the same broker (mosquitto), so only the client differs.
+      if (!def.pubMissing()) {
+        const target = await startBroker('mosquitto', ctx);
+        try {
+          const r = await runLoadgen(ctx.loadgen, ['run', '--', ...def.pubCommand(target.port)], ctx.gen);
+          values.pub_ms = r.elapsed_ms;
+        } finally {
+          await target.stop();
+        }
+      }
+      return { values, generatorCpu: 0, raw: s };
+    },
+  },
+];
+
+export function metricsOf(scenario, quick) {
+  return typeof scenario.metrics === 'function' ? scenario.metrics(quick) : scenario.metrics;
+}
