@@ -1,0 +1,142 @@
+#
+# OpenWrt package recipe for mqttd and luci-app-mqttd.
+# Place this repository at package/mqttd of an OpenWrt 24.10 buildroot or SDK, then:
+#   make package/mqttd/compile V=s
+# Without the SDK, `npm run package` builds the same two .ipk files from the same lists
+# (files/install.list, and the control fields and scripts below).
+#
+
+include $(TOPDIR)/rules.mk
+
+PKG_NAME:=mqttd
+PKG_VERSION:=0.1.0
+PKG_RELEASE:=1
+
+PKG_LICENSE:=EPL-2.0
+PKG_MAINTAINER:=mqttd maintainers <maintainers@mqttd.invalid>
+
+# The bundle is built with the host's Node, as OpenWrt's JavaScript packages do.
+PKG_BUILD_DEPENDS:=node/host
+PKG_BUILD_PARALLEL:=1
+
+include $(INCLUDE_DIR)/package.mk
+
+HOST_NODE:=$(STAGING_DIR_HOSTPKG)/bin/node
+HOST_NPM:=$(STAGING_DIR_HOSTPKG)/bin/npm
+MQTTD_INSTALL_LIST:=$(CURDIR)/files/install.list
+
+define Package/mqttd
+  SECTION:=net
+  CATEGORY:=Network
+  SUBMENU:=IoT
+  TITLE:=MQTT broker, mosquitto-compatible, in Node.js
+  URL:=https://github.com/mqttd/mqttd
+  DEPENDS:=+node
+  PKGARCH:=all
+  USERID:=mqttd=1883:mqttd=1883
+endef
+
+define Package/mqttd/description
+ mqttd is an MQTT 3.1, 3.1.1 and 5.0 broker for home routers. It reads mosquitto's
+ passwd, ACL and mosquitto.conf files, is configured through UCI (/etc/config/mqttd)
+ and runs unprivileged under procd. Includes mqttd_pub, mqttd_sub and mqttd_passwd.
+endef
+
+define Package/mqttd/conffiles
+/etc/config/mqttd
+/etc/mqttd/passwd
+/etc/mqttd/acl
+endef
+
+define Package/mqttd/postinst
+#!/bin/sh
+[ "$${IPKG_NO_SCRIPT}" = "1" ] && exit 0
+[ -s "$${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
+. "$${IPKG_INSTROOT}/lib/functions.sh"
+# Creates the mqttd user and group (Require-User) and enables the init script.
+default_postinst "$$0" "$$@"
+[ -n "$${IPKG_INSTROOT}" ] && exit 0
+group_exists mqttd || group_add mqttd 1883
+user_exists mqttd || user_add mqttd 1883 1883 mqttd /var/run/mqttd /bin/false
+# passwd, ACL and bridge passwords: readable by the broker, not by everyone.
+chgrp mqttd /etc/config/mqttd /etc/mqttd/passwd /etc/mqttd/acl
+chmod 0640 /etc/config/mqttd /etc/mqttd/passwd /etc/mqttd/acl
+/etc/init.d/mqttd enable
+exit 0
+endef
+
+define Package/mqttd/prerm
+#!/bin/sh
+[ -n "$${IPKG_INSTROOT}" ] && exit 0
+. /lib/functions.sh
+default_prerm "$$0" "$$@"
+exit 0
+endef
+
+define Package/luci-app-mqttd
+  SECTION:=luci
+  CATEGORY:=LuCI
+  SUBMENU:=3. Applications
+  TITLE:=LuCI support for mqttd: settings, users, ACL and status
+  URL:=https://github.com/mqttd/mqttd
+  DEPENDS:=+mqttd +luci-base
+  PKGARCH:=all
+endef
+
+define Package/luci-app-mqttd/description
+ Services > MQTT Broker: mqttd's settings and listeners, its users (passwd) and access
+ rules (ACL), and who is connected right now.
+endef
+
+define Package/luci-app-mqttd/postinst
+#!/bin/sh
+[ -n "$${IPKG_INSTROOT}" ] && exit 0
+# LuCI caches its menu and rpcd its plugins: make the new page and methods visible.
+rm -f /tmp/luci-indexcache /tmp/luci-indexcache.*
+rm -rf /tmp/luci-modulecache/
+/etc/init.d/rpcd reload
+exit 0
+endef
+
+# The sources are this directory: no download.
+define Build/Prepare
+	mkdir -p $(PKG_BUILD_DIR)
+	$(CP) $(CURDIR)/package.json $(CURDIR)/package-lock.json $(CURDIR)/tsconfig.json \
+		$(CURDIR)/src $(CURDIR)/scripts $(CURDIR)/files $(CURDIR)/luci $(PKG_BUILD_DIR)/
+	[ ! -d $(CURDIR)/node_modules ] || $(CP) $(CURDIR)/node_modules $(PKG_BUILD_DIR)/
+endef
+
+define Build/Configure
+endef
+
+# esbuild compiles the TypeScript straight into one file per command under dist/.
+define Build/Compile
+	cd $(PKG_BUILD_DIR) && \
+		[ -d node_modules/esbuild ] || \
+		PATH="$(STAGING_DIR_HOSTPKG)/bin:$$$$PATH" HOME="$(PKG_BUILD_DIR)" \
+		$(HOST_NPM) ci --no-audit --no-fund --ignore-scripts=false
+	cd $(PKG_BUILD_DIR) && PATH="$(STAGING_DIR_HOSTPKG)/bin:$$$$PATH" $(HOST_NODE) scripts/bundle.mjs
+endef
+
+# Installs the lines of files/install.list for package $(1) into $(2).
+define InstallFromList
+	grep -E '^$(1)[[:space:]]' $(MQTTD_INSTALL_LIST) | while read -r pkg mode src dst; do \
+		$(INSTALL_DIR) "$(2)$$$${dst%/*}" || exit 1; \
+		if [ "$$$$mode" = link ]; then \
+			$(LN) "$$$$src" "$(2)$$$$dst" || exit 1; \
+		else \
+			install -m "$$$$mode" "$(PKG_BUILD_DIR)/$$$$src" "$(2)$$$$dst" || exit 1; \
+		fi; \
+	done
+endef
+
+define Package/mqttd/install
+	$(call InstallFromList,mqttd,$(1))
+endef
+
+define Package/luci-app-mqttd/install
+	$(call InstallFromList,luci-app-mqttd,$(1))
+endef
+
+$(eval $(call BuildPackage,mqttd))
+$(eval $(call BuildPackage,luci-app-mqttd))
