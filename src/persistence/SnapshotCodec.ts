@@ -236,6 +236,7 @@ function checkHeader(file: Buffer): void {
   if (file.length >= MOSQUITTO_DB_MAGIC.length && file.subarray(0, MOSQUITTO_DB_MAGIC.length).equals(MOSQUITTO_DB_MAGIC)) {
     throw new StoreCorruptError(0, 'an mqttd store, found a mosquitto.db (mosquitto\'s own format is not read)');
   }
+  if (file.length === 0) throw new StoreCorruptError(0, 'an mqttd store, found an empty file');
   if (file.length < STORE_HEADER_SIZE) {
     throw new StoreCorruptError(file.length, `a ${STORE_HEADER_SIZE}-byte header, file has ${file.length} bytes`);
   }
