@@ -61,6 +61,8 @@ export interface ClientInfo {
 export interface BrokerHooks {
   /** Called before authentication; return false to refuse (CONNACK "not authorised"). */
   onConnect?(client: ClientInfo): boolean | Promise<boolean>;
+  /** Called once a client is accepted (after CONNACK is decided). */
+  onConnected?(client: ClientInfo): void;
   /** Replaces the Security's authentication when given. */
   authenticate?(request: AuthRequest): AuthResult | Promise<AuthResult>;
   /** Extra publish check, after the Security's ACL. */
@@ -276,6 +278,7 @@ export class Broker {
     this.connectedCount++;
     this.stats.connections++;
     if (this.connectedCount > this.stats.clientsMaximum) this.stats.clientsMaximum = this.connectedCount;
+    this.hooks.onConnected?.(info);
     return { accepted: true, session, sessionPresent };
   }
 
@@ -300,10 +303,10 @@ export class Broker {
       });
       if (session.expiryInterval === 0) this.endSession(session);
     }
-    if (will) {
+    if (will && !this.closed) {
       const identity: ClientIdentity = { clientId: session.clientId, username: session.username };
       const sessionEnds = current && session.expiryInterval === 0;
-      if (will.delay > 0 && !sessionEnds && !this.closed) {
+      if (will.delay > 0 && !sessionEnds) {
         this.pendingWills.set(session.clientId, { will, identity, publishAt: now + will.delay * 1000 });
       } else {
         this.publishWill(will, identity);

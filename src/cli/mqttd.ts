@@ -1,0 +1,147 @@
+import { ConfigErrors } from '../config/ConfigErrors';
+import { loadConfigFile, parseConfig } from '../config/ConfigFile';
+import { loadUciConfig, parseNetworkArgument } from '../config/UciConfig';
+import type { BrokerConfig } from '../config/BrokerConfig';
+import { Daemon } from '../daemon/Daemon';
+import { VERSION } from '../version';
+
+const USAGE = `mqttd version ${VERSION}
+
+mqttd is an MQTT v5.0/v3.1.1/v3.1 broker for home routers.
+
+Usage: mqttd [-c config_file | --uci uci_file [--network name=addr[,addr]]...] [-p port_number] [-v]
+
+ -c : specify the broker config file (mosquitto.conf syntax).
+ -p : start the broker listening on the specified port.
+      Not recommended in conjunction with the -c option.
+ -v : verbose mode - enable all logging types. This overrides
+      any logging options given in the config file.
+ --uci : read an OpenWrt UCI config (/etc/config/mqttd) instead.
+ --network : the addresses of an OpenWrt network named in the UCI config.
+ --version : print the version and exit.
+ -h, --help : display this help.
+
+With no config file mqttd listens on 127.0.0.1 port 1883 only and allows anonymous clients.
+`;
+
+interface Arguments {
+  configFile?: string;
+  uciFile?: string;
+  networks: Map<string, string[]>;
+  port?: number;
+  verbose: boolean;
+}
+
+/** Exit codes: 0 ok, 1 bad usage or start failure, 3 configuration errors (as mosquitto). */
+function parseArguments(argv: string[]): Arguments {
+  const args: Arguments = { networks: new Map(), verbose: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) fail(`Error: ${a} argument given but no value specified.`);
+      return v;
+    };
+    switch (a) {
+      case '-c':
+      case '--config-file':
+        args.configFile = value();
+        break;
+      case '--uci':
+        args.uciFile = value();
+        break;
+      case '--network': {
+        const problem = parseNetworkArgument(value(), args.networks);
+        if (problem) fail(`Error: ${problem}`);
+        break;
+      }
+      case '-p':
+      case '--port': {
+        const v = value();
+        const port = Number(v);
+        if (!/^\d+$/.test(v) || port < 1 || port > 65535) fail(`Error: Invalid port specified (${v}).`);
+        args.port = port;
+        break;
+      }
+      case '-v':
+      case '--verbose':
+        args.verbose = true;
+        break;
+      case '-d':
+      case '--daemon':
+        fail('Error: mqttd does not put itself in the background; run it under procd, systemd or `&`.');
+        break;
+      case '-h':
+      case '--help':
+        process.stdout.write(USAGE);
+        process.exit(0);
+        break;
+      case '--version':
+        process.stdout.write(`mqttd version ${VERSION}\n`);
+        process.exit(0);
+        break;
+      default:
+        fail(`Error: Unknown option '${a}'.\n\n${USAGE}`);
+    }
+  }
+  if (args.configFile !== undefined && args.uciFile !== undefined) fail('Error: -c and --uci cannot be used together.');
+  return args;
+}
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(message.endsWith('\n') ? message : message + '\n');
+  process.exit(code);
+}
+
+function readConfig(args: Arguments): BrokerConfig {
+  try {
+    let config: BrokerConfig;
+    if (args.uciFile !== undefined) config = loadUciConfig(args.uciFile, args.networks);
+    else if (args.configFile !== undefined) config = loadConfigFile(args.configFile);
+    else config = parseConfig('', '(built-in defaults)');
+    if (args.port !== undefined) {
+      // As mosquitto: -p sets the port of the default listener(s).
+      for (const l of config.listeners) l.port = args.port;
+      if (config.listeners.length === 0) fail('Error: -p given but the configuration has no listener.');
+    }
+    return config;
+  } catch (err) {
+    if (err instanceof ConfigErrors) {
+      for (const e of err.errors) process.stderr.write(`Error: ${e.message}\n`);
+      fail(`Error: found ${err.errors.length} problem(s) in the configuration; not starting.`, 3);
+    }
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArguments(process.argv.slice(2));
+  const config = readConfig(args);
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start({ config, verbose: args.verbose, extensions: await bridgeExtensions(config) });
+  } catch (err) {
+    fail(`Error: ${(err as Error).message}`);
+  }
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    daemon
+      .stop()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => fail(`Error while stopping: ${String(err)}`));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => void daemon.reload());
+  process.on('SIGUSR1', () => void daemon.save(true));
+}
+
+/** The bridges module joins here (issue 6); none is started until it exists. */
+async function bridgeExtensions(config: BrokerConfig): Promise<Parameters<typeof Daemon.start>[0]['extensions']> {
+  void config;
+  return [];
+}
+
+void main();

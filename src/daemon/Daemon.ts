@@ -1,0 +1,209 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileSecurity } from '../auth/FileSecurity';
+import { Broker, type BrokerLimits } from '../broker/Broker';
+import { SysTopics } from '../broker/SysTopics';
+import type { BrokerConfig, LogType } from '../config/BrokerConfig';
+import { Logger, type LogLevel } from '../log/Logger';
+import { FileStore } from '../persistence/FileStore';
+import { MemoryStore } from '../persistence/MemoryStore';
+import type { Store } from '../persistence/Store';
+import { MqttServer } from '../server/MqttServer';
+import { VERSION } from '../version';
+import { logSinks } from './logSinks';
+import { StatusFile, type BridgeStatus } from './StatusFile';
+
+const ALL_LEVELS: LogLevel[] = ['error', 'warning', 'notice', 'information', 'subscribe', 'unsubscribe', 'websockets', 'debug'];
+
+/** The broker limits a config asks for. */
+export function limitsFromConfig(config: BrokerConfig): Partial<BrokerLimits> {
+  return {
+    maxConnections: config.maxConnections,
+    messageSizeLimit: config.messageSizeLimit,
+    maxPacketSize: config.maxPacketSize,
+    maxKeepalive: config.maxKeepalive,
+    retainAvailable: config.retainAvailable,
+    allowZeroLengthClientId: config.allowZeroLengthClientId,
+    autoIdPrefix: config.autoIdPrefix,
+    connectTimeout: config.connectTimeout,
+    persistentClientExpiration: config.persistentClientExpiration,
+    upgradeOutgoingQos: config.upgradeOutgoingQos,
+    maxInflightMessages: config.maxInflightMessages,
+    maxQueuedMessages: config.maxQueuedMessages,
+    maxQueuedBytes: config.maxQueuedBytes,
+    queueQos0Messages: config.queueQos0Messages,
+  };
+}
+
+function logLevels(types: Set<LogType>, verbose: boolean): LogLevel[] {
+  if (verbose || types.has('all')) return ALL_LEVELS;
+  if (types.has('none')) return [];
+  return ALL_LEVELS.filter((l) => types.has(l));
+}
+
+/** Something that runs beside the broker and reports a status (bridges). */
+export interface DaemonExtension {
+  status(): BridgeStatus[];
+  stop(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  config: BrokerConfig;
+  /** -v: every log type, whatever the config says. */
+  verbose?: boolean;
+  /** Started after the listeners, e.g. the bridges. */
+  extensions?: ((broker: Broker, log: Logger) => DaemonExtension)[];
+}
+
+/**
+ * The mqttd daemon: a Broker with mosquitto's file-based security, persistence with
+ * autosave, $SYS topics, the status file and the configured listeners. Signals are
+ * wired by the command (src/cli/mqttd.ts) to reload(), save() and stop().
+ */
+export class Daemon {
+  readonly log: Logger;
+  readonly broker: Broker;
+  readonly server: MqttServer;
+  readonly security: FileSecurity;
+  readonly store: Store;
+  readonly sys: SysTopics;
+  private status: StatusFile | undefined;
+  private autosaveTimer: NodeJS.Timeout | undefined;
+  private savedChanges = 0;
+  private saving: Promise<void> | undefined;
+  private readonly extensions: DaemonExtension[] = [];
+
+  private constructor(readonly config: BrokerConfig, verbose: boolean) {
+    this.log = new Logger(
+      logSinks(config.logDest, (m) => process.stderr.write(m + '\n')),
+      logLevels(config.logTypes, verbose),
+      config.logTimestamp,
+    );
+    this.security = new FileSecurity({
+      allowAnonymous: config.allowAnonymous,
+      passwordFile: config.passwordFile,
+      aclFile: config.aclFile,
+    });
+    this.broker = new Broker({
+      security: this.security,
+      limits: limitsFromConfig(config),
+      logger: this.log,
+      hooks: {
+        onConnected: () => this.status?.changed(),
+        onDisconnect: () => this.status?.changed(),
+      },
+    });
+    this.server = new MqttServer(this.broker);
+    this.sys = new SysTopics(this.broker);
+    this.store = config.persistence
+      ? new FileStore(join(config.persistenceLocation || '.', config.persistenceFile))
+      : new MemoryStore();
+  }
+
+  /** Starts everything; rejects (with a message fit for the user) when it cannot. */
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    const daemon = new Daemon(options.config, options.verbose === true);
+    try {
+      await daemon.startUp(options);
+    } catch (err) {
+      await daemon.server.close().catch(() => undefined);
+      throw err;
+    }
+    return daemon;
+  }
+
+  private async startUp(options: DaemonOptions): Promise<void> {
+    const { config, log, broker } = this;
+    log.notice(`mqttd version ${VERSION} starting`);
+    if (config.localOnly) {
+      log.notice(
+        'Starting in local only mode. Connections will only be possible from clients running on this machine.',
+      );
+      log.notice('Create a configuration file which defines a listener to allow remote access (mqttd -c <file>, see README).');
+    }
+    for (const err of await this.security.load()) log.warning(err.message);
+
+    if (config.persistence) {
+      const loaded = await this.store.load();
+      if (loaded.problem) log.error(`${loaded.problem.message}`);
+      broker.restore(loaded.snapshot);
+      this.savedChanges = broker.changes;
+      log.notice(
+        `Restored ${loaded.snapshot.retained.length} retained messages and ${loaded.snapshot.sessions.length} sessions from ${(this.store as FileStore).path}.`,
+      );
+    }
+
+    for (const listener of config.listeners) {
+      try {
+        const l = await this.server.listen(listener);
+        for (const a of l.addresses()) {
+          log.notice(`Opening ${a.address.includes(':') ? 'ipv6' : 'ipv4'} listen socket on port ${a.port} (${listener.protocol}).`);
+        }
+      } catch (err) {
+        // Local-only mode binds ::1 too; a machine without IPv6 still serves on 127.0.0.1.
+        if (config.localOnly && listener.bindAddress === '::1') continue;
+        throw err;
+      }
+    }
+    if (this.server.listeners.length === 0) throw new Error('no listener could be opened');
+
+    this.sys.start(config.sysInterval);
+    for (const make of options.extensions ?? []) this.extensions.push(make(broker, log));
+    if (config.statusFile !== undefined) {
+      this.status = new StatusFile(
+        config.statusFile,
+        broker,
+        this.sys,
+        () => this.server.listeners,
+        () => this.extensions.flatMap((e) => e.status()),
+        (m) => log.warning(m),
+      );
+      this.status.start(config.sysInterval > 0 ? config.sysInterval : 10);
+    }
+    if (config.pidFile !== undefined) writeFileSync(config.pidFile, `${process.pid}\n`);
+    if (config.persistence && config.autosaveInterval > 0) {
+      this.autosaveTimer = setInterval(() => void this.save(), config.autosaveInterval * 1000);
+      this.autosaveTimer.unref();
+    }
+    log.notice(`mqttd version ${VERSION} running`);
+  }
+
+  /** SIGHUP: re-reads the password and ACL files; clients stay connected. */
+  async reload(): Promise<void> {
+    this.log.notice('Reloading password and ACL files.');
+    const result = await this.security.reload();
+    for (const err of result.errors) this.log.warning(err.message);
+    if (!result.applied) this.log.error('Reload failed; the previous users and ACL rules stay in force.');
+  }
+
+  /** Saves if anything changed since the last save (flash wear). SIGUSR1 forces it. */
+  async save(force = false): Promise<void> {
+    if (!this.config.persistence) return;
+    if (this.saving) return this.saving;
+    const changes = this.broker.changes;
+    if (!force && changes === this.savedChanges) return;
+    this.saving = (async () => {
+      const result = await this.store.save(this.broker.snapshot());
+      if (result.status === 'failed') {
+        this.log.error(`Saving failed, the previous store is intact and saving will be retried: ${result.error.message}`);
+        return;
+      }
+      this.savedChanges = changes;
+      if (result.status === 'written') this.log.info(`Saved the store (${result.bytes} bytes).`);
+    })().finally(() => {
+      this.saving = undefined;
+    });
+    return this.saving;
+  }
+
+  /** SIGTERM/SIGINT: stop the bridges, save, disconnect everyone, close the listeners. */
+  async stop(): Promise<void> {
+    this.log.notice(`mqttd version ${VERSION} terminating`);
+    if (this.autosaveTimer) clearInterval(this.autosaveTimer);
+    this.sys.stop();
+    this.status?.stop();
+    for (const e of this.extensions) await e.stop().catch(() => undefined);
+    await this.save();
+    await this.server.close();
+  }
+}

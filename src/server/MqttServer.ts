@@ -1,0 +1,45 @@
+import type { Broker } from '../broker/Broker';
+import type { ListenerConfig } from '../config/BrokerConfig';
+import { Connection } from '../protocol/Connection';
+import { ConnectionRegistry } from '../protocol/ConnectionRegistry';
+import { openListener, type Listener } from '../transport/Listener';
+
+/**
+ * Joins transports to the protocol layer: every stream a listener accepts becomes a
+ * Connection on the broker. This is the piece an embedding program uses to serve MQTT.
+ */
+export class MqttServer {
+  readonly registry: ConnectionRegistry;
+  readonly listeners: Listener[] = [];
+
+  constructor(readonly broker: Broker) {
+    this.registry = new ConnectionRegistry(broker);
+  }
+
+  /** Opens one listener (port 0 picks a free port: see `listener.addresses()`). */
+  async listen(config: ListenerConfig): Promise<Listener> {
+    const listener = await openListener(config, (stream, info) => {
+      new Connection(
+        stream,
+        this.broker,
+        {
+          remoteAddress: info.remoteAddress,
+          certificateIdentity: info.certificateIdentity,
+          useIdentityAsUsername: config.useIdentityAsUsername,
+          mountPoint: config.mountPoint,
+        },
+        this.registry,
+      );
+    });
+    this.listeners.push(listener);
+    return listener;
+  }
+
+  /** Stops accepting, disconnects every client and closes the listeners. */
+  async close(): Promise<void> {
+    this.broker.close();
+    await Promise.all(this.listeners.map((l) => l.close()));
+    this.listeners.length = 0;
+    this.registry.close();
+  }
+}
