@@ -573,7 +573,10 @@ static void wait_stdin_line(const char *name) {
   fflush(stdout);
   if (!stdin_fd_in_epoll) {
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &stdin_fd_in_epoll };
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev) < 0) fail("epoll_ctl stdin: %s", strerror(errno));
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev) < 0) {
+      if (errno == EPERM) return; /* stdin is a file (/dev/null): nobody to wait for */
+      fail("epoll_ctl stdin: %s", strerror(errno));
+    }
     stdin_fd_in_epoll = 1;
   }
   released = 0;
