@@ -28,6 +28,9 @@ for (const [name, entry] of Object.entries(entries)) {
     banner: { js: '#!/usr/bin/env node' },
     // ws loads these optional native accelerators inside try/catch.
     external: ['bufferutil', 'utf-8-validate'],
+    // bl (under mqtt-packet) wants the readable-stream polyfill; Node's own stream module is
+    // the same API and costs no flash. mqtt-packet's debug tracing is never enabled.
+    alias: { 'readable-stream': 'stream', debug: './scripts/shims/debug.js' },
     define: { MQTTD_VERSION: JSON.stringify(version) },
     logLevel: 'warning',
   });
