@@ -110,7 +110,8 @@ async function main() {
           (raw[id][name] ??= []).push({ error: err.message });
         }
         for (const m of metrics) {
-          const cell = (cells[m.key][name] ??= { values: [], invalid: false, failed: false });
+          const cell = (cells[m.key][name] ??= { values: [], invalid: false, failed: false, undrained: false });
+          if (res?.undrained?.includes(m.key)) cell.undrained = true;
           if (!res) cell.failed = true;
           else {
             cell.values.push(res.values[m.key]);
@@ -148,7 +149,7 @@ async function main() {
     '',
     `Medians of ${opts.reps} interleaved run(s), (min–max) when they differ. Ratios are mqttd ÷ other: above 1 is better for ↑ rows, below 1 for ↓ rows.`,
     `Broker ${pin.broker === null ? 'and generator unpinned (one core)' : `pinned to core ${pin.broker}, load generator to core ${pin.generator}`}. ` +
-      `⚠ marks a figure taken while the load generator used more than ${GENERATOR_SATURATED * 100} % of its core (invalid); † marks a broker that failed a run.`,
+      `⚠ marks a figure taken while the load generator used more than ${GENERATOR_SATURATED * 100} % of its core (invalid); † marks a broker that failed a run; ‡ marks a loss counted while the broker was still delivering after the drain time (an upper bound).`,
     '',
     markdownTable(rows, names),
     '',

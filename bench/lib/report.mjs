@@ -12,7 +12,7 @@ export function cellText(cell, digits) {
   const s = summarize(cell.values);
   if (!s) return cell.failed ? 'failed' : '—';
   const spread = s.n > 1 && s.min !== s.max ? ` (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : '';
-  return `${cell.invalid ? '⚠ ' : ''}${fmt(s.median, digits)}${spread}${cell.failed ? ' †' : ''}`;
+  return `${cell.invalid ? '⚠ ' : ''}${fmt(s.median, digits)}${spread}${cell.undrained ? ' ‡' : ''}${cell.failed ? ' †' : ''}`;
 }
 
 export function median(cell) {
@@ -89,27 +89,31 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 /** Grouped horizontal bars, one group per metric, each scaled to that metric's largest median. */
 export function svgChart(rows, brokerNames, caption) {
-  const labelW = 360, barW = 380, valueW = 110, barH = 11, gap = 14;
+  const labelW = 400, barW = 380, valueW = 120, barH = 11, gap = 14;
   const groupH = brokerNames.length * (barH + 2) + gap;
-  const top = 46;
+  const top = 62;
+  const [first, ...rest] = caption.split(' — ');
   const width = labelW + barW + valueW;
   const height = top + rows.length * groupH + 10;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="8" y="16" font-size="13" font-weight="bold">${esc(caption)}</text>`,
+    `<text x="8" y="16" font-size="13" font-weight="bold">${esc(first)}</text>`,
+    `<text x="8" y="32" fill="#333">${esc(rest.join(' — '))}</text>`,
   ];
   brokerNames.forEach((b, i) => {
-    parts.push(`<rect x="${8 + i * 110}" y="26" width="10" height="10" fill="${colors[b] ?? '#888'}"/>`);
-    parts.push(`<text x="${22 + i * 110}" y="35">${esc(b)}</text>`);
+    parts.push(`<rect x="${8 + i * 90}" y="42" width="10" height="10" fill="${colors[b] ?? '#888'}"/>`);
+    parts.push(`<text x="${22 + i * 90}" y="51">${esc(b)}</text>`);
   });
-  parts.push(`<text x="${8 + brokerNames.length * 110}" y="35" fill="#555">↑ higher is better · ↓ lower is better · bars scaled per metric</text>`);
+  parts.push(`<text x="${8 + brokerNames.length * 90}" y="51" fill="#555">↑ higher is better · ↓ lower is better · bars scaled per metric</text>`);
   rows.forEach((row, gi) => {
     const y0 = top + gi * groupH;
     const meds = brokerNames.map((b) => median(row.cells[b]));
     const max = Math.max(...meds.filter((v) => v !== null && Number.isFinite(v)), 0);
     const arrow = row.metric.better === 'higher' ? '↑' : '↓';
-    parts.push(`<text x="8" y="${y0 + barH + 2}">${esc(`${row.short} — ${row.metric.label} ${arrow}`)}</text>`);
+    const label = `${row.short} — ${row.metric.label}`;
+    const fitted = label.length > 62 ? `${label.slice(0, 61)}…` : label;
+    parts.push(`<text x="8" y="${y0 + barH + 2}">${esc(`${fitted} ${arrow}`)}</text>`);
     brokerNames.forEach((b, i) => {
       const v = meds[i];
       const y = y0 + i * (barH + 2);
