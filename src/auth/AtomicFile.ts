@@ -12,10 +12,12 @@ export interface AtomicWriteOptions {
 }
 
 /**
- * Writes `data` to `path` atomically. An existing file keeps its mode and, when we are
+ * Writes `data` to the file atomically (to a symlink's target, leaving the link). An existing file keeps its mode and, when we are
  * allowed to set it (root), its owner and group; a new file gets `mode` (default 0600).
  */
-export async function writeFileAtomic(path: string, data: string | Buffer, options: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(linkOrPath: string, data: string | Buffer, options: AtomicWriteOptions = {}): Promise<void> {
+  // Through a symlink (e.g. /etc/mqttd/passwd → /overlay/…), replace the target, keep the link.
+  const path = await fs.realpath(linkOrPath).catch(() => linkOrPath);
   const existing = await fs.stat(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;

@@ -2,7 +2,8 @@
  * Password-guessing defence for CONNECT.
  *
  * - Each failed login from an address doubles the wait before that address's next
- *   attempt is checked (base, 2×base, 4×base … up to maxDelayMs). A success clears it; an
+ *   attempt is checked (base, 2×base, 4×base … up to maxDelayMs); parallel attempts wait
+ *   in turn. A success clears it; an
  *   address quiet for forgetAfterMs is forgotten. Other addresses are not slowed.
  *   IPv6 addresses count per /64, since one host usually owns a whole /64.
  * - At most maxConcurrentHashes password hashes run at once; others wait in a queue of at
@@ -36,6 +37,8 @@ export const AUTH_THROTTLE_DEFAULTS = {
 interface Failures {
   count: number;
   last: number;
+  /** Attempts from this address now waiting: each waits one delay longer than the one before. */
+  waiting: number;
 }
 
 export class HashQueueFullError extends Error {
@@ -75,17 +78,31 @@ export class AuthThrottle {
     return Math.min(this.options.baseDelayMs * 2 ** Math.min(entry.count - 1, 30), this.options.maxDelayMs);
   }
 
-  /** Waits out this address's delay. */
+  /**
+   * Waits out this address's delay. Attempts made in parallel queue behind each other
+   * (the second waits two delays, the third three …), so opening many connections at
+   * once does not multiply an attacker's guessing rate.
+   */
   async wait(address: string): Promise<void> {
-    const ms = this.delayFor(address);
-    if (ms > 0) await this.sleep(ms);
+    const entry = this.current(addressKey(address));
+    if (!entry) return;
+    const ms = this.delayFor(address) * (entry.waiting + 1);
+    entry.waiting++;
+    try {
+      await this.sleep(ms);
+    } finally {
+      entry.waiting--;
+    }
   }
 
   recordFailure(address: string): void {
     const key = addressKey(address);
-    const entry = this.current(key);
+    const entry = this.current(key) ?? { count: 0, last: 0, waiting: 0 };
+    entry.count++;
+    entry.last = this.now();
+    // Re-inserted so the Map's order stays least-recently-failed first.
     this.failures.delete(key);
-    this.failures.set(key, { count: (entry?.count ?? 0) + 1, last: this.now() });
+    this.failures.set(key, entry);
     while (this.failures.size > this.options.maxAddresses) {
       const oldest = this.failures.keys().next().value;
       if (oldest === undefined) break;

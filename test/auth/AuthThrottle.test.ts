@@ -68,6 +68,29 @@ test('wait() sleeps for the delay of that address only', async () => {
   assert.deepEqual(slept, [100]);
 });
 
+test('parallel attempts from one address wait in turn, one delay apart', async () => {
+  const slept: number[] = [];
+  const gates: Array<() => void> = [];
+  const throttle = new AuthThrottle({
+    baseDelayMs: 50,
+    sleep: (ms) => {
+      slept.push(ms);
+      return new Promise<void>((resolve) => gates.push(resolve));
+    },
+  });
+  throttle.recordFailure('a');
+  const waits = [throttle.wait('a'), throttle.wait('a'), throttle.wait('a')];
+  assert.deepEqual(slept, [50, 100, 150]);
+  for (const open of gates) open();
+  await Promise.all(waits);
+  await throttle.wait('b');
+  assert.deepEqual(slept, [50, 100, 150], 'another address does not wait');
+  const again = throttle.wait('a');
+  assert.deepEqual(slept, [50, 100, 150, 50], 'once the queue drained, one delay again');
+  gates[3]();
+  await again;
+});
+
 test('at most maxConcurrentHashes run at once; the queue is bounded and refuses beyond it', async () => {
   const throttle = new AuthThrottle({ maxConcurrentHashes: 2, maxQueuedHashes: 1 });
   let running = 0;

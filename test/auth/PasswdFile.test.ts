@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileError } from '../../src/config/FileError';
@@ -116,6 +116,24 @@ test('save writes atomically: a new file is 0600, an existing file keeps its mod
     const other = join(dir, 'other');
     await file.save(other, { mode: 0o644 });
     assert.equal(statSync(other).mode & 0o777, 0o644);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('saving through a symlink replaces the target and keeps the link', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mqttd-passwd-'));
+  try {
+    const { a } = await hashes();
+    const target = join(dir, 'real');
+    const link = join(dir, 'passwd');
+    writeFileSync(target, '# kept\n', { mode: 0o600 });
+    symlinkSync(target, link);
+    const { file } = await PasswdFile.load(link);
+    file.setHash('alice', a);
+    await file.save();
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.equal(readFileSync(target, 'utf8'), `# kept\nalice:${a}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
