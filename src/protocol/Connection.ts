@@ -14,6 +14,7 @@ import { handlePublish } from './handlePublish';
 import { handlePubrel } from './handlePubrel';
 import { handleSubscribe } from './handleSubscribe';
 import { handleUnsubscribe } from './handleUnsubscribe';
+import { PacketReader, type FramingError, type PacketSink } from './PacketReader';
 import { encodePublish } from './PublishEncoder';
 import { ReasonCode } from './reasonCodes';
 
@@ -35,8 +36,8 @@ const PINGRESP = Buffer.from([0xd0, 0x00]);
  * One client connection's MQTT state machine: bytes in, packets dispatched to one handler
  * per packet type, packets out. It is the broker's ClientLink for this client.
  */
-export class Connection implements ClientLink {
-  protocolVersion: ProtocolVersion = 4;
+export class Connection implements ClientLink, PacketSink {
+  private version: ProtocolVersion = 4;
   state: ConnectionState = 'awaiting-connect';
   session: Session | null = null;
   clientId = '';
@@ -54,6 +55,7 @@ export class Connection implements ClientLink {
   /** Packets that arrived while CONNECT was being authenticated. */
   private held: mqtt.Packet[] | undefined;
   private readonly parser: mqtt.Parser;
+  private readonly reader: PacketReader;
   private corked = false;
   private pauses = 0;
   private gracefulClose = false;
@@ -67,6 +69,7 @@ export class Connection implements ClientLink {
     readonly registry: ConnectionRegistry,
   ) {
     this.openedAt = this.lastSeen = registry.now;
+    this.reader = new PacketReader(this, () => this.broker.limits.maxPacketSize);
     this.parser = mqtt.parser();
     this.parser.on('packet', (packet: mqtt.Packet) => this.onPacket(packet));
     this.parser.on('error', (err: Error) => this.protocolViolation(ReasonCode.MalformedPacket, err.message));
@@ -76,6 +79,16 @@ export class Connection implements ClientLink {
     stream.on('end', () => this.stream.end());
     registry.add(this);
     broker.stats.sockets++;
+  }
+
+  get protocolVersion(): ProtocolVersion {
+    return this.version;
+  }
+
+  /** Set from CONNECT, before the packets after it are decoded. */
+  set protocolVersion(version: ProtocolVersion) {
+    this.version = version;
+    this.reader.protocolVersion = version;
   }
 
   get remoteAddress(): string {
@@ -92,13 +105,30 @@ export class Connection implements ClientLink {
     if (this.state === 'closed') return;
     this.lastSeen = this.registry.now;
     this.broker.stats.bytesReceived += chunk.length;
-    this.parser.parse(chunk);
-    // Refuse an oversize packet from its header, before buffering its body.
-    const limit = this.broker.limits.maxPacketSize;
-    const pending = (this.parser as unknown as { packet: { length: number } }).packet;
-    if (limit > 0 && pending.length > limit && (this.state as ConnectionState) !== 'closed') {
-      this.protocolViolation(ReasonCode.PacketTooLarge, `packet of ${pending.length} bytes exceeds max_packet_size`);
+    this.reader.push(chunk);
+  }
+
+  // PacketSink: what the reader hands over.
+
+  onPublish(packet: mqtt.IPublishPacket): void {
+    this.onPacket(packet);
+  }
+
+  onPuback(packetId: number): void {
+    if (this.state === 'connected') {
+      this.broker.stats.messagesReceived++;
+      this.broker.acknowledge(this.session!, packetId);
+    } else {
+      this.onPacket({ cmd: 'puback', messageId: packetId });
     }
+  }
+
+  onOtherPacket(bytes: Buffer): void {
+    this.parser.parse(bytes);
+  }
+
+  onFramingError(error: FramingError): void {
+    this.protocolViolation(error.reasonCode, error.reason);
   }
 
   private onPacket(packet: mqtt.Packet): void {
