@@ -1,0 +1,176 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ClientLink } from '../../src/broker/ClientLink';
+import { Message, type QoS } from '../../src/broker/Message';
+import { DeliveryOutcome, Session, type SessionLimits } from '../../src/broker/Session';
+import { DEFAULT_LIMITS } from '../../src/broker/Broker';
+
+/** What the session asked its client's connection to send, in order. */
+interface Sent {
+  kind: 'publish' | 'pubrel';
+  topic?: string;
+  qos?: QoS;
+  packetId: number;
+  dup?: boolean;
+}
+
+/** A ClientLink that records instead of writing to a socket (Session is below the protocol layer). */
+class RecordingLink implements ClientLink {
+  readonly protocolVersion = 5 as const;
+  readonly remoteAddress = 'test';
+  backlog = 0;
+  sent: Sent[] = [];
+  paused = 0;
+  sendPublish(message: Message, qos: QoS, _retain: boolean, packetId: number, dup: boolean): void {
+    this.sent.push({ kind: 'publish', topic: message.topic, qos, packetId, dup });
+  }
+  sendPubrel(packetId: number): void {
+    this.sent.push({ kind: 'pubrel', packetId });
+  }
+  pauseReading(): void {
+    this.paused++;
+  }
+  resumeReading(): void {
+    this.paused--;
+  }
+  close(): void {}
+}
+
+function limits(over: Partial<SessionLimits> = {}): SessionLimits {
+  return { ...DEFAULT_LIMITS, ...over };
+}
+
+function m(topic: string, qos: QoS = 1, payload = 'p'): Message {
+  return new Message(topic, Buffer.from(payload), qos, false, undefined, undefined, 'pub');
+}
+
+function online(l: SessionLimits): { session: Session; link: RecordingLink } {
+  const session = new Session('c', 5, l);
+  const link = new RecordingLink();
+  session.link = link;
+  return { session, link };
+}
+
+test('in-flight window: max_inflight_messages are sent, the rest queue and go out as acks arrive', () => {
+  const { session, link } = online(limits({ maxInflightMessages: 2 }));
+  const outcomes = [1, 2, 3, 4, 5].map((i) => session.deliver(m(`t/${i}`), 1, false, undefined));
+  assert.deepEqual(outcomes.slice(0, 2), [DeliveryOutcome.Sent, DeliveryOutcome.Sent]);
+  assert.equal(outcomes[2], DeliveryOutcome.Queued);
+  assert.deepEqual(link.sent.map((s) => s.topic), ['t/1', 't/2']);
+  assert.equal(session.inflightCount, 2);
+  assert.equal(session.queuedCount, 3);
+  assert.equal(session.acknowledge(link.sent[0].packetId), true);
+  assert.deepEqual(link.sent.map((s) => s.topic), ['t/1', 't/2', 't/3']);
+  assert.equal(session.acknowledge(9999), false, 'an unknown id is not an ack');
+  for (let i = 0; i < link.sent.length; i++) session.acknowledge(link.sent[i].packetId);
+  assert.deepEqual(link.sent.map((s) => s.topic), ['t/1', 't/2', 't/3', 't/4', 't/5']);
+  assert.equal(session.inflightCount, 0);
+  assert.equal(session.queuedCount, 0);
+});
+
+test('QoS 0 is never windowed: it goes out at once while QoS 1 messages wait for room', () => {
+  const { session, link } = online(limits({ maxInflightMessages: 1 }));
+  session.deliver(m('q1'), 1, false, undefined);
+  session.deliver(m('q2'), 1, false, undefined);
+  session.deliver(m('zero', 0), 0, false, undefined);
+  assert.deepEqual(link.sent.map((s) => s.topic), ['q1', 'zero']);
+});
+
+test('the window is the smaller of max_inflight_messages and the client Receive Maximum', () => {
+  const { session, link } = online(limits({ maxInflightMessages: 10 }));
+  session.receiveMaximum = 3;
+  for (let i = 0; i < 6; i++) session.deliver(m(`t/${i}`), 2, false, undefined);
+  assert.equal(link.sent.length, 3);
+});
+
+test('offline queue: bounded by max_queued_messages (then dropped), QoS 0 not queued by default', () => {
+  const session = new Session('c', 5, limits({ maxQueuedMessages: 3 }));
+  const outcomes = [1, 2, 3, 4].map((i) => session.deliver(m(`t/${i}`), 1, false, undefined));
+  assert.deepEqual(outcomes, [DeliveryOutcome.Queued, DeliveryOutcome.Queued, DeliveryOutcome.Queued, DeliveryOutcome.Dropped]);
+  assert.equal(session.deliver(m('zero', 0), 0, false, undefined), DeliveryOutcome.Dropped);
+  assert.equal(session.queuedCount, 3);
+  assert.equal(session.dropped, 1);
+  const link = new RecordingLink();
+  session.link = link;
+  session.resume();
+  assert.deepEqual(link.sent.map((s) => s.topic), ['t/1', 't/2', 't/3']);
+});
+
+test('offline queue: max_queued_bytes bounds the payload bytes; queue_qos0_messages queues QoS 0', () => {
+  const session = new Session('c', 5, limits({ maxQueuedBytes: 10, queueQos0Messages: true }));
+  assert.equal(session.deliver(m('a', 1, '123456'), 1, false, undefined), DeliveryOutcome.Queued);
+  assert.equal(session.deliver(m('b', 1, '123456'), 1, false, undefined), DeliveryOutcome.Dropped);
+  assert.equal(session.deliver(m('c', 0, '1234'), 0, false, undefined), DeliveryOutcome.Queued);
+  assert.equal(session.queuedCount, 2);
+});
+
+test('reconnect: unacknowledged messages are resent with DUP and the same id; released QoS 2 gets PUBREL', () => {
+  const { session, link } = online(limits());
+  session.deliver(m('one'), 1, false, undefined);
+  session.deliver(m('two', 2), 2, false, undefined);
+  session.deliver(m('three', 2), 2, false, undefined);
+  const [one, two, three] = link.sent;
+  assert.equal(session.received(three.packetId), true);
+  assert.deepEqual(link.sent[3], { kind: 'pubrel', packetId: three.packetId });
+  assert.equal(session.received(one.packetId), false, 'PUBREC for a QoS 1 message is not valid');
+  session.detach(Date.now());
+  session.deliver(m('later'), 1, false, undefined);
+  const again = new RecordingLink();
+  session.link = again;
+  session.resume();
+  assert.deepEqual(again.sent, [
+    { kind: 'publish', topic: 'one', qos: 1, packetId: one.packetId, dup: true },
+    { kind: 'publish', topic: 'two', qos: 2, packetId: two.packetId, dup: true },
+    { kind: 'pubrel', packetId: three.packetId },
+    { kind: 'publish', topic: 'later', qos: 1, packetId: again.sent[3]?.packetId, dup: false },
+  ]);
+  assert.ok(![one, two, three].some((s) => s.packetId === again.sent[3].packetId), 'new id is not one in flight');
+});
+
+test('packet ids wrap from 65535 to 1, skip 0 and skip ids still in flight', () => {
+  const { session, link } = online(limits({ maxInflightMessages: 0 }));
+  session.deliver(m('held'), 1, false, undefined);
+  const held = link.sent[0].packetId;
+  assert.equal(held, 1);
+  const seen: number[] = [];
+  for (let i = 0; i < 65536; i++) {
+    session.deliver(m('x'), 1, false, undefined);
+    const id = link.sent[link.sent.length - 1].packetId;
+    seen.push(id);
+    session.acknowledge(id);
+  }
+  assert.ok(!seen.includes(0));
+  assert.equal(seen[65533], 65535);
+  assert.equal(seen[65534], 2, 'id 1 is still in flight, so the wrap skips it');
+  assert.equal(Math.max(...seen), 65535);
+  assert.equal(session.inflightCount, 1);
+});
+
+test('an expired message is not resent or drained', () => {
+  const { session, link } = online(limits({ maxInflightMessages: 1 }));
+  const past = Date.now() - 1;
+  session.deliver(new Message('gone', Buffer.from('x'), 1, false, undefined, past, 'p'), 1, false, undefined);
+  session.deliver(new Message('queued-gone', Buffer.from('x'), 1, false, undefined, past, 'p'), 1, false, undefined);
+  session.deliver(m('kept'), 1, false, undefined);
+  session.detach(Date.now());
+  const again = new RecordingLink();
+  session.link = again;
+  session.resume();
+  assert.deepEqual(again.sent.map((s) => s.topic), ['kept']);
+});
+
+test('a long queue on a connected subscriber pauses the publisher until it drains', () => {
+  const { session, link } = online(limits({ maxInflightMessages: 1, maxQueuedMessages: 8 }));
+  const publisher = new RecordingLink();
+  let congested = false;
+  for (let i = 0; i < 6 && !congested; i++) {
+    if (session.deliver(m(`t/${i}`), 1, false, undefined) === DeliveryOutcome.Congested) {
+      session.holdPublisher(publisher);
+      congested = true;
+    }
+  }
+  assert.equal(congested, true);
+  assert.equal(publisher.paused, 1);
+  while (session.inflightCount > 0) session.acknowledge(link.sent[link.sent.length - 1].packetId);
+  assert.equal(publisher.paused, 0);
+});
