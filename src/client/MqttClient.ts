@@ -43,6 +43,14 @@ export interface ConnectOptions extends TransportOptions {
   properties?: ConnectProperties;
   /** Our own limit on unacknowledged outgoing QoS 1/2 messages (mosquitto's -M, default 20). */
   maxInflight?: number;
+  /** Sets the bridge bit in CONNECT's protocol version (mosquitto's try_private). */
+  bridgeMode?: boolean;
+  /**
+   * Incoming QoS 2 messages waiting for PUBREL. A caller that reconnects to a kept session
+   * passes the same map to each connection, so a PUBREL resent after a reconnect still
+   * delivers its message.
+   */
+  incomingQos2?: Map<number, Message>;
 }
 
 /** An application message received from the broker. */
@@ -102,7 +110,7 @@ export class MqttClient extends EventEmitter {
   private readonly outgoing = new Map<number, OutgoingPublish>();
   private readonly queued: OutgoingPublish[] = [];
   /** Incoming QoS 2 messages held until PUBREL ([MQTT-4.3.3]: deliver once). */
-  private readonly incomingQos2 = new Map<number, Message>();
+  private readonly incomingQos2: Map<number, Message>;
   private readonly topicAliases = new Map<number, string>();
   private nextId = 0;
   private inflightLimit: number;
@@ -118,6 +126,7 @@ export class MqttClient extends EventEmitter {
     super();
     this.clientId = options.clientId;
     this.inflightLimit = options.maxInflight ?? 20;
+    this.incomingQos2 = options.incomingQos2 ?? new Map();
     this.parser = mqttPacket.parser({ protocolVersion: options.protocolVersion });
     this.parser.on('packet', (packet: Packet) => this.onPacket(packet));
     this.parser.on('error', (err: Error) => this.fail(clientError('EPROTOCOL', err.message)));
@@ -131,6 +140,11 @@ export class MqttClient extends EventEmitter {
       return opened;
     }
     const socket = opened.value;
+    if (this.closed) {
+      // destroy() was called while the socket was opening.
+      socket.destroy();
+      return { ok: false, error: clientError('ECLOSED', 'The connection was lost.') };
+    }
     this.socket = socket;
     socket.on('data', (data: Buffer) => this.parser.parse(data));
     socket.on('error', (err: Error) => this.fail(clientError('ECLOSED', err.message)));
@@ -146,6 +160,8 @@ export class MqttClient extends EventEmitter {
     };
     if (o.username !== undefined) connect.username = o.username;
     if (o.password !== undefined) connect.password = o.password;
+    // mqtt-packet writes this bit but its typings omit the field.
+    if (o.bridgeMode) (connect as IConnectPacket & { bridgeMode?: boolean }).bridgeMode = true;
     if (o.will) {
       connect.will = { topic: o.will.topic, payload: o.will.payload, qos: o.will.qos, retain: o.will.retain };
       if (o.protocolVersion === 5 && o.will.properties) connect.will.properties = o.will.properties;
