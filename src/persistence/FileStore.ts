@@ -7,6 +7,7 @@
  * load: a missing file is a first start; an unreadable or corrupt one is renamed aside to
  * `<file>.corrupt-<YYYYMMDD-HHMMSS>` (UTC), never deleted, and the broker starts empty.
  */
+import { createHash } from 'node:crypto';
 import { lstat, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { decodeSnapshot, encodeSnapshot } from './SnapshotCodec';
@@ -25,7 +26,10 @@ export class FileStore implements Store {
   readonly tempPath: string;
   private readonly directory: string;
   private readonly now: () => Date;
-  /** The bytes the file is known to hold (loaded or saved by us); undefined: unknown. */
+  /**
+   * SHA-256 of what the file is known to hold (loaded or saved by us); undefined: unknown.
+   * A digest, not a copy: a router should not keep the whole store twice in RAM.
+   */
   private lastSaved: Buffer | undefined;
   /** Set when an unusable store could not be moved away: saving would destroy it. */
   private blocked: StoreError | undefined;
@@ -76,7 +80,7 @@ export class FileStore implements Store {
     }
     try {
       const snapshot = decodeSnapshot(file);
-      this.lastSaved = file;
+      this.lastSaved = digest(file);
       return { snapshot, bytes: file.length };
     } catch (err) {
       if (!(err instanceof StoreCorruptError)) throw err;
@@ -113,11 +117,12 @@ export class FileStore implements Store {
       return { status: 'failed', bytes: 0, error };
     }
     // Flash wear: an unchanged state is not rewritten.
-    if (this.lastSaved !== undefined && this.lastSaved.equals(bytes)) return { status: 'skipped', bytes: bytes.length };
-    return this.replace(bytes);
+    const sum = digest(bytes);
+    if (this.lastSaved !== undefined && this.lastSaved.equals(sum)) return { status: 'skipped', bytes: bytes.length };
+    return this.replace(bytes, sum);
   }
 
-  private async replace(bytes: Buffer): Promise<SaveResult> {
+  private async replace(bytes: Buffer, sum: Buffer): Promise<SaveResult> {
     let step = `removing the stale ${this.tempPath}`;
     let handle: FileHandle | undefined;
     let renamed = false;
@@ -149,7 +154,7 @@ export class FileStore implements Store {
       const message = `${this.path}: could not save while ${step} (${messageOf(err)}); ${outcome}`;
       return { status: 'failed', bytes: 0, error: new StoreError('ESTOREWRITE', message, this.path, undefined, errnoOf(err)) };
     }
-    this.lastSaved = bytes;
+    this.lastSaved = sum;
     return { status: 'written', bytes: bytes.length };
   }
 }
@@ -165,6 +170,10 @@ async function syncDirectory(directory: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+function digest(bytes: Buffer): Buffer {
+  return createHash('sha256').update(bytes).digest();
 }
 
 async function exists(path: string): Promise<boolean> {

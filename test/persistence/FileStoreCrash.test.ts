@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { startProcess, waitForOutput } from '../helpers/processes';
 import { FileStore } from '../../src/persistence/FileStore';
 import { numberedSnapshot } from './sampleSnapshot';
-import { removeDir, scratchDir, STORE_CHILD } from './storeTestEnv';
+import { removeDir, scratchDir, storeChild } from './storeTestEnv';
 
 const ROUNDS = 100;
 // Big enough that a good share of each save is spent writing and syncing the temp file.
@@ -25,7 +25,7 @@ describe('FileStore crash safety', () => {
       assert.equal((await new FileStore(path).save(numberedSnapshot(0, FILLER))).status, 'written');
       let current = 0;
       for (let round = 1; round <= ROUNDS; round++) {
-        const child = startProcess(process.execPath, [STORE_CHILD, path, `loop:${FILLER}`]);
+        const child = startProcess(process.execPath, [storeChild(), path, `loop:${FILLER}`]);
         await waitForOutput(child, /^saving \d+$/m);
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 30));
         child.child.kill('SIGKILL');

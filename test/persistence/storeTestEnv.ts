@@ -2,10 +2,34 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { buildSync } from 'esbuild';
 import { startProcess } from '../helpers/processes';
 
-export const STORE_CHILD = join(__dirname, 'fixtures', 'storeChild.js');
+const ROOT = resolve(__dirname, '..', '..', '..');
+let bundled: string | undefined;
+
+/**
+ * storeChild bundled into one file, once per test process. Children start many times during
+ * a test; a bundle keeps them from loading build/ files that a concurrent tsc is rewriting.
+ */
+export function storeChild(): string {
+  if (bundled !== undefined) return bundled;
+  const out = join(mkdtempSync(join(tmpdir(), 'mqttd-store-child-')), 'storeChild.js');
+  buildSync({
+    entryPoints: [join(ROOT, 'test', 'persistence', 'fixtures', 'storeChild.ts')],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    logLevel: 'warning',
+  });
+  chmodSync(dirname(out), 0o755);
+  process.on('exit', () => rmSync(dirname(out), { recursive: true, force: true }));
+  bundled = out;
+  return out;
+}
 
 /** A fresh directory that the user `nobody` can enter (mkdtemp makes 0700). */
 export function scratchDir(): string {
@@ -34,7 +58,7 @@ export interface ChildLine {
  * (setpriv to drop root, prlimit to cap file size).
  */
 export async function runStoreChild(prefix: string[], path: string, ops: string[]): Promise<ChildLine[]> {
-  const command = [...prefix, process.execPath, STORE_CHILD, path, ...ops];
+  const command = [...prefix, process.execPath, storeChild(), path, ...ops];
   const child = startProcess(command[0]!, command.slice(1));
   const code = await child.exited;
   if (code !== 0) throw new Error(`store child exited ${code}:\n${child.output()}`);
