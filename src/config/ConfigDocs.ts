@@ -32,7 +32,7 @@ export function renderOptionTables(): string {
   for (const [title, scope] of sections) {
     out.push(`### ${title}`, '', '| Option | Default | Same as mosquitto 2.0 | Meaning |', '| --- | --- | --- | --- |');
     for (const option of CONFIG_OPTIONS.filter((o) => o.scope === scope)) {
-      const meaning = option.note ? `${option.description} *mosquitto:* ${option.note}` : option.description;
+      const meaning = option.note ? `${option.description} **Differs:** ${option.note}` : option.description;
       out.push(`| ${nameCell(option)} | ${cell(option.default || '—')} | ${COMPAT_TEXT[option.mosquitto]} | ${cell(meaning)} |`);
     }
     out.push('');

@@ -116,8 +116,8 @@ class ConfigReader {
   private readonly bridgePlaces = new Map<BridgeConfig, Place>();
   /** Bridge options each bridge had a line for, even a refused one (no "missing" error then). */
   private readonly bridgeOptionsSeen = new Map<BridgeConfig, Set<string>>();
-  /** Options that may be set once per scope, where they were set. */
-  private readonly onceSeen = new Map<object, Map<string, Place>>();
+  /** Where each option was first set, per scope (the config, a listener, a bridge). */
+  private readonly optionPlaces = new Map<object, Map<string, Place>>();
   private readonly flags: ReadFlags = {
     allowAnonymousSet: false,
     logTypesSet: false,
@@ -199,21 +199,23 @@ class ConfigReader {
       return this.fail(cursor, `${name}: a bridge option, it must come after a 'connection' line in the same file`);
     }
     if (cursor.bridge && option.scope === 'bridge') this.bridgeOptionsSeen.get(cursor.bridge)?.add(option.name);
-    let seen: Map<string, Place> | undefined;
-    if (option.once) {
-      const scope: object | undefined =
-        option.scope === 'general' ? this.config : option.scope === 'listener' ? cursor.listener : cursor.bridge;
-      if (scope) {
-        seen = this.onceSeen.get(scope);
-        if (!seen) this.onceSeen.set(scope, (seen = new Map()));
-        const first = seen.get(option.name);
-        if (first) return this.fail(cursor, `${name}: set twice (first at ${at(first)}); mosquitto refuses this too`);
-      }
+    const scope: object | undefined =
+      option.scope === 'general' ? this.config : option.scope === 'listener' ? cursor.listener : cursor.bridge;
+    const places = scope ? this.placesOf(scope) : undefined;
+    const first = places?.get(option.name);
+    if (option.once && first) {
+      return this.fail(cursor, `${name}: set twice (first at ${at(first)}); mosquitto refuses this too`);
     }
     const reason = option.apply(this.contextFor(cursor), optionLine);
     if (reason !== undefined) return this.fail(cursor, `${name}: ${reason}`);
-    seen?.set(option.name, { file: cursor.file, line: cursor.line });
+    if (!first) places?.set(option.name, { file: cursor.file, line: cursor.line });
     if (option.scope === 'listener' && cursor.listener === this.defaultListener) this.flags.defaultListenerUsed = true;
+  }
+
+  private placesOf(scope: object): Map<string, Place> {
+    let places = this.optionPlaces.get(scope);
+    if (!places) this.optionPlaces.set(scope, (places = new Map()));
+    return places;
   }
 
   private contextFor(cursor: Cursor): OptionContext {
@@ -299,9 +301,61 @@ class ConfigReader {
       config.listeners.push({ ...defaultListener(1883), bindAddress: '127.0.0.1' }, { ...defaultListener(1883), bindAddress: '::1' });
       if (!this.flags.allowAnonymousSet) config.allowAnonymous = true;
     }
+    for (const listener of config.listeners) this.checkListenerTls(listener);
     this.finishBridges();
     if (this.errors.length > 0) throw new ConfigErrors(this.errors);
     return config;
+  }
+
+  /**
+   * mosquitto 2.0 serves a listener unencrypted when only one of certfile/keyfile is set, and
+   * ignores cafile or require_certificate without them: a user would believe in TLS that is not
+   * there, so mqttd refuses these, on the line of the option.
+   */
+  private checkListenerTls(listener: ListenerConfig): void {
+    const places = this.optionPlaces.get(listener);
+    if (!places) return;
+    const failAt = (option: string, reason: string): void => {
+      const place = places.get(option);
+      if (place) this.errors.push(new FileError(place.file, place.line, `${option}: ${reason}`));
+    };
+    const tls = listener.certfile !== undefined && listener.keyfile !== undefined;
+    if (listener.certfile !== undefined && !tls) failAt('certfile', 'needs keyfile on the same listener too (mosquitto would silently serve it without TLS)');
+    if (listener.keyfile !== undefined && !tls) failAt('keyfile', 'needs certfile on the same listener too (mosquitto would silently serve it without TLS)');
+    const needsTls: [string, boolean][] = [
+      ['cafile', listener.cafile !== undefined],
+      ['capath', listener.capath !== undefined],
+      ['require_certificate', listener.requireCertificate],
+      ['use_identity_as_username', listener.useIdentityAsUsername],
+      ['tls_version', listener.tlsVersion !== undefined],
+    ];
+    if (listener.certfile === undefined && listener.keyfile === undefined) {
+      for (const [option, set] of needsTls) {
+        if (set) failAt(option, 'needs certfile and keyfile on the same listener (TLS); mosquitto would silently ignore it');
+      }
+    }
+    if (tls && listener.requireCertificate && listener.cafile === undefined && listener.capath === undefined) {
+      failAt('require_certificate', 'needs cafile or capath to check client certificates against');
+    }
+  }
+
+  /** As for listeners: mosquitto turns bridge TLS on only with bridge_cafile or bridge_capath. */
+  private checkBridgeTls(bridge: BridgeConfig): void {
+    const places = this.optionPlaces.get(bridge);
+    if (!places) return;
+    const failAt = (option: string, reason: string): void => {
+      const place = places.get(option);
+      if (place) this.errors.push(new FileError(place.file, place.line, `${option}: ${reason}`));
+    };
+    const tls = bridge.cafile !== undefined || bridge.capath !== undefined;
+    if (bridge.certfile !== undefined && bridge.keyfile === undefined) failAt('bridge_certfile', 'needs bridge_keyfile too');
+    if (bridge.keyfile !== undefined && bridge.certfile === undefined) failAt('bridge_keyfile', 'needs bridge_certfile too');
+    if (!tls) {
+      const reason = 'needs bridge_cafile or bridge_capath, which turn TLS on; mosquitto would silently connect without TLS';
+      if (bridge.certfile !== undefined) failAt('bridge_certfile', reason);
+      if (bridge.keyfile !== undefined) failAt('bridge_keyfile', reason);
+      if (bridge.insecure) failAt('bridge_insecure', reason);
+    }
   }
 
   private finishBridges(): void {
@@ -314,6 +368,7 @@ class ConfigReader {
       const seen = this.bridgeOptionsSeen.get(bridge);
       if (bridge.addresses.length === 0 && !seen?.has('address')) fail(`bridge ${quote(bridge.name)} has no 'address' line`);
       if (bridge.topics.length === 0 && !seen?.has('topic')) fail(`bridge ${quote(bridge.name)} has no 'topic' line`);
+      this.checkBridgeTls(bridge);
       bridge.remoteClientId ??= `${this.hostname}.${bridge.name}`;
       bridge.localClientId ??= `local.${bridge.remoteClientId}`;
       const other = localIds.get(bridge.localClientId);

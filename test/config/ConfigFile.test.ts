@@ -133,7 +133,7 @@ describe('listeners', () => {
 
   it('listener options apply to the latest listener', () => {
     const config = parse(
-      ['listener 1884 192.168.1.1', 'max_connections 10', 'listener 8080', 'protocol websockets', 'listener 8883', 'certfile /c', 'keyfile /k', 'require_certificate true', 'mount_point tls/'].join('\n'),
+      ['listener 1884 192.168.1.1', 'max_connections 10', 'listener 8080', 'protocol websockets', 'listener 8883', 'certfile /c', 'keyfile /k', 'cafile /ca', 'require_certificate true', 'mount_point tls/'].join('\n'),
     );
     assert.deepEqual(
       config.listeners.map((l) => [l.port, l.bindAddress, l.protocol, l.maxConnections, l.certfile, l.requireCertificate, l.mountPoint]),
@@ -182,9 +182,24 @@ describe('listeners', () => {
   });
 
   it('a path set once per listener may be set again on the next listener', () => {
-    const config = parse('listener 8883\ncertfile /a\nlistener 8884\ncertfile /b\n');
+    const config = parse('listener 8883\ncertfile /a\nkeyfile /k\nlistener 8884\ncertfile /b\nkeyfile /k\n');
     assert.deepEqual(config.listeners.map((l) => l.certfile), ['/a', '/b']);
-    assert.deepEqual(errorsOf('listener 8883\ncertfile /a\ncertfile /b\n'), ['3: certfile: set twice (first at test.conf:2); mosquitto refuses this too']);
+    assert.deepEqual(errorsOf('listener 8883\ncertfile /a\ncertfile /b\nkeyfile /k\n'), ['3: certfile: set twice (first at test.conf:2); mosquitto refuses this too']);
+  });
+
+  it('refuses half-configured TLS that mosquitto would silently serve unencrypted', () => {
+    assert.deepEqual(errorsOf('listener 8883\ncertfile /c\nlistener 8884\nkeyfile /k\nlistener 1884\ncafile /ca\nrequire_certificate true\ntls_version tlsv1.2\n'), [
+      '2: certfile: needs keyfile on the same listener too (mosquitto would silently serve it without TLS)',
+      '4: keyfile: needs certfile on the same listener too (mosquitto would silently serve it without TLS)',
+      '6: cafile: needs certfile and keyfile on the same listener (TLS); mosquitto would silently ignore it',
+      '7: require_certificate: needs certfile and keyfile on the same listener (TLS); mosquitto would silently ignore it',
+      '8: tls_version: needs certfile and keyfile on the same listener (TLS); mosquitto would silently ignore it',
+    ]);
+    assert.deepEqual(errorsOf('listener 8883\ncertfile /c\nkeyfile /k\nrequire_certificate true\n'), [
+      '4: require_certificate: needs cafile or capath to check client certificates against',
+    ]);
+    // TLS options before any listener belong to the default listener, and are checked there too.
+    assert.deepEqual(errorsOf('certfile /c\n'), ['1: certfile: needs keyfile on the same listener too (mosquitto would silently serve it without TLS)']);
   });
 });
 
@@ -275,6 +290,15 @@ describe('bridges', () => {
       "5: connection: a bridge named 'cloud' is already defined at test.conf:1",
       "8: bridge 'c2' has the same local_clientid as bridge 'cloud' ('local.router.cloud'); set local_clientid on one of them",
     ]);
+  });
+
+  it('refuses bridge TLS options without bridge_cafile/bridge_capath, which turn TLS on', () => {
+    assert.deepEqual(errorsOf([...base, 'topic a', 'bridge_certfile /c', 'bridge_keyfile /k', 'bridge_insecure true'].join('\n')), [
+      '4: bridge_certfile: needs bridge_cafile or bridge_capath, which turn TLS on; mosquitto would silently connect without TLS',
+      '5: bridge_keyfile: needs bridge_cafile or bridge_capath, which turn TLS on; mosquitto would silently connect without TLS',
+      '6: bridge_insecure: needs bridge_cafile or bridge_capath, which turn TLS on; mosquitto would silently connect without TLS',
+    ]);
+    assert.deepEqual(errorsOf([...base, 'topic a', 'bridge_capath /etc/ssl/certs', 'bridge_certfile /c'].join('\n')), ['5: bridge_certfile: needs bridge_keyfile too']);
   });
 
   it('restart_timeout with one number is a constant delay', () => {

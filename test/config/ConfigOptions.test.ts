@@ -234,12 +234,27 @@ const samples: Record<string, Sample> = {
   },
 };
 
+/** TLS options need the rest of TLS on the same listener or bridge. */
+const TLS_NEEDS: Record<string, string[]> = {
+  certfile: ['keyfile /k'],
+  keyfile: ['certfile /c'],
+  cafile: ['certfile /c', 'keyfile /k'],
+  capath: ['certfile /c', 'keyfile /k'],
+  require_certificate: ['certfile /c', 'keyfile /k', 'cafile /ca'],
+  use_identity_as_username: ['certfile /c', 'keyfile /k'],
+  tls_version: ['certfile /c', 'keyfile /k'],
+  bridge_certfile: ['bridge_keyfile /k', 'bridge_cafile /ca'],
+  bridge_keyfile: ['bridge_certfile /c', 'bridge_cafile /ca'],
+  bridge_insecure: ['bridge_cafile /ca'],
+};
+
 /** The lines that put an option in its scope (a listener, or a complete bridge). */
 function context(name: string, scope: string): string[] {
+  const tls = TLS_NEEDS[name] ?? [];
   if (name === 'listener') return ['listener 1884'];
-  if (scope === 'listener') return ['listener 1884'];
+  if (scope === 'listener') return ['listener 1884', ...tls];
   if (scope === 'bridge' || name === 'connection') {
-    return ['connection b', ...(name === 'address' ? [] : ['address h']), ...(name === 'topic' ? [] : ['topic x'])];
+    return ['connection b', ...(name === 'address' ? [] : ['address h']), ...(name === 'topic' ? [] : ['topic x']), ...tls];
   }
   return [];
 }

@@ -45,7 +45,7 @@ describe('include_dir', () => {
 
   it('an included file starts outside any listener or bridge, as in mosquitto', () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'tls.conf'), 'listener 8883\ncertfile /c\n');
+    writeFileSync(join(dir, 'tls.conf'), 'listener 8883\ncertfile /c\nkeyfile /k\n');
     writeFileSync(join(dir, 'zz.conf'), 'protocol websockets\n');
     const main = join(dir, 'main.txt');
     writeFileSync(main, `listener 1884\ninclude_dir ${dir}\nmax_connections 7\n`);

@@ -122,6 +122,8 @@ const differences: Case[] = [
   { name: 'an unsupported start_type', lines: [L, ...BRIDGE, 'topic a', 'start_type lazy'], mosquitto: 'ok', mqttd: 5 },
   { name: 'a tab between option and value (mosquitto: unknown option)', lines: [L, 'allow_anonymous\ttrue'], mosquitto: 2, mqttd: 'ok' },
   { name: 'an indented comment (mosquitto: unknown option "#")', lines: [L, '  # note'], mosquitto: 2, mqttd: 'ok' },
+  { name: 'certfile without keyfile (mosquitto: serves it without TLS)', lines: [L, 'certfile /nonexistent/c.pem'], mosquitto: 'ok', mqttd: 2 },
+  { name: 'require_certificate without TLS (mosquitto: ignored)', lines: [L, 'require_certificate true'], mosquitto: 'ok', mqttd: 2 },
   { name: 'max_keepalive 0 (mosquitto 2.0: below 10)', lines: [L, 'max_keepalive 0'], mosquitto: 2, mqttd: 'ok' },
 ];
 
