@@ -8,8 +8,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as mqttPacket from 'mqtt-packet';
-import type { IClientOptions, MqttClient, IPublishPacket } from 'mqtt';
-import { connectAsync } from 'mqtt';
+import type { IClientOptions, IConnackPacket, MqttClient, IPublishPacket } from 'mqtt';
+import { connect } from 'mqtt';
 import { Broker, type BrokerOptions } from '../../src/broker/Broker';
 import { defaultListener, type ListenerConfig } from '../../src/config/BrokerConfig';
 import { MqttServer } from '../../src/server/MqttServer';
@@ -97,6 +97,8 @@ export interface TestClient {
   /** True when no message (beyond those already taken) arrived within ms: for "nothing comes" checks. */
   nothingWithin(ms: number): Promise<boolean>;
   received: Received[];
+  /** The CONNACK that accepted the connection (set by connectClient). */
+  connack: IConnackPacket | undefined;
   end(): Promise<void>;
 }
 
@@ -104,6 +106,8 @@ export function wrapClient(client: MqttClient): TestClient {
   const received: Received[] = [];
   let waiter: (() => void) | undefined;
   let taken = 0;
+  // Errors after CONNACK (a reset socket) show as 'close'; an unheard 'error' would throw.
+  client.on('error', () => undefined);
   client.on('message', (topic, payload, packet) => {
     received.push({ topic, payload: payload.toString(), packet });
     waiter?.();
@@ -127,19 +131,41 @@ export function wrapClient(client: MqttClient): TestClient {
   return {
     client,
     received,
+    connack: undefined,
     next,
     async nothingWithin(ms) {
       await new Promise((r) => setTimeout(r, ms));
       return received.length === taken;
     },
-    end: () => client.endAsync(true).then(() => undefined),
+    end: () => client.endAsync(false).then(() => undefined),
   };
 }
 
-/** Connects MQTT.js (no reconnects, so a refused client fails instead of retrying). */
-export async function connectClient(url: string, options: IClientOptions = {}): Promise<TestClient> {
-  const client = await connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options }, false);
-  return wrapClient(client);
+/**
+ * Connects MQTT.js (no reconnects, so a refused client fails instead of retrying). The
+ * message queue is attached before CONNECT, so messages a session had queued are not missed.
+ */
+export function connectClient(url: string, options: IClientOptions = {}): Promise<TestClient> {
+  const client = connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  const wrapped = wrapClient(client);
+  return new Promise((resolveConnect, reject) => {
+    const onError = (err: Error) => fail(err);
+    const onClose = () => fail(new Error('connection closed before CONNACK'));
+    const fail = (err: Error) => {
+      client.off('error', onError);
+      client.off('close', onClose);
+      client.end(true);
+      reject(err);
+    };
+    client.once('connect', (connack) => {
+      client.off('error', onError);
+      client.off('close', onClose);
+      wrapped.connack = connack;
+      resolveConnect(wrapped);
+    });
+    client.once('error', onError);
+    client.once('close', onClose);
+  });
 }
 
 /** Resolves when the client's connection closes. */
