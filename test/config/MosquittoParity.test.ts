@@ -124,6 +124,7 @@ const differences: Case[] = [
   { name: 'an indented comment (mosquitto: unknown option "#")', lines: [L, '  # note'], mosquitto: 2, mqttd: 'ok' },
   { name: 'certfile without keyfile (mosquitto: serves it without TLS)', lines: [L, 'certfile /nonexistent/c.pem'], mosquitto: 'ok', mqttd: 2 },
   { name: 'require_certificate without TLS (mosquitto: ignored)', lines: [L, 'require_certificate true'], mosquitto: 'ok', mqttd: 2 },
+  { name: 'a bridge pattern that is not a topic filter (mosquitto: accepted)', lines: [L, ...BRIDGE, 'topic a/#/b'], mosquitto: 'ok', mqttd: 4 },
   { name: 'max_keepalive 0 (mosquitto 2.0: below 10)', lines: [L, 'max_keepalive 0'], mosquitto: 2, mqttd: 'ok' },
 ];
 
