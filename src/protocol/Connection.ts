@@ -31,6 +31,8 @@ export interface ConnectionInfo {
 export type ConnectionState = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
+/** v3 CONNACK 0x01: what a client with an unknown protocol level gets [MQTT-3.1.2-2]. */
+const CONNACK_BAD_PROTOCOL_LEVEL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
 
 /**
  * One client connection's MQTT state machine: bytes in, packets dispatched to one handler
@@ -72,7 +74,7 @@ export class Connection implements ClientLink, PacketSink {
     this.reader = new PacketReader(this, () => this.broker.limits.maxPacketSize);
     this.parser = mqtt.parser();
     this.parser.on('packet', (packet: mqtt.Packet) => this.onPacket(packet));
-    this.parser.on('error', (err: Error) => this.protocolViolation(ReasonCode.MalformedPacket, err.message));
+    this.parser.on('error', (err: Error) => this.onParseError(err));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', () => this.stream.destroy());
     stream.on('close', () => this.teardown());
@@ -129,6 +131,14 @@ export class Connection implements ClientLink, PacketSink {
 
   onFramingError(error: FramingError): void {
     this.protocolViolation(error.reasonCode, error.reason);
+  }
+
+  private onParseError(err: Error): void {
+    // mqtt-packet refuses an unknown level while parsing CONNECT; the spec wants a CONNACK first.
+    if (this.state === 'awaiting-connect' && err.message === 'Invalid protocol version') {
+      this.write(CONNACK_BAD_PROTOCOL_LEVEL);
+    }
+    this.protocolViolation(ReasonCode.MalformedPacket, err.message);
   }
 
   private onPacket(packet: mqtt.Packet): void {
