@@ -1,3 +1,4 @@
+import { bridgeExtension } from '../bridge/Bridges';
 import { ConfigErrors } from '../config/ConfigErrors';
 import { loadConfigFile, parseConfig } from '../config/ConfigFile';
 import { loadUciConfig, parseNetworkArgument } from '../config/UciConfig';
@@ -138,10 +139,9 @@ async function main(): Promise<void> {
   process.on('SIGUSR1', () => void daemon.save(true));
 }
 
-/** The bridges module joins here (issue 6); none is started until it exists. */
+/** The configured bridges (`connection` blocks or UCI `bridge` sections), started after the listeners. */
 async function bridgeExtensions(config: BrokerConfig): Promise<Parameters<typeof Daemon.start>[0]['extensions']> {
-  void config;
-  return [];
+  return bridgeExtension(config);
 }
 
 void main();
