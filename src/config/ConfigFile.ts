@@ -220,16 +220,12 @@ class ConfigReader {
 
   private contextFor(cursor: Cursor): OptionContext {
     const config = this.config;
-    const defaultListener = this.defaultListener;
     return {
       config,
       get listener() {
         return cursor.listener;
       },
-      get listenerIsDefault() {
-        return cursor.listener === defaultListener;
-      },
-      defaultListener,
+      defaultListener: this.defaultListener,
       get bridge() {
         return cursor.bridge;
       },

@@ -48,7 +48,6 @@ export interface OptionContext {
   readonly config: BrokerConfig;
   /** The latest `listener` of this file, or the default listener before one. */
   readonly listener: ListenerConfig;
-  readonly listenerIsDefault: boolean;
   /** mosquitto's default listener: `port`, `bind_address` and listener options before any `listener`. */
   readonly defaultListener: ListenerConfig;
   /** The latest `connection` of this file. */
