@@ -1,0 +1,199 @@
+/**
+ * The server side of the LuCI harness: serves the real view files and the minimal loader,
+ * and answers ubus JSON-RPC the way rpcd would — `mqttd` calls run the real rpcd plugin
+ * under busybox ash, `uci` calls read and write a real UCI file.
+ */
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, normalize } from 'node:path';
+import { parseUci, type UciPackage } from '../../src/config/UciConfig';
+import type { FileError } from '../../src/config/FileError';
+import { REPO } from '../openwrt/openwrtRoot';
+import { PLUGIN, type PluginFiles } from '../openwrt/routerShell';
+
+const VIEWS = join(REPO, 'luci/htdocs/luci-static/resources');
+const LOADER = join(REPO, 'test/luci/harness/luci-mini.js');
+
+type UciValues = Record<string, Record<string, string | string[] | boolean | number>>;
+
+function quote(v: string): string {
+  return `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+/** UCI sections in memory, as `uci get` returns them, written back in `uci export` style. */
+class UciStore {
+  values: UciValues = {};
+  private next = 0;
+
+  constructor(private readonly path: string) {
+    this.read();
+  }
+
+  read(): void {
+    const errors: FileError[] = [];
+    const pkg: UciPackage = parseUci(this.path, readFileSync(this.path, 'utf8'), errors);
+    if (errors.length) throw new Error(errors.map((e) => e.message).join('\n'));
+    this.values = {};
+    pkg.sections.forEach((s, index) => {
+      const name = s.name ?? `cfg${(index + 1).toString(16).padStart(6, '0')}`;
+      const v: UciValues[string] = { '.type': s.type, '.name': name, '.anonymous': s.name === undefined, '.index': index };
+      for (const o of s.options.values()) v[o.name] = o.isList ? [...o.values] : o.values[0];
+      this.values[name] = v;
+    });
+    this.next = pkg.sections.length + 1;
+  }
+
+  set(section: string, values: Record<string, string | null>): void {
+    const s = this.values[section];
+    if (!s) throw new Error(`no section ${section}`);
+    for (const [k, v] of Object.entries(values)) {
+      if (v === null) delete s[k];
+      else s[k] = v;
+    }
+  }
+
+  add(type: string, values: Record<string, string | null>): string {
+    const name = `cfg${(this.next++).toString(16).padStart(6, '0')}`;
+    const index = Object.keys(this.values).length;
+    this.values[name] = { '.type': type, '.name': name, '.anonymous': true, '.index': index };
+    this.set(name, values);
+    return name;
+  }
+
+  delete(section: string): void {
+    delete this.values[section];
+  }
+
+  commit(): void {
+    const out: string[] = [];
+    const sections = Object.values(this.values).sort((a, b) => Number(a['.index']) - Number(b['.index']));
+    for (const s of sections) {
+      out.push('', s['.anonymous'] ? `config ${String(s['.type'])}` : `config ${String(s['.type'])} ${quote(String(s['.name']))}`);
+      for (const [k, v] of Object.entries(s)) {
+        if (k.startsWith('.')) continue;
+        if (Array.isArray(v)) for (const item of v) out.push(`\tlist ${k} ${quote(item)}`);
+        else out.push(`\toption ${k} ${quote(String(v))}`);
+      }
+    }
+    writeFileSync(this.path, out.join('\n').replace(/^\n/, '') + '\n');
+    this.read();
+  }
+}
+
+function runPlugin(bin: string, files: PluginFiles, method: string, args: unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/busybox', ['ash', PLUGIN, 'call', method], {
+      env: { PATH: bin, MQTTD_PASSWORD_FILE: files.passwd, MQTTD_ACL_FILE: files.acl, MQTTD_STATUS_FILE: files.status },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+    child.on('error', reject);
+    child.on('close', () => {
+      try {
+        resolve(JSON.parse(out));
+      } catch {
+        reject(new Error(`plugin printed invalid JSON: ${out}`));
+      }
+    });
+    child.stdin.end(JSON.stringify(args ?? {}));
+  });
+}
+
+const PAGE = (view: string): string => `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>mqttd – ${view}</title>
+<style>
+body { font-family: "Helvetica Neue", Arial, sans-serif; font-size: 13px; margin: 0; background: #f3f3f3; color: #333; }
+header { background: #1f3c63; color: #fff; padding: 10px 20px; font-size: 16px; }
+header small { opacity: .7; margin-left: 10px; }
+#maincontent { max-width: 1100px; margin: 16px auto; background: #fff; padding: 16px 24px; box-shadow: 0 1px 3px rgba(0,0,0,.15); }
+h2 { margin: 0 0 8px; font-weight: normal; } h3 { border-bottom: 1px solid #ddd; padding-bottom: 4px; font-weight: normal; }
+.cbi-map-descr, .cbi-section-descr, .cbi-value-description { color: #666; margin-bottom: 10px; }
+.cbi-value { display: flex; align-items: flex-start; margin: 6px 0; }
+.cbi-value-title { width: 260px; text-align: right; padding: 6px 16px 0 0; }
+table.table { width: 100%; border-collapse: collapse; margin-bottom: 8px; }
+.th { text-align: left; background: #eee; padding: 6px; } .td { padding: 6px; border-top: 1px solid #e5e5e5; }
+input, select { padding: 4px 6px; border: 1px solid #bbb; border-radius: 3px; font-size: 13px; }
+.cbi-input-invalid { border-color: #c00; background: #fee; }
+.cbi-button { padding: 4px 10px; border: 1px solid #999; border-radius: 3px; background: #f8f8f8; cursor: pointer; margin: 1px; }
+.cbi-button-add, .cbi-button-apply { background: #2e7d32; color: #fff; border-color: #2e7d32; }
+.cbi-button-remove { background: #c62828; color: #fff; border-color: #c62828; }
+.cbi-button-save, .cbi-button-edit { background: #1565c0; color: #fff; border-color: #1565c0; }
+.cbi-page-actions { text-align: right; border-top: 1px solid #ddd; padding-top: 10px; margin-top: 10px; }
+.alert-message { padding: 8px 12px; margin: 8px 0; border-radius: 3px; background: #e3f2fd; }
+.alert-message.danger { background: #ffebee; color: #b71c1c; } .alert-message h4 { margin: 0; }
+.label { padding: 2px 8px; border-radius: 3px; color: #fff; } .label.success { background: #2e7d32; } .label.warning { background: #ef6c00; }
+code { background: #eee; padding: 0 3px; }
+</style></head>
+<body><header>OpenWrt · LuCI <small>Services › MQTT Broker</small></header>
+<div id="notifications" style="max-width:1100px;margin:0 auto"></div>
+<div id="maincontent"></div>
+<script src="/harness/luci-mini.js"></script>
+<script>loadView(${JSON.stringify(view)});</script>
+</body></html>`;
+
+export interface LuciHarness {
+  url: string;
+  uciPath: string;
+  close(): Promise<void>;
+}
+
+export async function startLuciHarness(bin: string, files: PluginFiles, uciPath: string): Promise<LuciHarness> {
+  const uci = new UciStore(uciPath);
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const send = (status: number, type: string, body: string): void => {
+      res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' });
+      res.end(body);
+    };
+    if (req.method === 'GET' && url.pathname === '/') return send(200, 'text/html', PAGE(url.searchParams.get('view') ?? 'mqttd/status'));
+    if (req.method === 'GET' && url.pathname === '/harness/luci-mini.js') return send(200, 'text/javascript', readFileSync(LOADER, 'utf8'));
+    if (req.method === 'GET' && url.pathname.startsWith('/luci-static/resources/')) {
+      const rel = normalize(url.pathname.slice('/luci-static/resources/'.length));
+      if (rel.startsWith('..')) return send(403, 'text/plain', 'no');
+      try {
+        return send(200, 'text/javascript', readFileSync(join(VIEWS, rel), 'utf8'));
+      } catch {
+        return send(404, 'text/plain', 'not found');
+      }
+    }
+    if (req.method === 'POST' && url.pathname === '/ubus') {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const rpc = JSON.parse(body) as { id: number; params: [string, string, string, Record<string, unknown>] };
+        const [, object, method, args] = rpc.params;
+        const reply = (result: unknown): void => send(200, 'application/json', JSON.stringify({ jsonrpc: '2.0', id: rpc.id, result: [0, result] }));
+        const fail = (message: string): void =>
+          send(200, 'application/json', JSON.stringify({ jsonrpc: '2.0', id: rpc.id, error: { code: -32000, message } }));
+        if (object === 'mqttd') {
+          runPlugin(bin, files, method, args).then(reply, (err: Error) => fail(err.message));
+          return;
+        }
+        if (object === 'uci' && args.config === 'mqttd') {
+          try {
+            if (method === 'get') return reply({ values: uci.values });
+            if (method === 'set') return (uci.set(String(args.section), args.values as Record<string, string | null>), reply({}));
+            if (method === 'add') return reply({ section: uci.add(String(args.type), args.values as Record<string, string | null>) });
+            if (method === 'delete') return (uci.delete(String(args.section)), reply({}));
+            if (method === 'commit') return (uci.commit(), reply({}));
+          } catch (err) {
+            return fail((err as Error).message);
+          }
+        }
+        fail(`access denied: ${object}.${method}`);
+      });
+      return;
+    }
+    send(404, 'text/plain', 'not found');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    uciPath,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
