@@ -125,6 +125,8 @@ input, select { padding: 4px 6px; border: 1px solid #bbb; border-radius: 3px; fo
 .alert-message.danger { background: #ffebee; color: #b71c1c; } .alert-message h4 { margin: 0; }
 .label { padding: 2px 8px; border-radius: 3px; color: #fff; } .label.success { background: #2e7d32; } .label.warning { background: #ef6c00; }
 code { background: #eee; padding: 0 3px; }
+fieldset { border: none; padding: 0; margin: 0 0 12px; min-width: 0; }
+.cbi-tblsection input[type=text], .cbi-tblsection select { width: 100%; box-sizing: border-box; }
 </style></head>
 <body><header>OpenWrt · LuCI <small>Services › MQTT Broker</small></header>
 <div id="notifications" style="max-width:1100px;margin:0 auto"></div>
