@@ -9,7 +9,7 @@ import { RetainedStore } from './RetainedStore';
 import { DeliveryOutcome, NEVER_EXPIRES, Session, type SessionLimits } from './Session';
 import { isShareGroup, subscriptionKey, type ShareGroup, type Subscription } from './Subscription';
 import { TopicTree } from './TopicTree';
-import { isValidTopicFilter, isValidTopicName, parseSharedFilter } from './topics';
+import { isBridgeStateTopic, isValidTopicFilter, isValidTopicName, parseSharedFilter } from './topics';
 import type { Will } from './Will';
 
 /** Limits the broker enforces; names follow mosquitto's options (see docs/config.md). */
@@ -546,7 +546,7 @@ export class Broker {
 
   private publishWill(will: Will, identity: ClientIdentity): void {
     const topic = will.message.topic;
-    if (topic.startsWith('$SYS')) return;
+    if (topic.startsWith('$SYS') && !isBridgeStateTopic(topic)) return;
     if (!this.security.canWrite(identity, topic)) {
       this.log.notice(`Denied will of ${escape(identity.clientId)} on ${escape(topic)}.`);
       return;

@@ -101,3 +101,13 @@ export function topicMatches(filter: string, topic: string): boolean {
   }
   return t >= tl;
 }
+
+/**
+ * `$SYS/broker/connection/<client id>/state`: the one `$SYS` topic a client may publish to,
+ * because a bridge from another broker sets it as its will (as mosquitto allows).
+ */
+export function isBridgeStateTopic(topic: string): boolean {
+  if (!topic.startsWith('$SYS/broker/connection/') || !topic.endsWith('/state')) return false;
+  const id = topic.slice(23, -6);
+  return id.length > 0 && !id.includes('/');
+}

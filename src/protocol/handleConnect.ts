@@ -9,9 +9,13 @@ import type { Connection } from './Connection';
 import { fromPacketProperties } from './messageProperties';
 import { ConnackV3, ReasonCode, connackCodeV3 } from './reasonCodes';
 
-/** How a refusal reads on the wire, as a v5 reason code. */
+/**
+ * How a refusal reads on the wire, as a v5 reason code. A wrong password or unknown user
+ * gets "not authorised" (v3 code 5, v5 0x87), exactly as mosquitto 2.0 answers, so scripts
+ * that check mosquitto_sub's exit code or message keep working.
+ */
 const REFUSAL_REASON: Record<Exclude<ConnectRefusal, 'ok'>, number> = {
-  'bad-credentials': ReasonCode.BadUsernameOrPassword,
+  'bad-credentials': ReasonCode.NotAuthorized,
   'not-authorized': ReasonCode.NotAuthorized,
   'server-busy': ReasonCode.ServerBusy,
 };

@@ -1,6 +1,6 @@
 import type * as mqtt from 'mqtt-packet';
 import { Message } from '../broker/Message';
-import { isValidTopicName } from '../broker/topics';
+import { isBridgeStateTopic, isValidTopicName } from '../broker/topics';
 import { escape } from '../log/Logger';
 import { ack, type Connection } from './Connection';
 import { fromPacketProperties } from './messageProperties';
@@ -57,7 +57,7 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
   const limit = broker.limits.messageSizeLimit;
   let refusal = 0;
   if (limit > 0 && packet.payload.length > limit) refusal = ReasonCode.PacketTooLarge;
-  else if (topic.startsWith('$SYS')) refusal = ReasonCode.NotAuthorized;
+  else if (topic.startsWith('$SYS') && !isBridgeStateTopic(topic)) refusal = ReasonCode.NotAuthorized;
   else {
     if (conn.info.mountPoint !== undefined) topic = conn.info.mountPoint + topic;
     if (!broker.canWrite(session, topic)) {
