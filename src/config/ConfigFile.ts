@@ -288,8 +288,18 @@ class ConfigReader {
     const config = this.config;
     if (this.flags.defaultListenerUsed) {
       // As mosquitto: the default listener is added after the `listener` ones.
-      if (this.defaultListener.port === 0) this.defaultListener.port = 1883;
-      config.listeners.push(this.defaultListener);
+      const fallback = this.defaultListener;
+      if (fallback.port === 0) fallback.port = 1883;
+      const same = config.listeners.find((l) => l.port === fallback.port && l.bindAddress === fallback.bindAddress);
+      const places = this.optionPlaces.get(config);
+      const place = places?.get('port') ?? places?.get('bind_address');
+      if (same && place) {
+        const where = this.listenerPlaces.get(same);
+        this.errors.push(
+          new FileError(place.file, place.line, `the default listener (port ${fallback.port}) is the same as the listener at ${where ? at(where) : '?'}`),
+        );
+      }
+      config.listeners.push(fallback);
     }
     if (!this.flags.listenerConfigured && config.listeners.length === 0) {
       // mosquitto 2.0's local-only mode: loopback only, anonymous allowed unless refused here.

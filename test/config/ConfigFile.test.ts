@@ -181,6 +181,11 @@ describe('listeners', () => {
     assert.deepEqual(errorsOf('listener 1884 127.0.0.1\nlistener 1884 127.0.0.1\n'), ['2: listener: listener 1884 127.0.0.1 is already defined at test.conf:1']);
   });
 
+  it('the default listener may not repeat a listener line', () => {
+    assert.deepEqual(errorsOf('listener 1884\nport 1884\n'), ['2: the default listener (port 1884) is the same as the listener at test.conf:1']);
+    parse('listener 1884 127.0.0.1\nport 1884\n');
+  });
+
   it('a path set once per listener may be set again on the next listener', () => {
     const config = parse('listener 8883\ncertfile /a\nkeyfile /k\nlistener 8884\ncertfile /b\nkeyfile /k\n');
     assert.deepEqual(config.listeners.map((l) => l.certfile), ['/a', '/b']);
