@@ -6,10 +6,11 @@
  * replaces the name atomically, and the file's data is on disk before the name points at it.
  * load: a missing file is a first start; an unreadable or corrupt one is renamed aside to
  * `<file>.corrupt-<YYYYMMDD-HHMMSS>` (UTC), never deleted, and the broker starts empty.
+ * A store path that is a symlink is written where it points; the link stays.
  */
 import { createHash } from 'node:crypto';
-import { lstat, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { lstat, open, readFile, readlink, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { decodeSnapshot, encodeSnapshot } from './SnapshotCodec';
 import type { LoadResult, SaveResult, Store } from './Store';
 import { StoreCorruptError } from './StoreCorruptError';
@@ -23,8 +24,6 @@ export interface FileStoreOptions {
 
 export class FileStore implements Store {
   readonly path: string;
-  readonly tempPath: string;
-  private readonly directory: string;
   private readonly now: () => Date;
   /**
    * SHA-256 of what the file is known to hold (loaded or saved by us); undefined: unknown.
@@ -38,8 +37,6 @@ export class FileStore implements Store {
 
   constructor(path: string, options: FileStoreOptions = {}) {
     this.path = path;
-    this.tempPath = `${path}.new`;
-    this.directory = dirname(path);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -70,18 +67,21 @@ export class FileStore implements Store {
     this.lastSaved = undefined;
     this.blocked = undefined;
     // A leftover temp file means a save died before its rename: the old file is the truth.
-    await rm(this.tempPath, { force: true }).catch(() => undefined);
-    let file: Buffer;
+    const file = await this.target();
+    for (const temp of new Set([`${this.path}.new`, `${file}.new`])) {
+      await rm(temp, { force: true }).catch(() => undefined);
+    }
+    let bytes: Buffer;
     try {
-      file = await readFile(this.path);
+      bytes = await readFile(this.path);
     } catch (err) {
       if (errnoOf(err) === 'ENOENT') return { snapshot: emptySnapshot(), bytes: 0 };
       return this.setAside('ESTOREREAD', `could not be read (${messageOf(err)})`);
     }
     try {
-      const snapshot = decodeSnapshot(file);
-      this.lastSaved = digest(file);
-      return { snapshot, bytes: file.length };
+      const snapshot = decodeSnapshot(bytes);
+      this.lastSaved = digest(bytes);
+      return { snapshot, bytes: bytes.length };
     } catch (err) {
       if (!(err instanceof StoreCorruptError)) throw err;
       return this.setAside('ESTORECORRUPT', `is not a valid mqttd store (${err.message})`);
@@ -102,7 +102,7 @@ export class FileStore implements Store {
       this.blocked = new StoreError('ESTOREBLOCKED', message, this.path, undefined, errnoOf(err));
       return { snapshot: emptySnapshot(), bytes: 0, problem: new StoreError(code, message, this.path) };
     }
-    await syncDirectory(this.directory).catch(() => undefined);
+    await syncDirectory(dirname(this.path)).catch(() => undefined);
     const message = `${this.path} ${what}; kept as ${aside}, starting with an empty store`;
     return { snapshot: emptySnapshot(), bytes: 0, problem: new StoreError(code, message, this.path, aside) };
   }
@@ -122,30 +122,52 @@ export class FileStore implements Store {
     return this.replace(bytes, sum);
   }
 
+  /**
+   * The file a save replaces: where a symlinked store points (a link from RAM to flash stays a
+   * link), else the path itself.
+   */
+  private async target(): Promise<string> {
+    let file = this.path;
+    // By hand, not realpath(): a link to a store not yet created must still be followed.
+    for (let hops = 0; hops < 40; hops++) {
+      let link: string;
+      try {
+        link = await readlink(file);
+      } catch {
+        return file; // EINVAL: not a link; ENOENT: nothing there yet
+      }
+      file = resolve(dirname(file), link);
+    }
+    return file;
+  }
+
   private async replace(bytes: Buffer, sum: Buffer): Promise<SaveResult> {
-    let step = `removing the stale ${this.tempPath}`;
+    const file = await this.target();
+    const temp = `${file}.new`;
+    const directory = dirname(file);
+    let step = `removing the stale ${temp}`;
     let handle: FileHandle | undefined;
     let renamed = false;
     try {
-      await rm(this.tempPath, { force: true });
-      step = `creating ${this.tempPath}`;
+      await rm(temp, { force: true });
+      step = `creating ${temp}`;
       // 'wx' (O_EXCL): never follow a link planted at the temp name. 0600: queued messages are private.
-      handle = await open(this.tempPath, 'wx', 0o600);
-      step = `writing ${this.tempPath}`;
+      handle = await open(temp, 'wx', 0o600);
+      step = `writing ${temp}`;
       await handle.writeFile(bytes);
-      step = `syncing ${this.tempPath}`;
+      step = `syncing ${temp}`;
       await handle.sync();
-      step = `closing ${this.tempPath}`;
+      step = `closing ${temp}`;
       await handle.close();
       handle = undefined;
-      step = `renaming ${this.tempPath} over ${this.path}`;
-      await rename(this.tempPath, this.path);
+      step = `renaming ${temp} over ${file}`;
+      await rename(temp, file);
       renamed = true;
-      step = `syncing the directory ${this.directory}`;
-      await syncDirectory(this.directory);
+      step = `syncing the directory ${directory}`;
+      await syncDirectory(directory);
     } catch (err) {
       if (handle !== undefined) await handle.close().catch(() => undefined);
-      if (!renamed) await rm(this.tempPath, { force: true }).catch(() => undefined);
+      if (!renamed) await rm(temp, { force: true }).catch(() => undefined);
       // Unknown state on disk: the next save writes again rather than skip.
       this.lastSaved = undefined;
       const outcome = renamed

@@ -390,7 +390,13 @@ function readSession(r: ByteReader, field: string): StoredSession {
   }
   const session: StoredSession = {
     clientId,
-    protocolVersion: protocolVersion as 3 | 4 | 5, expiryInterval, disconnectedAt, subscriptions, queue, incomingQos2Ids };
+    protocolVersion: protocolVersion as 3 | 4 | 5,
+    expiryInterval,
+    disconnectedAt,
+    subscriptions,
+    queue,
+    incomingQos2Ids,
+  };
   if (username !== undefined) session.username = username;
   return session;
 }

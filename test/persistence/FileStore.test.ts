@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasCommand } from '../helpers/processes';
 import { FileStore } from '../../src/persistence/FileStore';
@@ -64,6 +64,21 @@ describe('FileStore', () => {
     // The same check does see a real write (rename brings a new inode).
     assert.equal((await store.save(numberedSnapshot(1))).status, 'written');
     assert.notEqual(statSync(path, { bigint: true }).ino, before.ino);
+  }));
+
+  it('a store path that is a symlink is written where it points, and the link stays', inScratch(async (dir, path) => {
+    mkdirSync(join(dir, 'flash'));
+    const real = join(dir, 'flash', 'mqttd.db');
+    symlinkSync(real, path);
+    const store = new FileStore(path);
+    assert.equal((await store.save(numberedSnapshot(1))).status, 'written');
+    assert.equal((await store.save(numberedSnapshot(2))).status, 'written');
+    assert.ok(lstatSync(path).isSymbolicLink());
+    assert.ok(readFileSync(real).equals(encodeSnapshot(numberedSnapshot(2))));
+    assert.deepEqual(readdirSync(join(dir, 'flash')), ['mqttd.db']);
+    writeFileSync(`${real}.new`, 'left by a crash');
+    assert.deepEqual((await new FileStore(path).load()).snapshot, numberedSnapshot(2));
+    assert.deepEqual(readdirSync(join(dir, 'flash')), ['mqttd.db']);
   }));
 
   it('sets a corrupt store aside, never deletes it, and starts empty with a message naming file and byte', inScratch(async (dir, path) => {
