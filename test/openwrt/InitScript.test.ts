@@ -38,7 +38,7 @@ test('the shipped config registers the broker on the LAN addresses, as user mqtt
   // Nothing binds WAN by default.
   assert.ok(!reg.command.join(' ').includes('203.0.113.7'));
   // passwd and ACL are readable by the broker's group only; the status directory is its own.
-  for (const f of ['etc/mqttd/passwd', 'etc/mqttd/acl']) {
+  for (const f of ['etc/mqttd/passwd', 'etc/mqttd/acl', 'etc/config/mqttd']) {
     const st = statSync(join(box.root, f));
     assert.equal(st.mode & 0o777, 0o640, f);
     assert.equal(st.gid, 1883, f);
