@@ -14,6 +14,7 @@ import { handlePublish } from './handlePublish';
 import { handlePubrel } from './handlePubrel';
 import { handleSubscribe } from './handleSubscribe';
 import { handleUnsubscribe } from './handleUnsubscribe';
+import { parseControlPacket, type ControlPacketSink } from './ControlPacketParser';
 import { PacketReader, type FramingError, type PacketSink } from './PacketReader';
 import { encodePublish } from './PublishEncoder';
 import { ReasonCode } from './reasonCodes';
@@ -38,7 +39,7 @@ const CONNACK_BAD_PROTOCOL_LEVEL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
  * One client connection's MQTT state machine: bytes in, packets dispatched to one handler
  * per packet type, packets out. It is the broker's ClientLink for this client.
  */
-export class Connection implements ClientLink, PacketSink {
+export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   private version: ProtocolVersion = 4;
   state: ConnectionState = 'awaiting-connect';
   session: Session | null = null;
@@ -56,7 +57,6 @@ export class Connection implements ClientLink, PacketSink {
   clientMaximumPacketSize = 0;
   /** Packets that arrived while CONNECT was being authenticated. */
   private held: mqtt.Packet[] | undefined;
-  private readonly parser: mqtt.Parser;
   private readonly reader: PacketReader;
   private corked = false;
   private pauses = 0;
@@ -72,9 +72,6 @@ export class Connection implements ClientLink, PacketSink {
   ) {
     this.openedAt = this.lastSeen = registry.now;
     this.reader = new PacketReader(this, () => this.broker.limits.maxPacketSize);
-    this.parser = mqtt.parser();
-    this.parser.on('packet', (packet: mqtt.Packet) => this.onPacket(packet));
-    this.parser.on('error', (err: Error) => this.onParseError(err));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', () => this.stream.destroy());
     stream.on('close', () => this.teardown());
@@ -126,14 +123,14 @@ export class Connection implements ClientLink, PacketSink {
   }
 
   onOtherPacket(bytes: Buffer): void {
-    this.parser.parse(bytes);
+    parseControlPacket(bytes, this.version, this);
   }
 
   onFramingError(error: FramingError): void {
     this.protocolViolation(error.reasonCode, error.reason);
   }
 
-  private onParseError(err: Error): void {
+  onParseError(err: Error): void {
     // mqtt-packet refuses an unknown level while parsing CONNECT; the spec wants a CONNACK first.
     if (this.state === 'awaiting-connect' && err.message === 'Invalid protocol version') {
       this.write(CONNACK_BAD_PROTOCOL_LEVEL);
@@ -141,7 +138,7 @@ export class Connection implements ClientLink, PacketSink {
     this.protocolViolation(ReasonCode.MalformedPacket, err.message);
   }
 
-  private onPacket(packet: mqtt.Packet): void {
+  onPacket(packet: mqtt.Packet): void {
     if (this.state === 'closed') return;
     this.broker.stats.messagesReceived++;
     if (this.state === 'authenticating') {
