@@ -443,7 +443,12 @@ export class Broker {
   snapshot(): StoreSnapshot {
     const now = Date.now();
     const retained: StoredMessage[] = [];
-    for (const m of this.retained.all()) if (!m.isExpired(now)) retained.push(toStored(m));
+    for (const m of this.retained.all()) {
+      // $SYS values change every sys_interval and are rebuilt at start: saving them would
+      // rewrite the flash on every autosave (mosquitto skips them too).
+      if (m.isExpired(now) || m.topic.startsWith('$SYS/')) continue;
+      retained.push(toStored(m));
+    }
     const sessions: StoredSession[] = [];
     for (const s of this.sessions.values()) {
       if (s.expiryInterval === 0 || s.clientId.startsWith('$local-')) continue;

@@ -17,12 +17,14 @@ export class RetainedStore {
 
   /** Stores or (empty payload) clears the retained message of its topic. */
   set(message: Message): void {
+    // $SYS topics are not persisted, so they do not count as a change to save.
+    const counts = !message.topic.startsWith('$SYS/');
     if (message.payload.length === 0) {
-      if (this.messages.delete(message.topic)) this.version++;
+      if (this.messages.delete(message.topic) && counts) this.version++;
       return;
     }
     this.messages.set(message.topic, message);
-    this.version++;
+    if (counts) this.version++;
   }
 
   get(topic: string): Message | undefined {

@@ -185,7 +185,7 @@ export class Daemon {
     this.saving = (async () => {
       const result = await this.store.save(this.broker.snapshot());
       if (result.status === 'failed') {
-        this.log.error(`Saving failed, the previous store is intact and saving will be retried: ${result.error.message}`);
+        this.log.error(result.error.message);
         return;
       }
       this.savedChanges = changes;

@@ -79,7 +79,6 @@ describe('mqttd restart with persistence', () => {
 
   it(
     'the store holds no $SYS messages: they change every sys_interval, so storing them would rewrite the flash at every autosave',
-    { todo: 'Broker.snapshot() should skip $SYS topics, as mosquitto persist_write.c does' },
     async () => {
       const dir = scratchDir();
       const daemon = await startMqttd(persistenceLines(dir), { dir });
