@@ -77,10 +77,28 @@ for (const node of profile.nodes) {
   const area = url.startsWith('build/src/') ? url : url.includes('node_modules') ? url.replace(/.*node_modules\/([^/]+).*/, 'node_modules/$1') : url ? url : `(${cf.functionName})`;
   byFile.set(area, (byFile.get(area) ?? 0) + n);
 }
+// Inclusive time of mqttd's own functions (self + callees), counted once per sample stack.
+const parentOf = new Map();
+for (const node of profile.nodes) for (const c of node.children ?? []) parentOf.set(c, node);
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const inclusive = new Map();
+for (const [id, n] of counts) {
+  const seen = new Set();
+  for (let node = byId.get(id); node; node = parentOf.get(node.id)) {
+    const cf = node.callFrame;
+    if (!cf.url.includes('/build/src/') && !cf.url.includes('/dist/')) continue;
+    const key = `${cf.functionName || '(anonymous)'} ${relative(root, cf.url.replace(/^file:\/\//, ''))}:${cf.lineNumber + 1}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    inclusive.set(key, (inclusive.get(key) ?? 0) + n);
+  }
+}
 const top = (m, k) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, k);
 const pct = (n) => `${((100 * n) / total).toFixed(1).padStart(5)} %`;
 console.log(`\nTop functions by self time (${total} samples), ${file}:`);
 for (const [k, n] of top(byFunction, 25)) console.log(`${pct(n)}  ${k}`);
+console.log('\nmqttd functions by inclusive time (self + what they call):');
+for (const [k, n] of top(inclusive, 15)) console.log(`${pct(n)}  ${k}`);
 console.log('\nBy file / area:');
 for (const [k, n] of top(byFile, 15)) console.log(`${pct(n)}  ${k}`);
 console.log(`\nprofile: ${join(dir, file)} (open in Chrome DevTools → Performance)`);
