@@ -3,7 +3,7 @@
  * again on the same port and directory (so its persistence carries over), and an
  * in-process mqttd daemon with bridges whose state the test can read.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bridge } from '../../src/bridge/Bridge';
@@ -28,6 +28,8 @@ export interface Upstream {
 export async function upstream(lines: string[], port?: number): Promise<Upstream> {
   const p = port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'mqttd-bridge-up-'));
+  // Started as root, mosquitto drops to its own user, which must still write its persistence file.
+  chmodSync(dir, 0o777);
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(conf, [`listener ${p} 127.0.0.1`, ...lines, ''].join('\n').replaceAll('%DIR%', dir));
   let running: RunningProcess | undefined;
