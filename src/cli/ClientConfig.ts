@@ -553,7 +553,7 @@ function applyUrl(cfg: ClientConfig, url: string): string | undefined {
     cfg.port = 8883;
     cfg.tlsUseOsCerts = true;
   } else {
-    return 'Error: Unsupported URL scheme.\n\n';
+    return 'Error: unsupported URL scheme.\n\n';
   }
   const slash = rest.indexOf('/');
   if (slash < 0) return 'Error: Invalid URL for -L argument specified - topic missing.\n';

@@ -36,7 +36,8 @@ function print(value: JsonValue, pretty: boolean, depth: number): string {
     case 'raw':
       return value.v;
     case 'arr':
-      return '[' + value.v.map((item) => print(item, pretty, depth)).join(pretty ? ', ' : ',') + ']';
+      // cJSON counts an array as a level, so objects inside one indent a step further.
+      return '[' + value.v.map((item) => print(item, pretty, depth + 1)).join(pretty ? ', ' : ',') + ']';
     case 'obj': {
       if (!pretty) return '{' + value.v.map(([k, v]) => printString(k) + ':' + print(v, false, depth + 1)).join(',') + '}';
       const inner = '\t'.repeat(depth + 1);
