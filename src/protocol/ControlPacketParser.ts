@@ -8,6 +8,7 @@ export interface ControlPacketSink {
 
 interface ParserInternals {
   settings: { protocolVersion: number };
+  _pos: number;
   _resetState(): void;
 }
 
@@ -39,6 +40,9 @@ export function parseControlPacket(bytes: Buffer, protocolVersion: number, sink:
   current = sink;
   answered = false;
   internals.settings = { protocolVersion };
+  // _resetState() leaves the read offset where a failed packet stopped; the next packet's
+  // Remaining Length would be read from there, breaking every later connection.
+  internals._pos = 0;
   const left = parser.parse(bytes);
   if (!answered || left !== 0) {
     // The packet's own fields claimed more (or fewer) bytes than its Remaining Length.
