@@ -250,7 +250,7 @@ test('reason strings: a refused CONNECT and a refused PUBLISH say why', async ()
   try {
     const raw = await rawSession(refusing.port, 'who', 5, { username: 'nobody', password: Buffer.from('x') });
     const connack = raw.packets[0] as mqttPacket.IConnackPacket;
-    assert.equal(connack.reasonCode, 0x86);
+    assert.equal(connack.reasonCode, 0x87);
     assert.ok((connack.properties?.reasonString ?? '').length > 0, 'CONNACK carries a reason string');
     await raw.closed;
     const c = await connectClient(refusing.url, { protocolVersion: 5, username: 'ok', password: 'x' });
