@@ -38,6 +38,9 @@ export class MqttServer {
   /** Stops accepting, disconnects every client and closes the listeners. */
   async close(): Promise<void> {
     this.broker.close();
+    // A socket that has not sent CONNECT has no session to close; left open, it would hold
+    // the listeners' close (and a SIGTERM) until its CONNECT timeout.
+    for (const c of this.registry.connections) if (c.state !== 'connected') c.destroy();
     await Promise.all(this.listeners.map((l) => l.close()));
     this.listeners.length = 0;
     this.registry.close();
