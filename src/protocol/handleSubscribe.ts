@@ -16,6 +16,8 @@ export function handleSubscribe(conn: Connection, packet: mqtt.ISubscribePacket)
   const v5 = conn.protocolVersion === 5;
   const subscriptionId = v5 ? (packet.properties?.subscriptionIdentifier as number | undefined) : undefined;
   if (subscriptionId === 0) return conn.protocolViolation(ReasonCode.ProtocolError, 'subscription identifier 0');
+  // At least one filter [MQTT-3.8.3-3]; an empty SUBACK cannot even be encoded.
+  if (packet.subscriptions.length === 0) return conn.protocolViolation(ReasonCode.ProtocolError, 'SUBSCRIBE with no topic filter');
   const mountPoint = conn.info.mountPoint ?? '';
   const granted: number[] = [];
   const retainedToSend: { filter: string; subscription: Subscription; isNew: boolean }[] = [];

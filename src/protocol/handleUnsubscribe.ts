@@ -8,6 +8,8 @@ export function handleUnsubscribe(conn: Connection, packet: mqtt.IUnsubscribePac
   const broker = conn.broker;
   const session = conn.session!;
   const mountPoint = conn.info.mountPoint ?? '';
+  // At least one filter [MQTT-3.10.3-2]; an empty v5 UNSUBACK cannot even be encoded.
+  if (packet.unsubscriptions.length === 0) return conn.protocolViolation(ReasonCode.ProtocolError, 'UNSUBSCRIBE with no topic filter');
   const granted: number[] = [];
   for (const filter of packet.unsubscriptions) {
     const existed = broker.removeSubscription(session, mountPoint + filter);
