@@ -270,8 +270,15 @@ export class MqttClient extends EventEmitter {
   private send(packet: Packet, onWritten?: () => void): void {
     const socket = this.socket;
     if (!socket || this.closed) return;
+    let bytes: Buffer;
+    try {
+      bytes = mqttPacket.generate(packet, { protocolVersion: this.options.protocolVersion });
+    } catch (err) {
+      // mqtt-packet refuses packets MQTT forbids (e.g. an empty client id with clean=false).
+      this.fail(clientError('EINVAL', err instanceof Error ? err.message : String(err)));
+      return;
+    }
     this.emit('packet', 'out', packet);
-    const bytes = mqttPacket.generate(packet, { protocolVersion: this.options.protocolVersion });
     socket.write(bytes, onWritten ? () => onWritten() : undefined);
     this.armKeepalive();
   }
