@@ -1,5 +1,5 @@
 // Profiles mqttd under one bench scenario with `node --cpu-prof` and prints where the CPU went.
-// Usage: node bench/profile.mjs [fanin-qos0|fanin-qos1|fanout|latency|connections|retained] [--seconds N] [--bundle]
+// Usage: node bench/profile.mjs [fanin-qos0|fanin-qos1|fanout|latency|connections|retained|startup] [--seconds N] [--bundle]
 // Runs the tsc output (build/src/cli/mqttd.js) so function names survive; --bundle profiles
 // dist/mqttd.js as shipped (names are minified). The .cpuprofile is kept for Chrome DevTools.
 import { spawn } from 'node:child_process';
@@ -19,14 +19,17 @@ const loads = {
   latency: ['latency', '--rate', '1000'],
   connections: ['conns', '--count', '5000'],
   retained: ['retained', '--count', '10000'],
+  startup: null, // no load: start, wait until listening, stop
 };
-const timed = (name) => name !== 'connections' && name !== 'retained';
+const timed = (name) => name !== 'connections' && name !== 'retained' && name !== 'startup';
 
 const args = process.argv.slice(2);
-const scenario = args.find((a) => !a.startsWith('--') && loads[a]) ?? 'fanin-qos0';
+const scenario = args.find((a) => !a.startsWith('--') && a in loads) ?? 'fanin-qos0';
 const si = args.indexOf('--seconds');
 const seconds = si >= 0 ? Number(args[si + 1]) : 5;
 const entry = args.includes('--bundle') ? 'dist/mqttd.js' : 'build/src/cli/mqttd.js';
+
+class Skip extends Error {}
 
 const dir = resolve('bench', 'results', 'profiles', `${scenario}-${Date.now()}`);
 mkdirSync(dir, { recursive: true });
@@ -41,11 +44,14 @@ closeSync(log);
 const exited = new Promise((r) => broker.once('exit', r));
 try {
   await waitForPort(port);
+  if (!loads[scenario]) throw new Skip();
   const loadgen = buildLoadgen(join('bench', 'results', 'bin'));
   const timing = timed(scenario) ? ['--warmup', '1', '--duration', String(seconds), '--drain-max', '5'] : [];
   const r = await runLoadgen(loadgen, [...loads[scenario], '--port', String(port), ...timing], { core: pin.generator });
   if (!timed(scenario)) console.log(JSON.stringify(r));
   else console.log(`${scenario}: ${Math.round(r.delivered_per_s)} delivered/s, ${Math.round(r.acked_per_s || r.sent_per_s)} accepted/s, loss ${(r.loss * 100).toFixed(2)} %` + (r.p99_us ? `, p50 ${r.p50_us} µs p99 ${r.p99_us} µs` : ''));
+} catch (err) {
+  if (!(err instanceof Skip)) throw err;
 } finally {
   broker.kill('SIGTERM'); // the profile is written when the process exits normally
   const timer = setTimeout(() => broker.kill('SIGKILL'), 10000);

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync, copyFileSync, openSync, closeSync, readFileSy
 import { gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { brokers } from './lib/brokers.mjs';
+import { brokers, mqttdNodeFlags } from './lib/brokers.mjs';
 import { buildLoadgen } from './lib/loadgen.mjs';
 import { scenarios, metricsOf, GENERATOR_SATURATED } from './lib/scenarios.mjs';
 import { interleave } from './lib/stats.mjs';
@@ -18,12 +18,12 @@ const ALL = ['fanin-qos0', 'fanin-qos1', 'fanout', 'latency', 'connections', 're
 
 function usage(msg) {
   if (msg) console.error(`bench: ${msg}`);
-  console.error(`usage: node bench/run.mjs [--quick] [--only ${ALL.join('|')}[,…]] [--brokers mqttd,mosquitto,aedes] [--reps N] [--out dir]`);
+  console.error(`usage: node bench/run.mjs [--quick] [--only ${ALL.join('|')}[,…]] [--brokers mqttd,mosquitto,aedes] [--reps N] [--out dir] [--mqttd-flags "<node flags>"]`);
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const o = { quick: false, only: ALL, brokers: ['mqttd', 'mosquitto', 'aedes'], brokersGiven: false, reps: null, out: null };
+  const o = { quick: false, only: ALL, brokers: ['mqttd', 'mosquitto', 'aedes'], brokersGiven: false, reps: null, out: null, mqttdFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -32,6 +32,7 @@ function parseArgs(argv) {
     else if (a === '--brokers') (o.brokers = value().split(',')), (o.brokersGiven = true);
     else if (a === '--reps') o.reps = Number(value());
     else if (a === '--out') o.out = value();
+    else if (a === '--mqttd-flags') o.mqttdFlags = value().split(/\s+/).filter(Boolean);
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown option ${a}`);
   }
@@ -61,6 +62,7 @@ async function footprint(names, dir) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  mqttdNodeFlags.push(...opts.mqttdFlags);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const dir = resolve(opts.out ?? join('bench', 'results', stamp));
   mkdirSync(dir, { recursive: true });
@@ -85,7 +87,7 @@ async function main() {
   const loadgen = buildLoadgen(join('bench', 'results', 'bin'));
   const genLog = openSync(join(dir, 'loadgen.log'), 'a');
   const ctx = { loadgen, quick: opts.quick, dir, core: pin.broker, gen: { core: pin.generator, logFd: genLog } };
-  const info = { ...machine(), pinning: pin, quick: opts.quick, reps: opts.reps };
+  const info = { ...machine(), pinning: pin, quick: opts.quick, reps: opts.reps, mqttdFlags: opts.mqttdFlags };
   console.log(`bench: ${info.cpu}, ${info.cores} cores, Node ${info.node}, mosquitto ${info.mosquitto}, aedes ${info.aedes}; load ${info.load}`);
   console.log(pin.broker === null ? 'bench: one core: broker and generator are NOT pinned apart' : `bench: broker on core ${pin.broker}, generator on core ${pin.generator}`);
   console.log(`bench: ${opts.reps} repetition(s), brokers interleaved; results in ${dir}`);
@@ -141,6 +143,10 @@ async function main() {
   closeSync(genLog);
 
   const title = `mqttd benchmark — ${info.date.slice(0, 10)} — ${info.cpu}, ${info.cores} cores, Node ${info.node}, mosquitto ${info.mosquitto}, aedes ${info.aedes}${opts.quick ? ' — QUICK (smoke) run' : ''}`;
+  // Other work on the machine skews everything; say so rather than let the figures pass as clean.
+  const loadEnd = machine().load;
+  const busy = [info.load, loadEnd].some((l) => Number(l.split(' ')[0]) > info.cores * 0.5);
+  const flagsNote = opts.mqttdFlags.length ? ` mqttd ran as \`node ${opts.mqttdFlags.join(' ')} dist/mqttd.js\`.` : '';
   const genMax = Object.entries(raw)
     .filter(([id]) => id !== 'footprint')
     .map(([id, byBroker]) => `${id} ${Math.round(100 * Math.max(0, ...Object.values(byBroker).flat().map((x) => x.generatorCpu ?? 0)))} %`);
@@ -150,10 +156,12 @@ async function main() {
     `Medians of ${opts.reps} interleaved run(s), (min–max) when they differ. Ratios are mqttd ÷ other: above 1 is better for ↑ rows, below 1 for ↓ rows.`,
     `Broker ${pin.broker === null ? 'and generator unpinned (one core)' : `pinned to core ${pin.broker}, load generator to core ${pin.generator}`}. ` +
       `⚠ marks a figure taken while the load generator used more than ${GENERATOR_SATURATED * 100} % of its core (invalid); † marks a broker that failed a run; ‡ marks a loss counted while the broker was still delivering after the drain time (an upper bound).`,
+    ...(busy ? ['', `**The machine was busy during this run (load average ${info.load} at the start, ${loadEnd} at the end, on ${info.cores} cores): the figures are noisy and not for publication.**`] : []),
+    ...(flagsNote ? ['', flagsNote.trim()] : []),
     '',
     markdownTable(rows, names),
     '',
-    `Load generator CPU, highest run per scenario: ${genMax.join(', ') || '—'}. Load average at start: ${info.load}.`,
+    `Load generator CPU, highest run per scenario: ${genMax.join(', ') || '—'}. Load average at start: ${info.load}, at the end: ${loadEnd}.`,
     '',
   ];
   if (names.includes('mqttd')) md.push('## Targets', '', targetsTable(targets(rows)), '');

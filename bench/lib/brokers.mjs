@@ -7,6 +7,9 @@ import { freePort, waitForPort, pinned } from './system.mjs';
 
 const node = process.execPath;
 
+/** Extra Node flags for mqttd only (e.g. what the OpenWrt init script passes), via --mqttd-flags. */
+export const mqttdNodeFlags = [];
+
 export const brokers = {
   mqttd: {
     label: 'mqttd',
@@ -15,7 +18,7 @@ export const brokers = {
     command(port, dir) {
       const conf = join(dir, `mqttd-${port}.conf`);
       writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n`);
-      return [node, 'dist/mqttd.js', '-c', conf];
+      return [node, ...mqttdNodeFlags, 'dist/mqttd.js', '-c', conf];
     },
     pubCommand: (port) => [node, 'dist/mqttd_pub.js', '-h', '127.0.0.1', '-p', String(port), '-n', '-t', 'x'],
     pubLabel: 'mqttd_pub',

@@ -168,13 +168,14 @@ export const scenarios = [
     metrics: [
       { key: 'listening_ms', label: 'process start → accepting TCP, ms', better: lower, digits: 1 },
       { key: 'connack_ms', label: 'process start → first CONNACK, ms', better: lower, digits: 1 },
+      { key: 'cpu_ms_to_listening', label: 'CPU time (all threads) until accepting, ms', better: lower, digits: 1 },
       { key: 'pub_ms', label: 'CLI publish `-n -t x` end to end, ms', better: lower, digits: 1 },
     ],
     async run(name, ctx) {
       const def = brokers[name];
       const port = await freePort();
       const s = await runLoadgen(ctx.loadgen, ['startup', '--port', String(port), '--cpu', String(ctx.core ?? -1), '--', ...def.command(port, ctx.dir)], ctx.gen);
-      const values = { listening_ms: s.listening_ms, connack_ms: s.connack_ms };
+      const values = { listening_ms: s.listening_ms, connack_ms: s.connack_ms, cpu_ms_to_listening: s.cpu_ms_to_listening };
       // Every CLI talks to the same broker (mosquitto), so only the client differs.
       if (!def.pubMissing()) {
         const target = await startBroker('mosquitto', ctx);
