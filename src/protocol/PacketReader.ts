@@ -33,6 +33,8 @@ export class PacketReader {
   /** Total length of the incomplete packet, once its header has been read (0: unknown). */
   private needed = 0;
   private failed = false;
+  /** Until the first packet's type byte has been seen. */
+  private first = true;
   protocolVersion = 4;
 
   constructor(
@@ -56,6 +58,13 @@ export class PacketReader {
     this.needed = 0;
     const end = data.length;
     let pos = 0;
+    if (this.first && end > 0) {
+      // The first packet must be CONNECT [MQTT-3.1.0-1]: refuse anything else (an HTTP
+      // probe, a port scan) from its first byte instead of waiting for a body until the
+      // CONNECT timeout, as mosquitto does.
+      if (data[0] !== 0x10) return this.fail(PROTOCOL_ERROR, 'first packet is not CONNECT');
+      this.first = false;
+    }
     while (pos < end && !this.failed) {
       // Fixed header: type/flags byte, then 1–4 bytes of Remaining Length (§2.2.3).
       let remaining = 0;
