@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadUciConfig, parseNetworkArgument, parseUci } from '../../src/config/UciConfig';
@@ -8,6 +8,7 @@ import { ConfigErrors } from '../../src/config/ConfigErrors';
 import type { FileError } from '../../src/config/FileError';
 
 const dir = mkdtempSync(join(tmpdir(), 'mqttd-uci-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function write(text: string): string {
   const path = join(dir, `mqttd-${n++}`);
