@@ -62,7 +62,6 @@ export function openTransport(options: TransportOptions): Promise<Result<Socket>
       const built = tlsOptions(options);
       if (!built.ok) return done(built);
       // Loaded only when asked for: most router invocations are plain TCP, and tls costs start-up time.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const tls = require('node:tls') as typeof import('node:tls');
       socket = tls.connect(built.value, () => done({ ok: true, value: socket }));
     } else if (options.unixPath !== undefined) {
@@ -99,7 +98,6 @@ function tlsOptions(options: TransportOptions): Result<ConnectionOptions> {
     }
     if (ca.length > 0 && !t.useOsCerts) out.ca = ca;
     if (ca.length > 0 && t.useOsCerts) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const tls = require('node:tls') as typeof import('node:tls');
       out.ca = [...tls.rootCertificates, ...ca.map((b) => b.toString())];
     }
