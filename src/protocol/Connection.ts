@@ -152,6 +152,9 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
         return;
       }
       this.state = 'authenticating';
+      // Stop reading until CONNECT is decided: a client kept waiting by the password
+      // throttle must not make the broker buffer whatever it sends meanwhile.
+      this.pauseReading();
       handleConnect(this, packet).catch((err: unknown) => {
         this.broker.log.error(`CONNECT from ${this.remoteAddress} failed: ${String(err)}`);
         this.destroy();
@@ -206,6 +209,7 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     const held = this.held;
     this.held = undefined;
     if (held) for (const p of held) if (this.state === 'connected') this.dispatch(p);
+    this.resumeReading();
   }
 
   // ---- Output ----------------------------------------------------------------------
