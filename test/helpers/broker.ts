@@ -274,3 +274,15 @@ export async function eventually(check: () => boolean, what: string, timeoutMs =
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** SUBSCRIBE through MQTT.js and return the SUBACK's codes, refusals (≥ 0x80) included. */
+export function subackCodes(client: MqttClient, filter: string, qos: 0 | 1 | 2 = 1): Promise<number[]> {
+  return new Promise((resolveCodes, reject) =>
+    client.subscribe(filter, { qos }, (err, granted) => {
+      const packet = (err as { packet?: mqttPacket.ISubackPacket } | null)?.packet;
+      if (packet) resolveCodes(packet.granted as number[]);
+      else if (err) reject(err);
+      else resolveCodes((granted ?? []).map((g) => g.qos));
+    }),
+  );
+}
