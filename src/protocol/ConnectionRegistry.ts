@@ -43,7 +43,9 @@ export class ConnectionRegistry {
         continue;
       }
       if (c.state !== 'connected') continue;
-      if (c.keepalive > 0 && now - c.lastSeen > c.keepalive * 1500) {
+      // lastSeen is stamped with the coarse clock, up to one sweep (1 s) early: allow for it,
+      // so a client is never cut off before 1.5 × keepalive of real silence.
+      if (c.keepalive > 0 && now - c.lastSeen > c.keepalive * 1500 + 1000) {
         c.close(ReasonCode.KeepAliveTimeout, 'exceeded timeout');
         continue;
       }
