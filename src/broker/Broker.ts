@@ -173,7 +173,9 @@ export class Broker {
 
   /**
    * Subscribes in-process. The handler receives every matching message (retained ones
-   * first, with `retain` set). Returns a function that unsubscribes.
+   * first, with `retain` set). Returns a function that unsubscribes. The ACL and the
+   * subscribe hooks govern network clients, not the embedding program (nor the bridges,
+   * which mosquitto lets through its ACL too).
    */
   subscribe(filter: string, handler: LocalHandler, options: { qos?: QoS } = {}): () => void {
     const id = `$local-${++this.localCount}`;
@@ -187,7 +189,7 @@ export class Broker {
       retainAsPublished: true,
       retainHandling: 0,
       subscriptionId: undefined,
-    });
+    }, true);
     if (result.code > 2) throw new Error(`cannot subscribe to ${JSON.stringify(filter)}: reason 0x${result.code.toString(16)}`);
     this.sendRetained(session, result.subscription!, true);
     return () => {
@@ -343,7 +345,7 @@ export class Broker {
       const sub = isShareGroup(entry) ? this.pickShareMember(entry) : entry;
       const session = sub.session;
       if (sub.noLocal && session === from) continue;
-      if (!security.canRead(session, message.topic)) continue;
+      if (!security.canRead(session, message.topic) && !(session.link instanceof LocalClient)) continue;
       const qos = upgrade ? sub.qos : message.qos < sub.qos ? message.qos : sub.qos;
       const retain = sub.retainAsPublished ? message.retain : false;
       const outcome = session.deliver(message, qos, retain, sub.subscriptionId);
@@ -374,13 +376,15 @@ export class Broker {
     session: Session,
     filter: string,
     options: SubscribeOptions,
+    /** In-process (broker.subscribe): no ACL or hook check. */
+    trusted = false,
   ): { code: number; isNew: boolean; subscription?: Subscription } {
     const shared = parseSharedFilter(filter);
     if (shared === null) return { code: SUBSCRIBE_TOPIC_FILTER_INVALID, isNew: false };
     const matchFilter = shared ? shared.filter : filter;
     if (!isValidTopicFilter(matchFilter)) return { code: SUBSCRIBE_TOPIC_FILTER_INVALID, isNew: false };
-    if (!this.security.canSubscribe(session, matchFilter)) return { code: SUBSCRIBE_NOT_AUTHORIZED, isNew: false };
-    if (this.hooks.authorizeSubscribe && !this.hooks.authorizeSubscribe(session, filter)) {
+    if (!trusted && !this.security.canSubscribe(session, matchFilter)) return { code: SUBSCRIBE_NOT_AUTHORIZED, isNew: false };
+    if (!trusted && this.hooks.authorizeSubscribe && !this.hooks.authorizeSubscribe(session, filter)) {
       return { code: SUBSCRIBE_NOT_AUTHORIZED, isNew: false };
     }
     const key = subscriptionKey(matchFilter, shared?.group);
@@ -417,7 +421,7 @@ export class Broker {
     if (subscription.retainHandling === 2 || (subscription.retainHandling === 1 && !isNew)) return;
     const upgrade = this.limits.upgradeOutgoingQos;
     this.retained.forEachMatch(subscription.filter, Date.now(), (message) => {
-      if (!this.security.canRead(session, message.topic)) return;
+      if (!this.security.canRead(session, message.topic) && !(session.link instanceof LocalClient)) return;
       const qos = upgrade ? subscription.qos : message.qos < subscription.qos ? message.qos : subscription.qos;
       // Retained messages sent for a new subscription keep RETAIN set [MQTT-3.3.1-8].
       const outcome = session.deliver(message, qos, true, subscription.subscriptionId);
