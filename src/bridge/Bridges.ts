@@ -2,7 +2,7 @@ import type { Broker } from '../broker/Broker';
 import type { BrokerConfig } from '../config/BrokerConfig';
 import type { DaemonExtension } from '../daemon/Daemon';
 import type { BridgeStatus } from '../daemon/StatusFile';
-import type { Logger } from '../log/Logger';
+import { escape, type Logger } from '../log/Logger';
 import { Bridge } from './Bridge';
 
 /** Every configured bridge as one daemon extension: started with the broker, stopped before it. */
@@ -11,7 +11,14 @@ export class Bridges implements DaemonExtension {
 
   constructor(config: BrokerConfig, broker: Broker, log: Logger) {
     this.bridges = config.bridges.map((b) => new Bridge(b, broker, log, { sysInterval: config.sysInterval }));
-    for (const bridge of this.bridges) bridge.start();
+    for (const bridge of this.bridges) {
+      try {
+        bridge.start();
+      } catch (err) {
+        // One bad bridge must not take the broker (or the other bridges) down with it.
+        log.error(`Bridge ${escape(bridge.name)} not started: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
   }
 
   status(): BridgeStatus[] {

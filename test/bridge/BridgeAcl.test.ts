@@ -5,9 +5,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { hasCommand } from '../helpers/processes';
 import { publishOnce, record, startLocal, until, upstream, type LocalBroker, type Upstream } from './bridgeTestKit';
@@ -42,12 +41,12 @@ test('a restrictive acl_file does not block the bridge in either direction', { s
   await until(() => local.bridge.state === 'connected', 'the bridge to connect', local.log);
   const remote = await record(up.port, [{ topic: 'out/#', qos: 1 }]);
   try {
-    // The bridge's local side sees this retained message, published by the broker itself.
+    // Published by the broker itself: no network client, so only the bridge's own rights matter.
     local.daemon.broker.publish('out/from-router', 'x', { qos: 1 });
     await until(() => remote.payloads().includes('x'), 'the local message on the remote', local.log);
     await publishOnce(up.port, 'in/from-cloud', 'y', { qos: 1 });
     await until(() => local.bridge.messagesIn === 1, 'the remote message to come in', local.log);
-    assert.equal(local.daemon.broker.retained.size >= 0, true);
+    assert.equal(local.bridge.messagesOut, 1);
   } finally {
     await remote.close();
   }
