@@ -56,7 +56,7 @@ export interface BridgeOptions {
  */
 export class Bridge {
   state: BridgeState = 'down';
-  /** ms since the epoch when `state` last changed. */
+  /** ms since the epoch when the bridge last connected or lost its connection (or started). */
   since = Date.now();
   lastError: string | null = null;
   messagesIn = 0;
@@ -453,8 +453,9 @@ export class Bridge {
 
   private setState(state: BridgeState): void {
     if (this.state === state) return;
+    // "Down since 10:02" must not restart at every retry: only connected ↔ not counts.
+    if ((state === 'connected') !== (this.state === 'connected')) this.since = Date.now();
     this.state = state;
-    this.since = Date.now();
     this.publishSys();
   }
 

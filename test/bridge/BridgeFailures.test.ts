@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from '../helpers/ports';
 import { hasCommand } from '../helpers/processes';
@@ -79,6 +80,36 @@ describe('unreachable upstream', { skip }, () => {
     } finally {
       await remote.close();
     }
+  });
+});
+
+describe('a remote that accepts TCP but never answers', { skip }, () => {
+  let local: LocalBroker | undefined;
+  let server: Server | undefined;
+  const sockets: Socket[] = [];
+  after(async () => {
+    await local?.stop();
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  });
+
+  test('no CONNACK within the keepalive interval is a failure like any other, and is retried', async () => {
+    server = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    local = await startLocal([
+      'connection silent',
+      `address 127.0.0.1:${port}`,
+      'keepalive_interval 5',
+      'restart_timeout 1',
+      'topic s/# out 1',
+    ]);
+    await until(() => local!.bridge.lastError !== null, 'the attempt to time out', local.log);
+    assert.equal(local.bridge.lastError, 'no CONNACK within 5 s');
+    assert.notEqual(local.bridge.state, 'connected');
+    await roundTrip(local, 'served while the remote is silent');
+    // Retried: a second connection reaches the silent server.
+    await until(() => sockets.length >= 2, 'a second attempt');
   });
 });
 
