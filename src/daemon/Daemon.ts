@@ -179,7 +179,9 @@ export class Daemon {
   /** Saves if anything changed since the last save (flash wear). SIGUSR1 forces it. */
   async save(force = false): Promise<void> {
     if (!this.config.persistence) return;
-    if (this.saving) return this.saving;
+    // A save in progress holds an older snapshot: wait for it, then decide afresh, so a
+    // SIGUSR1 or SIGTERM during an autosave still saves what came after its snapshot.
+    while (this.saving) await this.saving;
     const changes = this.broker.changes;
     if (!force && changes === this.savedChanges) return;
     this.saving = (async () => {
