@@ -30,7 +30,8 @@ for (const [name, entry] of Object.entries(entries)) {
     external: ['bufferutil', 'utf-8-validate'],
     // bl (under mqtt-packet) wants the readable-stream polyfill; Node's own stream module is
     // the same API and costs no flash. mqtt-packet's debug tracing is never enabled.
-    alias: { 'readable-stream': 'stream', debug: './scripts/shims/debug.js' },
+    // mqtt-packet's parser needs only bl's BufferList, not the stream wrapper around it.
+    alias: { 'readable-stream': 'stream', debug: './scripts/shims/debug.js', bl: './node_modules/bl/BufferList.js' },
     define: { MQTTD_VERSION: JSON.stringify(version) },
     logLevel: 'warning',
   });

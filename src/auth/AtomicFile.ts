@@ -4,7 +4,6 @@
  */
 import { promises as fs, constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 
 export interface AtomicWriteOptions {
   /** Mode for a file that does not exist yet. Default 0600: password files are secrets. */
@@ -24,7 +23,7 @@ export async function writeFileAtomic(linkOrPath: string, data: string | Buffer,
   });
   const mode = existing ? existing.mode & 0o7777 : (options.mode ?? 0o600);
   const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${(require('node:crypto') as typeof import('node:crypto')).randomBytes(4).toString('hex')}.tmp`);
   // O_EXCL: never write through a link someone planted under the temp name.
   const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   let renamed = false;

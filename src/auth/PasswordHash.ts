@@ -12,9 +12,17 @@
  *
  * Hashing and verifying use async crypto so a login never blocks the event loop.
  */
-import { createHash, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
-import bcrypt from 'bcryptjs';
+import type * as Bcrypt from 'bcryptjs';
+
+/** Crypto and bcryptjs load on first use, so a broker without passwords never pays for them. */
+function crypto(): typeof import('node:crypto') {
+  return require('node:crypto') as typeof import('node:crypto');
+}
+
+function bcrypt(): typeof Bcrypt {
+  return require('bcryptjs') as typeof Bcrypt;
+}
 
 export type HashAlgorithm = 'sha512-pbkdf2' | 'sha512' | 'bcrypt';
 
@@ -43,19 +51,19 @@ export async function hashPassword(password: string, options: HashOptions = {}):
       if (!Number.isInteger(iterations) || iterations < 1 || iterations > PBKDF2_MAX_ITERATIONS) {
         throw new RangeError(`iterations must be an integer from 1 to ${PBKDF2_MAX_ITERATIONS}`);
       }
-      const salt = randomBytes(SALT_BYTES);
+      const salt = crypto().randomBytes(SALT_BYTES);
       const hash = await pbkdf2Async(Buffer.from(password, 'utf8'), salt, iterations);
       return `$7$${iterations}$${salt.toString('base64')}$${hash.toString('base64')}`;
     }
     case 'sha512': {
-      const salt = randomBytes(SALT_BYTES);
+      const salt = crypto().randomBytes(SALT_BYTES);
       const hash = sha512(Buffer.from(password, 'utf8'), salt);
       return `$6$${salt.toString('base64')}$${hash.toString('base64')}`;
     }
     case 'bcrypt': {
       const cost = options.iterations ?? BCRYPT_DEFAULT_COST;
       if (!Number.isInteger(cost) || cost < 4 || cost > 31) throw new RangeError('bcrypt cost must be an integer from 4 to 31');
-      return bcrypt.hash(password, cost);
+      return bcrypt().hash(password, cost);
     }
   }
 }
@@ -79,7 +87,7 @@ export async function verifyPassword(stored: string, password: Buffer | string):
       // bcryptjs takes a string; bytes that are not UTF-8 would collapse to U+FFFD and
       // could then match another password, so they never match.
       if (!isUtf8(bytes)) return false;
-      return bcrypt.compare(bytes.toString('utf8'), parsed.text);
+      return bcrypt().compare(bytes.toString('utf8'), parsed.text);
   }
 }
 
@@ -138,15 +146,15 @@ function decodeBase64(text: string): Buffer | undefined {
 
 function pbkdf2Async(password: Buffer, salt: Buffer, iterations: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    pbkdf2(password, salt, iterations, SHA512_BYTES, 'sha512', (err, key) => (err ? reject(err) : resolve(key)));
+    crypto().pbkdf2(password, salt, iterations, SHA512_BYTES, 'sha512', (err, key) => (err ? reject(err) : resolve(key)));
   });
 }
 
 /** mosquitto's $6$: SHA512 over the password bytes followed by the salt bytes. */
 function sha512(password: Buffer, salt: Buffer): Buffer {
-  return createHash('sha512').update(password).update(salt).digest();
+  return crypto().createHash('sha512').update(password).update(salt).digest();
 }
 
 function equal(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === b.length && crypto().timingSafeEqual(a, b);
 }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import type { LogDestination } from '../config/BrokerConfig';
 import { stderrSink, stdoutSink, type LogLevel, type LogSink } from '../log/Logger';
@@ -53,6 +52,7 @@ function syslogSink(): LogSink {
       const priority = SYSLOG_PRIORITY[level];
       let out = loggers.get(priority);
       if (!out) {
+        const { spawn } = require('node:child_process') as typeof import('node:child_process');
         const child = spawn('logger', ['-t', 'mqttd', '-p', `daemon.${priority}`], { stdio: ['pipe', 'ignore', 'ignore'] });
         child.on('error', () => loggers.delete(priority));
         child.unref();

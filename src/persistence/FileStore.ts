@@ -8,7 +8,6 @@
  * `<file>.corrupt-<YYYYMMDD-HHMMSS>` (UTC), never deleted, and the broker starts empty.
  * A store path that is a symlink is written where it points; the link stays.
  */
-import { createHash } from 'node:crypto';
 import { lstat, open, readFile, readlink, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { decodeSnapshot, encodeSnapshot } from './SnapshotCodec';
@@ -195,7 +194,8 @@ async function syncDirectory(directory: string): Promise<void> {
 }
 
 function digest(bytes: Buffer): Buffer {
-  return createHash('sha256').update(bytes).digest();
+  // Loaded here, not at start-up: node:crypto costs megabytes of RSS.
+  return (require('node:crypto') as typeof import('node:crypto')).createHash('sha256').update(bytes).digest();
 }
 
 async function exists(path: string): Promise<boolean> {

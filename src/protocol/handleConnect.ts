@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type * as mqtt from 'mqtt-packet';
 import type { ConnectRefusal } from '../broker/Broker';
 import { Message, type QoS } from '../broker/Message';
@@ -60,7 +59,8 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
     if (!limits.allowZeroLengthClientId || (version === 4 && !clean)) {
       return refuse(conn, ReasonCode.ClientIdentifierNotValid, 'zero-length client id not allowed');
     }
-    clientId = limits.autoIdPrefix + randomBytes(12).toString('hex');
+    // node:crypto is loaded only when an id is assigned: it costs megabytes of RSS.
+    clientId = limits.autoIdPrefix + (require('node:crypto') as typeof import('node:crypto')).randomBytes(12).toString('hex');
     if (v5) assignedClientId = clientId;
   }
   conn.clientId = clientId;

@@ -1,11 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer, type TLSSocket, type SecureVersion } from 'node:tls';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { TLSSocket, SecureVersion } from 'node:tls';
 import type { ListenerConfig } from '../config/BrokerConfig';
 
 /** What a transport knows about a new byte stream; it knows nothing of MQTT. */
@@ -127,9 +125,14 @@ function remote(socket: Socket): string {
   return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
 }
 
+// TLS, HTTP and ws load only when a listener needs them: each costs a router megabytes of RSS.
+function tlsModule(): typeof import('node:tls') {
+  return require('node:tls') as typeof import('node:tls');
+}
+
 function streamServer(config: ListenerConfig, admit: (s: Socket) => boolean, onStream: StreamHandler): TcpServer {
   if (isTls(config)) {
-    const server = createTlsServer(tlsOptions(config), (socket) => {
+    const server = tlsModule().createServer(tlsOptions(config), (socket) => {
       if (!admit(socket)) return;
       socket.setNoDelay(true);
       onStream(socket, { remoteAddress: remote(socket), certificateIdentity: peerIdentity(socket) });
@@ -147,7 +150,10 @@ function streamServer(config: ListenerConfig, admit: (s: Socket) => boolean, onS
 
 /** MQTT over WebSocket: subprotocol `mqtt` (or 3.1's `mqttv3.1`), any path (`/`, `/mqtt`). */
 function webSocketServer(config: ListenerConfig, admit: (s: Socket) => boolean, onStream: StreamHandler): HttpServer {
-  const server = isTls(config) ? createHttpsServer(tlsOptions(config)) : createHttpServer();
+  const server = isTls(config)
+    ? (require('node:https') as typeof import('node:https')).createServer(tlsOptions(config))
+    : (require('node:http') as typeof import('node:http')).createServer();
+  const { WebSocketServer, createWebSocketStream } = require('ws') as typeof import('ws');
   server.on('request', (_req, res) => {
     res.writeHead(426, { 'Content-Type': 'text/plain' });
     res.end('This is an MQTT over WebSocket endpoint.\n');
