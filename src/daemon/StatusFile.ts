@@ -14,6 +14,10 @@ export interface BridgeStatus {
   messages_in: number;
   messages_out: number;
   queued: number;
+  /** Outgoing messages dropped because the queue was full while the remote was down. */
+  dropped: number;
+  /** The remote address in use or last tried (host:port). */
+  address: string;
 }
 
 const PROTOCOL_NAMES = { 3: 'mqttv31', 4: 'mqttv311', 5: 'mqttv5' } as const;

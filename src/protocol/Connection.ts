@@ -53,6 +53,8 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   /** v5 Topic Alias → topic, client to server (§3.3.2.3.4). */
   topicAliases: Map<number, string> | undefined;
   topicAliasMaximum = 10;
+  /** A v3.x bridge (mosquitto's try_private bit): its subscriptions get No Local and Retain As Published. */
+  isBridge = false;
   /** The largest packet the client accepts (v5 Maximum Packet Size); 0: no limit. */
   clientMaximumPacketSize = 0;
   /** Packets that arrived while CONNECT was being authenticated. */

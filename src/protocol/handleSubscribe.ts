@@ -25,8 +25,8 @@ export function handleSubscribe(conn: Connection, packet: mqtt.ISubscribePacket)
     const filter = mountPoint + s.topic;
     const result = broker.addSubscription(session, filter, {
       qos: s.qos as QoS,
-      noLocal: v5 && s.nl === true,
-      retainAsPublished: v5 && s.rap === true,
+      noLocal: v5 ? s.nl === true : conn.isBridge,
+      retainAsPublished: v5 ? s.rap === true : conn.isBridge,
       retainHandling: v5 ? ((s.rh ?? 0) as 0 | 1 | 2) : 0,
       subscriptionId,
     });

@@ -22,9 +22,8 @@ function counts(r: Recorder): Map<string, number> {
 
 for (const [version, todo] of [
   ['mqttv50', false],
-  // mqttd's SUBSCRIBE handler reads No Local only from v5 packets; mqtt-packet sets it for a
-  // v3.1.1 client that sent the bridge bit, and mosquitto honours it. Fix reported to its owner.
-  ['mqttv311', 'mqttd as the remote does not yet give v3.1.1 bridges (try_private) No Local'],
+  // A v3.1.1 bridge sets mosquitto's bridge bit (try_private): the remote gives it No Local.
+  ['mqttv311', false],
 ] as const) {
   describe(`two mqttd brokers bridged both ways (${version})`, () => {
     let remote: MqttdProcess | undefined;
