@@ -117,7 +117,7 @@ async function main() {
           if (!res) cell.failed = true;
           else {
             cell.values.push(res.values[m.key]);
-            if (res.generatorCpu > GENERATOR_SATURATED) cell.invalid = true;
+            if (m.gen && res.generatorCpu > GENERATOR_SATURATED) cell.invalid = true;
           }
         }
         if (res) {
@@ -155,7 +155,7 @@ async function main() {
     '',
     `Medians of ${opts.reps} interleaved run(s), (min–max) when they differ. Ratios are mqttd ÷ other: above 1 is better for ↑ rows, below 1 for ↓ rows.`,
     `Broker ${pin.broker === null ? 'and generator unpinned (one core)' : `pinned to core ${pin.broker}, load generator to core ${pin.generator}`}. ` +
-      `⚠ marks a figure taken while the load generator used more than ${GENERATOR_SATURATED * 100} % of its core (invalid); † marks a broker that failed a run; ‡ marks a loss counted while the broker was still delivering after the drain time (an upper bound).`,
+      `⚠ marks a rate or time taken while the load generator used more than ${GENERATOR_SATURATED * 100} % of its core (invalid: the generator may have been the limit); † marks a broker that failed a run; ‡ marks a loss counted while the broker was still delivering after the drain time (an upper bound).`,
     ...(busy ? ['', `**The machine was busy during this run (load average ${info.load} at the start, ${loadEnd} at the end, on ${info.cores} cores): the figures are noisy and not for publication.**`] : []),
     ...(flagsNote ? ['', flagsNote.trim()] : []),
     '',
