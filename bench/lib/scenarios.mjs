@@ -102,6 +102,7 @@ export const scenarios = [
         { key: `rate_${n}`, label: `${n} clients: connects/s`, better: higher, digits: 0, gen: true },
         { key: `rss_${n}_mb`, label: `${n} clients: RSS MB`, better: lower, digits: 1 },
         { key: `kb_per_conn_${n}`, label: `${n} clients: KB/connection`, better: lower, digits: 2 },
+        { key: `cpu_us_per_conn_${n}`, label: `${n} clients: broker CPU µs/connect`, better: lower, digits: 0 },
       ]),
     ],
     async run(name, ctx) {
@@ -116,9 +117,12 @@ export const scenarios = [
           const before = rssKb(b.pid);
           idle.push(before);
           let during = null;
+          let cpuConnected = null;
+          const cpuStart = cpuSeconds(b.pid);
           const r = await runLoadgen(ctx.loadgen, ['conns', '--port', String(b.port), '--count', String(n)], {
             ...ctx.gen,
             onPause: async () => {
+              cpuConnected = cpuSeconds(b.pid);
               await sleep(ctx.quick ? 300 : 1000);
               during = rssKb(b.pid);
             },
@@ -127,6 +131,7 @@ export const scenarios = [
           values[`rate_${n}`] = r.connects_per_s;
           values[`rss_${n}_mb`] = during / 1024;
           values[`kb_per_conn_${n}`] = (during - before) / n;
+          values[`cpu_us_per_conn_${n}`] = ((cpuConnected - cpuStart) * 1e6) / n;
           generatorCpu = Math.max(generatorCpu, r.generator_cpu);
           raw[n] = { ...r, rss_before_kb: before, rss_during_kb: during };
         } finally {
