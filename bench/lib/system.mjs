@@ -11,9 +11,24 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * single core there is nothing to separate and both run unpinned.
  */
 export function pinning() {
-  const n = availableParallelism();
-  if (n < 2 || !hasCommand('taskset')) return { broker: null, generator: null, cores: n };
-  return { broker: n - 1, generator: 0, cores: n };
+  const allowed = allowedCpus();
+  const n = allowed.length || availableParallelism();
+  if (allowed.length < 2 || !hasCommand('taskset')) return { broker: null, generator: null, cores: n };
+  return { broker: allowed[allowed.length - 1], generator: allowed[0], cores: n };
+}
+
+/** CPUs this process may run on (a container or cgroup may allow only some), e.g. "0-1,4". */
+function allowedCpus() {
+  try {
+    const m = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (!m) return [];
+    return m[1].split(',').flatMap((part) => {
+      const [a, b] = part.split('-').map(Number);
+      return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    });
+  } catch {
+    return [];
+  }
 }
 
 /** Prefixes a command with `taskset -c <core>` when a core is given. */
