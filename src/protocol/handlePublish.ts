@@ -56,7 +56,9 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
 
   const limit = broker.limits.messageSizeLimit;
   let refusal = 0;
-  if (limit > 0 && packet.payload.length > limit) refusal = ReasonCode.PacketTooLarge;
+  // Not 0x95: it is no PUBACK/PUBREC code (§3.4.2.1), and mosquitto's 0x95 there makes
+  // strict clients (MQTT.js) drop the connection as malformed.
+  if (limit > 0 && packet.payload.length > limit) refusal = ReasonCode.ImplementationSpecificError;
   else if (topic.startsWith('$SYS') && !isBridgeStateTopic(topic)) refusal = ReasonCode.NotAuthorized;
   else {
     if (conn.info.mountPoint !== undefined) topic = conn.info.mountPoint + topic;
