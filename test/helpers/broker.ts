@@ -182,6 +182,8 @@ export function closed(client: MqttClient): Promise<void> {
 export interface RawPeer {
   socket: Socket;
   packets: mqttPacket.Packet[];
+  /** What mqtt-packet could not parse of the broker's output (should stay empty). */
+  parseErrors: string[];
   send(bytes: Buffer | number[]): void;
   sendPacket(packet: mqttPacket.Packet, protocolVersion?: number): void;
   /** Next packet from the broker (rejects if the socket closes first or on timeout). */
@@ -200,12 +202,18 @@ export async function rawConnect(port: number, protocolVersion = 4): Promise<Raw
   });
   const parser = mqttPacket.parser({ protocolVersion });
   const packets: mqttPacket.Packet[] = [];
+  const parseErrors: string[] = [];
   let taken = 0;
   let wake: (() => void) | undefined;
   let isClosed = false;
   parser.on('packet', (p: mqttPacket.Packet) => {
     packets.push(p);
     wake?.();
+  });
+  // A packet the test's parser rejects ends the connection like a strict client would.
+  parser.on('error', (err: Error) => {
+    parseErrors.push(err.message);
+    socket.destroy();
   });
   socket.on('data', (d) => parser.parse(d));
   socket.on('error', () => undefined);
@@ -219,6 +227,7 @@ export async function rawConnect(port: number, protocolVersion = 4): Promise<Raw
   return {
     socket,
     packets,
+    parseErrors,
     send: (bytes) => void socket.write(Buffer.from(bytes)),
     sendPacket: (packet, v = protocolVersion) => void socket.write(mqttPacket.generate(packet, { protocolVersion: v })),
     async next(timeoutMs = 5000) {
