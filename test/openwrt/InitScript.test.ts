@@ -24,7 +24,7 @@ test('the shipped config registers the broker on the LAN addresses, as user mqtt
   const calls = box.takeProcdCalls();
   assert.deepEqual(calls[0], ['open_service', 'mqttd', '/etc/init.d/mqttd']);
   const reg = registrationOf(calls);
-  assert.deepEqual(reg.command, ['/usr/bin/mqttd', '--uci', '/etc/config/mqttd', '--network', 'lan=192.168.1.1,fd00::1']);
+  assert.deepEqual(reg.command, ['/usr/bin/node', '--max-semi-space-size=2', '/usr/lib/mqttd/mqttd.js', '--uci', '/etc/config/mqttd', '--network', 'lan=192.168.1.1,fd00::1']);
   assert.deepEqual(reg.params.get('user'), ['mqttd']);
   assert.deepEqual(reg.params.get('group'), ['mqttd']);
   assert.deepEqual(reg.params.get('respawn'), []);
@@ -77,7 +77,9 @@ test('listeners on lan and wan, a fixed address and a disabled one: only the nam
   assert.equal(run.status, 0, run.stderr);
   const reg = registrationOf(box.takeProcdCalls());
   assert.deepEqual(reg.command, [
-    '/usr/bin/mqttd',
+    '/usr/bin/node',
+    '--max-semi-space-size=2',
+    '/usr/lib/mqttd/mqttd.js',
     '--uci',
     '/etc/config/mqttd',
     '--network',
@@ -103,7 +105,7 @@ test("interface '*' passes no network, and a network that is down is said so on 
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stderr, /network 'iot' has no address yet/);
   const reg = registrationOf(box.takeProcdCalls());
-  assert.deepEqual(reg.command, ['/usr/bin/mqttd', '--uci', '/etc/config/mqttd']);
+  assert.deepEqual(reg.command, ['/usr/bin/node', '--max-semi-space-size=2', '/usr/lib/mqttd/mqttd.js', '--uci', '/etc/config/mqttd']);
   assert.deepEqual(reg.mdns, ['mqtt', 'tcp', '1883', 'daemon=mqttd']);
 });
 
