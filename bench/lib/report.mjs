@@ -54,9 +54,9 @@ export function targets(rows) {
     ['fan-out ≥ 2× aedes', m('fanout', 'delivered_per_s', 'mqttd'), m('fanout', 'delivered_per_s', 'aedes'), 2],
     ['fan-in QoS 1 accepted ≥ mosquitto', m('fanin-qos1', 'acked_per_s', 'mqttd'), m('fanin-qos1', 'acked_per_s', 'mosquitto'), 1],
   ].map(([name, a, b, k]) => ({ name, value: a !== null && b !== null ? `${(a / b).toFixed(2)}×` : '—', ok: a !== null && b !== null ? a >= k * b : null }));
-  const abs = (name, v, limit, unit, below = true) => ({
+  const abs = (name, v, limit, unit, below = true, digits = 0) => ({
     name,
-    value: v === null ? '—' : `${fmt(v, v < 10 ? 2 : 0)} ${unit}`,
+    value: v === null ? '—' : `${fmt(v, digits)} ${unit}`,
     ok: v === null ? null : below ? v <= limit : v >= limit,
   });
   const loss = m('fanin-qos1', 'loss_pct', 'mqttd');
@@ -69,11 +69,11 @@ export function targets(rows) {
   const kb = largest('kb_per_conn_');
   const rate = largest('rate_');
   checks.push(
-    abs('≤ 3 KB RSS per idle connection', kb ? m('connections', kb, 'mqttd') : null, 3, 'KB'),
-    abs('idle RSS ≤ 45 MB', m('connections', 'idle_rss_mb', 'mqttd'), 45, 'MB'),
+    abs('≤ 3 KB RSS per idle connection', kb ? m('connections', kb, 'mqttd') : null, 3, 'KB', true, 2),
+    abs('idle RSS ≤ 45 MB', m('connections', 'idle_rss_mb', 'mqttd'), 45, 'MB', true, 1),
     abs('≥ 10k connections/s', rate ? m('connections', rate, 'mqttd') : null, 10000, '/s', false),
-    abs('bundle ≤ 300 KB', m('footprint', 'raw_kb', 'mqttd'), 300, 'KB'),
-    abs('start-up to listening ≤ 150 ms', m('startup', 'listening_ms', 'mqttd'), 150, 'ms'),
+    abs('bundle ≤ 300 KB', m('footprint', 'raw_kb', 'mqttd'), 300, 'KB', true, 1),
+    abs('start-up to listening ≤ 150 ms', m('startup', 'listening_ms', 'mqttd'), 150, 'ms', true, 1),
   );
   return checks;
 }
