@@ -8,7 +8,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as mqttPacket from 'mqtt-packet';
-import { connectClient, startMqttd, subackCodes, type MqttdProcess, type TestClient } from '../helpers/broker';
+import { connectClient, startMqttd, subackCodes, waitForCount, type MqttdProcess, type TestClient } from '../helpers/broker';
 import { haveMosquittoClients, mosquittoPub, mosquittoSub, run } from '../helpers/brokerTools';
 import { waitForOutput } from '../helpers/processes';
 
@@ -193,7 +193,7 @@ describe('SIGHUP reload', { skip: !enabled && 'mosquitto clients missing' }, () 
       reloads++;
       d.process.child.kill('SIGHUP');
       // Wait for the reload's own log line (the n-th).
-      await waitForOutput(d.process, new RegExp(`(Reloading password and ACL files[\\s\\S]*){${reloads}}`));
+      await waitForCount(d.process, /Reloading password and ACL files/, reloads);
       await waitForOutput(d.process, expect);
     };
     try {

@@ -295,3 +295,9 @@ export function subackCodes(client: MqttClient, filter: string, qos: 0 | 1 | 2 =
     }),
   );
 }
+
+/** Waits until `pattern` has appeared at least `times` times in a process's output. */
+export async function waitForCount(p: RunningProcess, pattern: RegExp, times: number, timeoutMs = 20000): Promise<void> {
+  const global = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : pattern.flags + 'g');
+  await eventually(() => (p.output().match(global) ?? []).length >= times, `${times} × ${pattern}:\n${p.output()}`, timeoutMs);
+}
