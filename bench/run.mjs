@@ -123,7 +123,7 @@ async function main() {
         if (res) {
           (raw[id][name] ??= []).push({ ...res.raw, generatorCpu: res.generatorCpu });
           const summary = metrics.map((m) => `${m.label} ${Number(res.values[m.key]).toFixed(m.digits)}`).join(', ');
-          const sat = res.generatorCpu > GENERATOR_SATURATED ? ' — GENERATOR SATURATED, figure invalid' : '';
+          const sat = res.generatorCpu > GENERATOR_SATURATED ? ' — GENERATOR SATURATED: rates and times of this run are invalid' : '';
           console.log(`${label}: ${summary} (generator CPU ${(res.generatorCpu * 100).toFixed(0)} %)${sat}`);
         }
       }

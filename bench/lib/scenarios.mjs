@@ -104,6 +104,8 @@ export const scenarios = [
         { key: `kb_per_conn_${n}`, label: `${n} clients: KB/connection`, better: lower, digits: 2 },
         { key: `cpu_us_per_conn_${n}`, label: `${n} clients: broker CPU µs/connect`, better: lower, digits: 0 },
       ]),
+      // Fixed one-off growth (JIT code, heap pages) cancels out between the two sizes.
+      ...(q ? [] : [{ key: 'kb_marginal', label: 'KB per extra connection (1000 → 5000)', better: lower, digits: 2 }]),
     ],
     async run(name, ctx) {
       const values = {};
@@ -139,6 +141,7 @@ export const scenarios = [
         }
       }
       values.idle_rss_mb = Math.min(...idle) / 1024;
+      if (raw[1000] && raw[5000]) values.kb_marginal = (raw[5000].rss_during_kb - raw[1000].rss_during_kb) / 4000;
       return { values, generatorCpu, raw };
     },
   },
