@@ -1,5 +1,6 @@
-// What one idle connection costs mqttd, by object type: heap snapshots of a fresh broker
-// before and with N idle clients, diffed. Usage: node bench/heap.mjs [--clients N] [--bundle]
+// What one idle connection (or one retained message) costs mqttd, by object type: heap
+// snapshots of a fresh broker before and with N idle clients (or N retained topics), diffed.
+// Usage: node bench/heap.mjs [--clients N | --retained N] [--bundle]
 // Runs build/src/cli/mqttd.js (readable class names) unless --bundle. Snapshots are written
 // by `--heapsnapshot-signal=SIGUSR2`; each takes a few seconds on a small machine.
 import { spawn } from 'node:child_process';
@@ -13,7 +14,10 @@ const root = resolve(fileURLToPath(import.meta.url), '..', '..');
 process.chdir(root);
 const args = process.argv.slice(2);
 const ci = args.indexOf('--clients');
-const clients = ci >= 0 ? Number(args[ci + 1]) : 2000;
+const ri = args.indexOf('--retained');
+const retained = ri >= 0;
+const clients = retained ? Number(args[ri + 1]) : ci >= 0 ? Number(args[ci + 1]) : 2000;
+const what = retained ? 'retained message' : 'connection';
 const entry = args.includes('--bundle') ? 'dist/mqttd.js' : 'build/src/cli/mqttd.js';
 
 const dir = resolve('bench', 'results', 'heap', String(Date.now()));
@@ -68,9 +72,12 @@ try {
   let rssAfterGc = 0;
   let withClients = null;
   const loadgen = buildLoadgen(join('bench', 'results', 'bin'));
-  await runLoadgen(loadgen, ['conns', '--port', String(port), '--count', String(clients)], {
+  const load = retained ? ['retained', '--count', String(clients)] : ['conns', '--port', String(port), '--count', String(clients)];
+  if (retained) load.push('--port', String(port));
+  await runLoadgen(loadgen, load, {
     timeoutMs: 600000,
-    onPause: async () => {
+    onPause: async (name) => {
+      if (name !== 'connected' && name !== 'stored') return;
       await sleep(1000);
       rssWith = rssKb(broker.pid);
       withClients = summarize(await snapshot());
@@ -84,10 +91,10 @@ try {
   }
   rows.sort((x, y) => y.bytes - x.bytes);
   const heapPerConn = rows.reduce((s, r) => s + r.bytes, 0);
-  const perConn = (kb) => `${((kb - rssIdle) / clients).toFixed(2)} KB/connection`;
-  console.log(`${entry}, ${clients} idle clients: RSS idle ${(rssIdle / 1024).toFixed(1)} MB; with clients ${(rssWith / 1024).toFixed(1)} MB (${perConn(rssWith)}); after a full GC ${(rssAfterGc / 1024).toFixed(1)} MB (${perConn(rssAfterGc)})`);
-  console.log(`live JS heap growth ${(heapPerConn / 1024).toFixed(2)} KB per connection, by type:`);
-  console.log('   bytes/conn  objects/conn  type');
+  const perConn = (kb) => `${((kb - rssIdle) / clients).toFixed(2)} KB/${what}`;
+  console.log(`${entry}, ${clients} ${retained ? 'retained topics stored' : 'idle clients'}: RSS idle ${(rssIdle / 1024).toFixed(1)} MB; loaded ${(rssWith / 1024).toFixed(1)} MB (${perConn(rssWith)}); after a full GC ${(rssAfterGc / 1024).toFixed(1)} MB (${perConn(rssAfterGc)})`);
+  console.log(`live JS heap growth ${(heapPerConn / 1024).toFixed(2)} KB per ${what}, by type:`);
+  console.log(`   bytes/each  objects/each  type`);
   for (const r of rows.slice(0, 30)) console.log(`${r.bytes.toFixed(0).padStart(12)}  ${r.count.toFixed(2).padStart(12)}  ${r.key}`);
   console.log(`snapshots in ${dir} (open in Chrome DevTools → Memory)`);
 } finally {
