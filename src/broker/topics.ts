@@ -6,15 +6,25 @@
 const MAX_TOPIC_BYTES = 65535;
 
 /**
- * A PUBLISH topic name: non-empty, no wildcards [MQTT-3.3.2-2], no NUL [MQTT-1.5.3-2].
+ * At most 200 `/` in a topic or filter, as mosquitto's TOPIC_HIERARCHY_LIMIT. Matching
+ * recurses once per level of the subscription tree: without a bound one client could
+ * subscribe 30,000 levels deep, publish there, and overflow the stack.
+ */
+const MAX_TOPIC_SEPARATORS = 200;
+
+/**
+ * A PUBLISH topic name: non-empty, no wildcards [MQTT-3.3.2-2], no NUL [MQTT-1.5.3-2],
+ * at most MAX_TOPIC_SEPARATORS levels deep.
  * U+FFFD stands for bytes that were not valid UTF-8 when the packet was decoded
  * [MQTT-1.5.3-1]; such a topic is refused as malformed.
  */
 export function isValidTopicName(topic: string): boolean {
   if (topic.length === 0 || topic.length > MAX_TOPIC_BYTES) return false;
+  let separators = 0;
   for (let i = 0; i < topic.length; i++) {
     const c = topic.charCodeAt(i);
     if (c === 0x23 /* # */ || c === 0x2b /* + */ || c === 0 || c === 0xfffd) return false;
+    if (c === 0x2f /* / */ && ++separators > MAX_TOPIC_SEPARATORS) return false;
   }
   return Buffer.byteLength(topic) <= MAX_TOPIC_BYTES;
 }
@@ -25,10 +35,13 @@ export function isValidTopicName(topic: string): boolean {
  */
 export function isValidTopicFilter(filter: string): boolean {
   if (filter.length === 0 || filter.length > MAX_TOPIC_BYTES) return false;
+  let separators = 0;
   for (let i = 0; i < filter.length; i++) {
     const c = filter.charCodeAt(i);
     if (c === 0 || c === 0xfffd) return false;
-    if (c === 0x2b /* + */) {
+    if (c === 0x2f /* / */) {
+      if (++separators > MAX_TOPIC_SEPARATORS) return false;
+    } else if (c === 0x2b /* + */) {
       if ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || (i + 1 < filter.length && filter.charCodeAt(i + 1) !== 0x2f)) {
         return false;
       }
