@@ -48,6 +48,15 @@ test('topic filters: + and # only as whole levels, # only last', () => {
   }
 });
 
+test('at most 200 levels (200 separators) in a topic or filter, as mosquitto', () => {
+  assert.equal(isValidTopicName('a/'.repeat(200) + 'x'), true);
+  assert.equal(isValidTopicName('a/'.repeat(201) + 'x'), false);
+  assert.equal(isValidTopicName('/'.repeat(201)), false);
+  assert.equal(isValidTopicFilter('+/'.repeat(200) + '#'), true);
+  assert.equal(isValidTopicFilter('+/'.repeat(201) + '#'), false);
+  assert.equal(parseSharedFilter('$share/g/' + 'a/'.repeat(201) + '#'), null);
+});
+
 test('shared filters: $share/<group>/<filter>, group without wildcards, filter valid', () => {
   assert.deepEqual(parseSharedFilter('$share/g/a/+'), { group: 'g', filter: 'a/+' });
   assert.deepEqual(parseSharedFilter('$share/g/#'), { group: 'g', filter: '#' });

@@ -34,8 +34,13 @@ async function brokerStillServes(): Promise<void> {
 }
 
 function publishBytes(topic: Buffer, payload = Buffer.from('x')): number[] {
-  const remaining = 2 + topic.length + payload.length;
-  return [0x30, remaining, topic.length >> 8, topic.length & 0xff, ...topic, ...payload];
+  let remaining = 2 + topic.length + payload.length;
+  const length: number[] = [];
+  do {
+    length.push((remaining & 0x7f) | (remaining > 0x7f ? 0x80 : 0));
+    remaining >>= 7;
+  } while (remaining > 0);
+  return [0x30, ...length, topic.length >> 8, topic.length & 0xff, ...topic, ...payload];
 }
 
 const cases: { name: string; bytes: number[]; v5Reason?: number }[] = [
@@ -77,6 +82,26 @@ for (const version of [4, 5] as const) {
     });
   }
 }
+
+test('a subscription and a PUBLISH thousands of levels deep are refused, and the broker lives on', async () => {
+  // Before the 200-level limit, matching this topic against this filter overflowed the stack.
+  const roomy = await startBroker();
+  try {
+    const sub = await rawSession(roomy.port, 'deep-sub', 5);
+    sub.sendPacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '+/'.repeat(30000) + '#', qos: 0 }] });
+    assert.deepEqual(((await sub.next()) as mqttPacket.ISubackPacket).granted, [0x8f]);
+    const pub = await rawSession(roomy.port, 'deep-pub', 4);
+    pub.send(publishBytes(Buffer.from('a' + '/a'.repeat(30000))));
+    await pub.closed;
+    const alive = await rawSession(roomy.port, 'alive', 4);
+    alive.sendPacket({ cmd: 'pingreq' });
+    assert.equal((await alive.next()).cmd, 'pingresp');
+    sub.destroy();
+    alive.destroy();
+  } finally {
+    await roomy.stop();
+  }
+});
 
 test('packets before CONNECT close the connection without an answer', async () => {
   for (const bytes of [
