@@ -1,5 +1,6 @@
 import type { ClientLink, ProtocolVersion } from './ClientLink';
 import type { Message, QoS } from './Message';
+import { DeliveryQueue } from './DeliveryQueue';
 import type { Subscription } from './Subscription';
 
 /** One message on its way to this session's client. */
@@ -57,7 +58,7 @@ export class Session {
   dropped = 0;
 
   private inflight: Map<number, Delivery> | undefined;
-  private queue: Delivery[] = [];
+  private readonly queue = new DeliveryQueue();
   private queuedBytes = 0;
   private nextPacketId = 1;
   /** Publishers paused because this session's queue was long. */
@@ -153,14 +154,12 @@ export class Session {
     const queue = this.queue;
     if (queue.length > 0) {
       const now = Date.now();
-      let taken = 0;
-      while (taken < queue.length && (queue[taken].qos === 0 || this.inflightCount < this.window)) {
-        const d = queue[taken++];
+      for (let d = queue.peek(); d !== undefined && (d.qos === 0 || this.inflightCount < this.window); d = queue.peek()) {
+        queue.shift();
         this.queuedBytes -= d.message.payload.length;
         if (d.message.isExpired(now)) continue;
         this.send(d, link);
       }
-      if (taken > 0) queue.splice(0, taken);
     }
     const paused = this.pausedPublishers;
     if (paused && queue.length <= this.lowWater()) {
@@ -183,7 +182,7 @@ export class Session {
   /** Forgets all messages (clean start / session end). */
   clearMessages(): void {
     this.inflight = undefined;
-    this.queue = [];
+    this.queue.clear();
     this.queuedBytes = 0;
     this.incomingQos2 = undefined;
   }

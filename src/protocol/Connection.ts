@@ -60,7 +60,9 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   /** Packets that arrived while CONNECT was being authenticated. */
   private held: mqtt.Packet[] | undefined;
   private readonly reader: PacketReader;
-  private corked = false;
+  /** Packets written this event-loop turn, sent as one buffer when the turn ends. */
+  private outbox: Buffer[] | undefined;
+  private outboxBytes = 0;
   private pauses = 0;
   private gracefulClose = false;
   private accepted = false;
@@ -97,7 +99,7 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   }
 
   get backlog(): number {
-    return this.stream.writableLength;
+    return this.stream.writableLength + this.outboxBytes;
   }
 
   // ---- Input -----------------------------------------------------------------------
@@ -216,16 +218,20 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
 
   // ---- Output ----------------------------------------------------------------------
 
-  /** Writes a packet; writes of one event-loop turn go out together (cork/uncork). */
+  /**
+   * Writes a packet. The packets of one event-loop turn are joined and written once: a
+   * fan-out to a subscriber then costs one stream write per turn, not one per message.
+   */
   write(packet: Buffer): void {
     if (this.state === 'closed') return;
-    const stream = this.stream;
-    if (!this.corked) {
-      this.corked = true;
-      stream.cork();
-      process.nextTick(uncork, this);
+    const outbox = this.outbox;
+    if (outbox === undefined) {
+      this.outbox = [packet];
+      process.nextTick(flush, this);
+    } else {
+      outbox.push(packet);
     }
-    stream.write(packet);
+    this.outboxBytes += packet.length;
     const stats = this.broker.stats;
     stats.bytesSent += packet.length;
     stats.messagesSent++;
@@ -300,7 +306,7 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
 
   /** Stops input, lets a final packet flush, but never waits on a client that stopped reading. */
   private finish(): void {
-    this.uncorkNow();
+    this.flushNow();
     this.state = 'closed';
     this.stream.end();
     const timer = setTimeout(() => this.stream.destroy(), 1000);
@@ -308,11 +314,15 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     this.stream.once('close', () => clearTimeout(timer));
   }
 
-  private uncorkNow(): void {
-    if (this.corked) {
-      this.corked = false;
-      this.stream.uncork();
-    }
+  /** Sends what this turn wrote. */
+  flushNow(): void {
+    const outbox = this.outbox;
+    if (outbox === undefined) return;
+    this.outbox = undefined;
+    const bytes = this.outboxBytes;
+    this.outboxBytes = 0;
+    if (this.stream.destroyed) return;
+    this.stream.write(outbox.length === 1 ? outbox[0] : Buffer.concat(outbox, bytes));
   }
 
   private teardown(): void {
@@ -330,9 +340,8 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   }
 }
 
-function uncork(connection: Connection): void {
-  (connection as unknown as { corked: boolean }).corked = false;
-  connection.stream.uncork();
+function flush(connection: Connection): void {
+  connection.flushNow();
 }
 
 /** PUBACK/PUBREC/PUBREL/PUBCOMP with reason Success: the same four bytes in every version. */
