@@ -76,10 +76,12 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   ) {
     this.openedAt = this.lastSeen = registry.now;
     this.reader = new PacketReader(this, () => this.broker.limits.maxPacketSize);
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('error', () => this.stream.destroy());
-    stream.on('close', () => this.teardown());
-    stream.on('end', () => this.stream.end());
+    // Shared listeners find their connection on the stream: no closures per connection.
+    (stream as ConnectedStream)[CONNECTION] = this;
+    stream.on('data', onStreamData);
+    stream.on('error', onStreamError);
+    stream.on('close', onStreamClose);
+    stream.on('end', onStreamEnd);
     registry.add(this);
     broker.stats.sockets++;
   }
@@ -104,7 +106,7 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
 
   // ---- Input -----------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.lastSeen = this.registry.now;
     this.broker.stats.bytesReceived += chunk.length;
@@ -325,7 +327,7 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     this.stream.write(outbox.length === 1 ? outbox[0] : Buffer.concat(outbox, bytes));
   }
 
-  private teardown(): void {
+  teardown(): void {
     if (this.tornDown) return;
     this.tornDown = true;
     this.state = 'closed';
@@ -338,6 +340,26 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     this.will = undefined;
     this.session = null;
   }
+}
+
+const CONNECTION = Symbol('connection');
+
+type ConnectedStream = Duplex & { [CONNECTION]: Connection };
+
+function onStreamData(this: ConnectedStream, chunk: Buffer): void {
+  this[CONNECTION].onData(chunk);
+}
+
+function onStreamError(this: ConnectedStream): void {
+  this.destroy();
+}
+
+function onStreamClose(this: ConnectedStream): void {
+  this[CONNECTION].teardown();
+}
+
+function onStreamEnd(this: ConnectedStream): void {
+  this.end();
 }
 
 function flush(connection: Connection): void {
