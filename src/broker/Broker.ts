@@ -7,7 +7,7 @@ import { LocalClient, type LocalHandler } from './LocalClient';
 import { Message, type QoS } from './Message';
 import { RetainedStore } from './RetainedStore';
 import { DeliveryOutcome, NEVER_EXPIRES, Session, type SessionLimits } from './Session';
-import { isShareGroup, subscriptionKey, type ShareGroup, type Subscription } from './Subscription';
+import { isShareGroup, subscriptionKey, type ShareGroup, type Subscription, type SubscriptionEntry } from './Subscription';
 import { TopicTree } from './TopicTree';
 import { isBridgeStateTopic, isValidTopicFilter, isValidTopicName, parseSharedFilter } from './topics';
 import type { Will } from './Will';
@@ -139,6 +139,8 @@ export class Broker {
   /** Bumped on any change persistence should save (sessions, subscriptions, queues). */
   private sessionChanges = 0;
   private readonly pendingWills = new Map<string, PendingWill>();
+  /** route()'s scratch map: v3 sessions a message matches → the highest QoS among their subscriptions. */
+  private readonly v3Copies = new Map<Session, QoS>();
   private readonly connectedAt = new Map<Session, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private localCount = 0;
@@ -340,13 +342,21 @@ export class Broker {
     const security = this.security;
     const upgrade = this.limits.upgradeOutgoingQos;
     const publisher = from?.link ?? undefined;
+    const copies = entries.length > 1 ? this.oneCopyPerV3Client(entries) : undefined;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i];
       const sub = isShareGroup(entry) ? this.pickShareMember(entry) : entry;
       const session = sub.session;
+      let granted = sub.qos;
+      if (copies !== undefined && entry === sub && session.protocolVersion !== 5) {
+        const best = copies.get(session);
+        if (best === undefined) continue; // this client has its copy already
+        copies.delete(session);
+        granted = best;
+      }
       if (sub.noLocal && session === from) continue;
       if (!security.canRead(session, message.topic) && !(session.link instanceof LocalClient)) continue;
-      const qos = upgrade ? sub.qos : message.qos < sub.qos ? message.qos : sub.qos;
+      const qos = upgrade ? granted : message.qos < granted ? message.qos : granted;
       const retain = sub.retainAsPublished ? message.retain : false;
       const outcome = session.deliver(message, qos, retain, sub.subscriptionId);
       if (outcome === DeliveryOutcome.Dropped) stats.publishDropped++;
@@ -535,6 +545,23 @@ export class Broker {
       protocolVersion: link.protocolVersion,
       connectedAt: this.connectedAt.get(session) ?? 0,
     };
+  }
+
+  /**
+   * Overlapping subscriptions: a v3 client gets one copy of a message, as mosquitto sends
+   * it, at the highest QoS among its matching subscriptions [MQTT-3.3.5-1]. A v5 client
+   * gets one per subscription, each with its own Subscription Identifier (as mosquitto).
+   */
+  private oneCopyPerV3Client(entries: readonly SubscriptionEntry[]): Map<Session, QoS> | undefined {
+    // A nested route() (from a hook) must not clobber the outer one's map.
+    const copies = this.v3Copies.size === 0 ? this.v3Copies : new Map<Session, QoS>();
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (isShareGroup(e) || e.session.protocolVersion === 5) continue;
+      const q = copies.get(e.session);
+      if (q === undefined || e.qos > q) copies.set(e.session, e.qos);
+    }
+    return copies.size > 0 ? copies : undefined;
   }
 
   private pickShareMember(group: ShareGroup): Subscription {

@@ -7,8 +7,8 @@ import { ReasonCode } from './reasonCodes';
 
 /**
  * SUBSCRIBE (§3.8): one result per filter in the SUBACK, then the retained messages of
- * the new subscriptions. Overlapping subscriptions each deliver their own copy, as
- * mosquitto 2 does (allow_duplicate_messages true).
+ * the new subscriptions. Overlapping subscriptions: see Broker.oneCopyPerV3Client (one
+ * copy for a v3 client, one per subscription for v5, as mosquitto 2.0 by default).
  */
 export function handleSubscribe(conn: Connection, packet: mqtt.ISubscribePacket): void {
   const broker = conn.broker;
