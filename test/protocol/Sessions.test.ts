@@ -88,22 +88,34 @@ test('incoming QoS 2: a resent PUBLISH before PUBREL is not delivered twice', as
   await watcher.end();
 });
 
-test('overlapping subscriptions: one copy per matching subscription, each at its own QoS (as mosquitto)', async () => {
-  const peer = await rawSession(b.port, 'overlap', 4);
-  peer.sendPacket({
-    cmd: 'subscribe',
-    messageId: 1,
-    subscriptions: [
-      { topic: 'ov/#', qos: 0 },
-      { topic: 'ov/+', qos: 1 },
-    ],
-  });
-  assert.deepEqual((await peer.next() as mqttPacket.ISubackPacket).granted, [0, 1]);
+test('overlapping subscriptions: a v3 client gets one copy at the highest QoS, a v5 client one per subscription', async () => {
   const pub = await connectClient(b.url);
-  await pub.client.publishAsync('ov/x', 'x', { qos: 1 });
-  const copies = [await nextPublish(peer), await nextPublish(peer)].map((p) => p.qos).sort();
-  assert.deepEqual(copies, [0, 1]);
-  peer.destroy();
+  for (const version of [4, 5] as const) {
+    const peer = await rawSession(b.port, `overlap-${version}`, version);
+    peer.sendPacket({
+      cmd: 'subscribe',
+      messageId: 1,
+      subscriptions: [
+        { topic: `ov${version}/#`, qos: 0 },
+        { topic: `ov${version}/+`, qos: 2 },
+        { topic: '+/x', qos: 1 },
+      ],
+    });
+    assert.deepEqual(((await peer.next()) as mqttPacket.ISubackPacket).granted, [0, 2, 1]);
+    await pub.client.publishAsync(`ov${version}/x`, 'x', { qos: 2 });
+    await pub.client.publishAsync(`ov${version}/end`, 'end', { qos: 0 });
+    const got: string[] = [];
+    for (;;) {
+      const p = await nextPublish(peer);
+      if (p.topic.endsWith('/end')) break;
+      got.push(`q${p.qos}`);
+      if (p.qos === 1) peer.sendPacket({ cmd: 'puback', messageId: p.messageId });
+      if (p.qos === 2) peer.sendPacket({ cmd: 'pubrec', messageId: p.messageId });
+    }
+    if (version === 4) assert.deepEqual(got, ['q2'], 'one copy, at the highest granted QoS [MQTT-3.3.5-1]');
+    else assert.deepEqual(got.sort(), ['q0', 'q1', 'q2']);
+    peer.destroy();
+  }
   await pub.end();
 });
 
