@@ -331,8 +331,8 @@ export class Broker {
     return this.hooks.authorizePublish ? this.hooks.authorizePublish(session, topic) : true;
   }
 
-  /** Routes a message from a client (or the broker when `from` is undefined). */
-  route(message: Message, from: Session | undefined): void {
+  /** Routes a message from a client (or the broker when `from` is undefined); false: no subscription matched. */
+  route(message: Message, from: Session | undefined): boolean {
     const stats = this.stats;
     if (message.retain && this.limits.retainAvailable) this.retained.set(message);
     if (this.hooks.onMessage && message.topic.charCodeAt(0) !== 0x24) {
@@ -367,6 +367,7 @@ export class Broker {
         }
       }
     }
+    return entries.length > 0;
   }
 
   /** Records a QoS 1/2 acknowledgement and sends what the window now allows. */

@@ -68,6 +68,7 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
     }
   }
 
+  let matched = true;
   if (refusal === 0) {
     const expiry = props?.messageExpiryInterval;
     // Keep a retained or queued payload from pinning the whole socket chunk it was sliced from.
@@ -81,22 +82,24 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
       expiry !== undefined ? Date.now() + expiry * 1000 : undefined,
       conn.clientId,
     );
-    broker.route(message, session);
+    matched = broker.route(message, session);
   } else {
     stats.publishDropped++;
   }
 
   if (qos === 0) return;
   // v3 has no way to say no: a refused message is acknowledged and dropped, as mosquitto does.
-  const code = v5 ? refusal : 0;
+  // v5 hears when nobody was subscribed (0x10, a success code), as from mosquitto.
+  const code = v5 ? (refusal !== 0 ? refusal : matched ? 0 : ReasonCode.NoMatchingSubscribers) : 0;
   if (qos === 1) {
     if (code === 0) conn.write(ack(PUBACK, packetId));
     else conn.writePacket({ cmd: 'puback', messageId: packetId, reasonCode: code } as mqtt.IPubackPacket);
     return;
   }
-  if (code === 0) {
+  if (code < 0x80) {
     session.incomingQos2!.add(packetId);
-    conn.write(ack(PUBREC, packetId));
+    if (code === 0) conn.write(ack(PUBREC, packetId));
+    else conn.writePacket({ cmd: 'pubrec', messageId: packetId, reasonCode: code } as mqtt.IPubrecPacket);
   } else {
     conn.writePacket({ cmd: 'pubrec', messageId: packetId, reasonCode: code } as mqtt.IPubrecPacket);
   }
