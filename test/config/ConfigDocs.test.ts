@@ -32,6 +32,14 @@ describe('docs/config.md', () => {
   });
 });
 
+describe('README.md', () => {
+  it('carries the same generated option table as docs/config.md', () => {
+    const readme = readFileSync(join(__dirname, '../../../README.md'), 'utf8');
+    section(readme, OPTIONS_BEGIN, OPTIONS_END);
+    assert.equal(readme, updateConfigDoc(readme), 'README.md option table is out of date: copy it from docs/config.md');
+  });
+});
+
 describe('option tables', () => {
   it('no name is both supported and unsupported, and none is listed twice', () => {
     const supported = CONFIG_OPTIONS.flatMap((o) => [o.name, ...o.aliases]);
