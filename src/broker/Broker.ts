@@ -269,6 +269,10 @@ export class Broker {
     if (session) {
       sessionPresent = true;
       session.protocolVersion = request.protocolVersion;
+      // Whoever connects with this client id may read less than the client that left these
+      // messages queued (another user, or an ACL reloaded since): check them again.
+      const identity: ClientIdentity = { clientId, username: request.username };
+      session.discardUnreadable((m) => this.security.canRead(identity, m.topic));
     } else {
       session = new Session(clientId, request.protocolVersion, this.limits);
       this.sessions.set(clientId, session);

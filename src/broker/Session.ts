@@ -187,6 +187,28 @@ export class Session {
     this.incomingQos2 = undefined;
   }
 
+  /**
+   * Drops the messages `mayRead` refuses, in flight and queued: a session resumed under
+   * another identity (the same client id, another user) or after an ACL reload must not
+   * hand over what the client may not read. A QoS 2 message already received (PUBREC)
+   * stays, to finish its exchange. Runs at reconnect only.
+   */
+  discardUnreadable(mayRead: (message: Message) => boolean): void {
+    const inflight = this.inflight;
+    if (inflight) {
+      for (const [id, d] of inflight) if (!d.released && !mayRead(d.message)) inflight.delete(id);
+    }
+    if (this.queue.length === 0) return;
+    const kept: Delivery[] = [];
+    for (const d of this.queue) if (mayRead(d.message)) kept.push(d);
+    this.queue.clear();
+    this.queuedBytes = 0;
+    for (const d of kept) {
+      this.queue.push(d);
+      this.queuedBytes += d.message.payload.length;
+    }
+  }
+
   /** In-flight deliveries first, then queued: what persistence saves. */
   *pending(): IterableIterator<Delivery> {
     if (this.inflight) yield* this.inflight.values();
