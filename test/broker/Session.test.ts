@@ -174,3 +174,22 @@ test('a long queue on a connected subscriber pauses the publisher until it drain
   while (session.inflightCount > 0) session.acknowledge(link.sent[link.sent.length - 1].packetId);
   assert.equal(publisher.paused, 0);
 });
+
+test('discardUnreadable drops refused messages in flight and queued, keeps released QoS 2 and the order', () => {
+  // Three in flight (secret/1, ok/1, secret/2), two queued (ok/2, secret/3).
+  const { session, link } = online(limits({ maxInflightMessages: 3 }));
+  for (const t of ['secret/1', 'ok/1', 'secret/2', 'ok/2', 'secret/3']) session.deliver(m(t, 2), 2, false, undefined);
+  const [, ok1] = link.sent;
+  session.received(link.sent[0].packetId); // secret/1 is past PUBREC: the client has it
+  session.detach(Date.now());
+  session.discardUnreadable((message) => !message.topic.startsWith('secret/'));
+  const again = new RecordingLink();
+  session.link = again;
+  session.resume();
+  assert.deepEqual(
+    again.sent.map((s) => (s.kind === 'pubrel' ? `pubrel ${s.packetId}` : s.topic)),
+    [`pubrel ${link.sent[0].packetId}`, 'ok/1', 'ok/2'],
+  );
+  assert.equal(again.sent[1].packetId, ok1.packetId);
+  assert.equal(again.sent[1].dup, true);
+});

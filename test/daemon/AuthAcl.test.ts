@@ -162,6 +162,26 @@ describe('acl_file through the daemon', { skip: !enabled && 'mosquitto clients m
     }
   });
 
+  test('a session taken over by another user does not hand over messages that user cannot read', async () => {
+    const aliceSession = { clientId: 'shared-device', clean: false, username: 'alice', password: 'alice-pw' };
+    const first = await connectClient(url(), aliceSession);
+    await first.client.subscribeAsync('alice/#', { qos: 1 });
+    await first.end();
+    const alice = await as('alice');
+    await alice.client.publishAsync('alice/private', 'for alice only', { qos: 1 });
+    await alice.end();
+    const bob = await connectClient(url(), { clientId: 'shared-device', clean: false, username: 'bob', password: 'bob-pw' });
+    try {
+      assert.equal(bob.connack?.sessionPresent, true, 'the session itself is taken over, as in mosquitto');
+      // bob may write (not read) public/#; alice/# stays subscribed but unreadable for bob.
+      await bob.client.subscribeAsync('users/bob/#', { qos: 1 });
+      await bob.client.publishAsync('users/bob/marker', 'm', { qos: 1 });
+      assert.equal((await bob.next()).topic, 'users/bob/marker', 'alice\'s queued message was not delivered to bob');
+    } finally {
+      await bob.end();
+    }
+  });
+
   test('mosquitto_sub and mosquitto_pub see the same rules', async () => {
     const sub = mosquittoSub(d.port, ['-u', 'alice', '-P', 'alice-pw', '-t', 'users/alice/#', '-C', '1', '-W', '10', '-v']);
     // mosquitto_sub needs a moment to subscribe; retry publishing until it has the message.
