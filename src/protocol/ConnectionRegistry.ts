@@ -49,7 +49,11 @@ export class ConnectionRegistry {
         c.close(ReasonCode.KeepAliveTimeout, 'exceeded timeout');
         continue;
       }
-      if (c.backlog > limits.maxBacklogBytes) {
+      // Stalled: the socket backlog stays near the limit (QoS 0 dropping keeps it just under
+      // it, never over), or the QoS 1/2 queue stays long enough to hold publishers paused.
+      const queued = c.session?.queuedCount ?? 0;
+      const highWater = limits.maxQueuedMessages > 0 ? Math.max(1, limits.maxQueuedMessages >> 1) : 1000;
+      if (c.backlog > limits.maxBacklogBytes / 2 || queued >= highWater) {
         if (c.backlogSince === 0) c.backlogSince = now;
         else if (now - c.backlogSince > limits.stallTimeout * 1000) {
           c.close(ReasonCode.QuotaExceeded, 'stopped reading its messages');
