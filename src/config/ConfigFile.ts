@@ -349,18 +349,9 @@ class ConfigReader {
   private checkBridgeTls(bridge: BridgeConfig): void {
     const places = this.optionPlaces.get(bridge);
     if (!places) return;
-    const failAt = (option: string, reason: string): void => {
+    for (const { option, reason } of bridgeTlsProblems(bridge)) {
       const place = places.get(option);
       if (place) this.errors.push(new FileError(place.file, place.line, `${option}: ${reason}`));
-    };
-    const tls = bridge.cafile !== undefined || bridge.capath !== undefined;
-    if (bridge.certfile !== undefined && bridge.keyfile === undefined) failAt('bridge_certfile', 'needs bridge_keyfile too');
-    if (bridge.keyfile !== undefined && bridge.certfile === undefined) failAt('bridge_keyfile', 'needs bridge_certfile too');
-    if (!tls) {
-      const reason = 'needs bridge_cafile or bridge_capath, which turn TLS on; mosquitto would silently connect without TLS';
-      if (bridge.certfile !== undefined) failAt('bridge_certfile', reason);
-      if (bridge.keyfile !== undefined) failAt('bridge_keyfile', reason);
-      if (bridge.insecure) failAt('bridge_insecure', reason);
     }
   }
 
@@ -385,6 +376,24 @@ class ConfigReader {
       }
     }
   }
+}
+
+/**
+ * Bridge TLS settings mosquitto would silently ignore (no bridge_cafile/bridge_capath means no
+ * TLS), each with the option to report it on; shared with the UCI reader.
+ */
+export function bridgeTlsProblems(bridge: BridgeConfig): { option: string; reason: string }[] {
+  const problems: { option: string; reason: string }[] = [];
+  const tls = bridge.cafile !== undefined || bridge.capath !== undefined;
+  if (bridge.certfile !== undefined && bridge.keyfile === undefined) problems.push({ option: 'bridge_certfile', reason: 'needs bridge_keyfile too' });
+  if (bridge.keyfile !== undefined && bridge.certfile === undefined) problems.push({ option: 'bridge_keyfile', reason: 'needs bridge_certfile too' });
+  if (!tls) {
+    const reason = 'needs bridge_cafile or bridge_capath, which turn TLS on; mosquitto would silently connect without TLS';
+    if (bridge.certfile !== undefined) problems.push({ option: 'bridge_certfile', reason });
+    if (bridge.keyfile !== undefined) problems.push({ option: 'bridge_keyfile', reason });
+    if (bridge.insecure) problems.push({ option: 'bridge_insecure', reason });
+  }
+  return problems;
 }
 
 /**

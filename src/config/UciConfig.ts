@@ -12,13 +12,15 @@ import {
   defaultConfig,
   defaultListener,
   type BridgeConfig,
-  type BridgeTopicConfig,
   type BrokerConfig,
   type ListenerConfig,
   type LogType,
 } from './BrokerConfig';
 import { ConfigErrors } from './ConfigErrors';
+import { bridgeTlsProblems } from './ConfigFile';
+import { findConfigOption, type ConfigOption, type OptionContext, type OptionLine } from './ConfigOptions';
 import { FileError } from './FileError';
+import { findUnsupportedOption } from './UnsupportedOptions';
 
 // ---------------------------------------------------------------------------------------------
 // UCI file syntax
@@ -277,6 +279,11 @@ class SectionReader {
     return option;
   }
 
+  /** Marks an option as read by the caller (so it is not reported as unknown). */
+  claim(name: string): void {
+    this.used.add(name);
+  }
+
   string(name: string): string | undefined {
     const value = this.single(name)?.values[0];
     return value === '' ? undefined : value;
@@ -441,105 +448,106 @@ function readListener(
   return addresses.map((a) => ({ ...base, bindAddress: a }));
 }
 
-function parseHostPort(value: string): { host: string; port: number } | undefined {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
-  if (bracketed) return { host: bracketed[1], port: bracketed[2] ? Number(bracketed[2]) : 1883 };
-  const colons = value.split(':').length - 1;
-  if (colons === 1) {
-    const [host, port] = value.split(':');
-    if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535 || host === '') return undefined;
-    return { host, port: Number(port) };
-  }
-  if (value === '') return undefined;
-  return { host: value, port: 1883 };
+/** UCI-only options of a bridge section; everything else is a mosquitto.conf bridge option. */
+const UCI_BRIDGE_OPTIONS = new Set(['enabled', 'connection']);
+/** Bridge options that are booleans: UCI's spellings (1, yes, on …) are accepted for them. */
+const BRIDGE_BOOLS = new Set(['round_robin', 'cleansession', 'try_private', 'notifications', 'bridge_outgoing_retain', 'bridge_insecure']);
+/** Bridge options UCI holds as lists, one entry per address or topic line. */
+const BRIDGE_LISTS = new Set(['address', 'topic']);
+/** UCI names for mosquitto.conf bridge options (the general section has its own max_queued_messages). */
+const BRIDGE_ALIASES: Record<string, string> = { max_queued_messages: 'bridge_max_queued_messages' };
+
+/** A UCI value as mosquitto.conf's reader splits the rest of an option line. */
+function optionLine(value: string): OptionLine {
+  const rest = value.replace(/^[ \t]+|[ \t]+$/g, '');
+  const rawWords = rest === '' ? [] : rest.split(/[ \t]+/);
+  const commentAt = rawWords.findIndex((w) => w.startsWith('#'));
+  return { rest, rawWords, words: commentAt < 0 ? rawWords : rawWords.slice(0, commentAt) };
 }
 
-/** mosquitto's `topic pattern [[[out|in|both] qos] local-prefix remote-prefix]`; "" is empty. */
-function parseBridgeTopic(value: string): BridgeTopicConfig | string {
-  const words = value.trim().split(/\s+/).map((w) => (w === '""' ? '' : w));
-  if (words.length === 0 || words.length > 5 || words.length === 4) {
-    return `expected: topic <pattern> [in|out|both [qos [local-prefix remote-prefix]]], got '${value}'`;
-  }
-  const [pattern, direction = 'out', qos = '0', localPrefix = '', remotePrefix = ''] = words;
-  if (direction !== 'in' && direction !== 'out' && direction !== 'both') return `bridge topic direction must be in, out or both, not '${direction}'`;
-  if (qos !== '0' && qos !== '1' && qos !== '2') return `bridge topic qos must be 0, 1 or 2, not '${qos}'`;
-  const filterError = topicFilterError(pattern);
-  if (filterError) return `bridge topic '${pattern}': ${filterError}`;
-  return { pattern, direction, qos: Number(qos) as 0 | 1 | 2, localPrefix, remotePrefix };
+/** The reader state a bridge option's apply() sees: only `bridge` is ever used in that scope. */
+function bridgeContext(config: BrokerConfig, bridge: BridgeConfig): OptionContext {
+  const refuse = (): string => 'not a bridge option';
+  return {
+    config,
+    listener: defaultListener(0),
+    defaultListener: defaultListener(0),
+    bridge,
+    listenerCount: 0,
+    flags: { allowAnonymousSet: false, logTypesSet: false, logDestSet: false, listenerConfigured: false, defaultListenerUsed: false },
+    startListener: refuse,
+    startBridge: refuse,
+    includeDir: refuse,
+  };
 }
 
-/** Why a topic filter is invalid (MQTT-4.7.1), or undefined if it is valid. */
-export function topicFilterError(filter: string): string | undefined {
-  if (filter === '') return 'a topic filter cannot be empty';
-  if (filter.includes('\u0000')) return 'a topic filter cannot contain NUL';
-  const levels = filter.split('/');
-  for (let k = 0; k < levels.length; k++) {
-    const level = levels[k];
-    if (level.includes('#') && (level !== '#' || k !== levels.length - 1)) return "'#' must be a whole level and the last one";
-    if (level.includes('+') && level !== '+') return "'+' must be a whole level";
-  }
-  return undefined;
-}
-
-function readBridge(r: SectionReader, file: string, errors: FileError[]): BridgeConfig | undefined {
+/**
+ * A `bridge` section, read with mosquitto.conf's own option parsers (ConfigOptions), so a
+ * `topic`, `address` or `restart_timeout` means exactly what it means in mosquitto.conf and is
+ * refused for the same reasons. Only booleans take UCI's spellings as well.
+ */
+function readBridge(r: SectionReader, config: BrokerConfig, file: string, errors: FileError[]): BridgeConfig {
   const name = r.string('connection') ?? r.section.name;
   if (!name) {
     errors.push(new FileError(file, r.section.line, "bridge: give the section a name or set 'connection'"));
   }
-  const addresses: { host: string; port: number }[] = [];
-  for (const { value, line } of r.list('address')) {
-    // mosquitto allows several addresses on one line too.
-    for (const word of value.trim().split(/\s+/)) {
-      const parsed = parseHostPort(word);
-      if (parsed) addresses.push(parsed);
-      else errors.push(new FileError(file, line, `invalid bridge address '${word}' (expected host[:port])`));
+  const bridge = defaultBridge(name ?? '');
+  const ctx = bridgeContext(config, bridge);
+  const lines = new Map<string, number>();
+  const refused = new Set<string>();
+  const fail = (option: string, line: number, reason: string): void => {
+    refused.add(option);
+    r.errorAt(line, reason);
+  };
+  const apply = (option: ConfigOption, uciName: string, value: string, line: number): void => {
+    if (/[\n\r\u0000]/.test(value)) return fail(option.name, line, `${uciName}: a value cannot contain a line break or NUL`);
+    let text = value;
+    if (BRIDGE_BOOLS.has(option.name)) {
+      const lower = value.toLowerCase();
+      if (TRUE_WORDS.has(lower)) text = 'true';
+      else if (FALSE_WORDS.has(lower)) text = 'false';
+      else return fail(option.name, line, `'${uciName}' must be 0 or 1, not '${value}'`);
+    }
+    // address: mosquitto takes every address on one line, UCI a list entry each (or several in one).
+    const target = option.name === 'address' ? defaultBridge(bridge.name) : bridge;
+    const reason = option.apply(target === bridge ? ctx : bridgeContext(config, target), optionLine(text));
+    if (reason !== undefined) fail(option.name, line, `${uciName}: ${reason}`);
+    else if (target !== bridge) bridge.addresses.push(...target.addresses);
+  };
+
+  for (const uci of r.section.options.values()) {
+    if (UCI_BRIDGE_OPTIONS.has(uci.name)) continue;
+    const confName = BRIDGE_ALIASES[uci.name] ?? uci.name;
+    const option = findConfigOption(confName);
+    if (!option || option.scope !== 'bridge' || option.name !== confName) {
+      const unsupported = findUnsupportedOption(uci.name);
+      const reason = unsupported
+        ? `'${uci.name}' is a mosquitto option that mqttd does not support${unsupported.hint ? ` (${unsupported.hint})` : ''}`
+        : `unknown option '${uci.name}' in 'bridge' section`;
+      r.errorAt(uci.line, reason);
+      r.claim(uci.name);
+      continue;
+    }
+    if (lines.has(option.name)) {
+      // Only max_queued_messages has a second name.
+      fail(option.name, uci.line, `'max_queued_messages' and 'bridge_max_queued_messages' are the same option: set only one`);
+      r.claim(uci.name);
+      continue;
+    }
+    lines.set(option.name, uci.line);
+    if (BRIDGE_LISTS.has(option.name)) {
+      for (const { value, line } of r.list(uci.name)) apply(option, uci.name, value, line);
+    } else {
+      const value = r.string(uci.name);
+      if (value !== undefined) apply(option, uci.name, value, uci.line);
     }
   }
-  if (addresses.length === 0) errors.push(new FileError(file, r.section.line, `${r.label()}: 'address' is required`));
-  const topics: BridgeTopicConfig[] = [];
-  for (const { value, line } of r.list('topic')) {
-    const topic = parseBridgeTopic(value);
-    if (typeof topic === 'string') errors.push(new FileError(file, line, topic));
-    else topics.push(topic);
-  }
-  if (topics.length === 0) errors.push(new FileError(file, r.section.line, `${r.label()}: at least one 'topic' is required`));
-
-  let restartTimeout: { base: number; cap?: number } = defaultBridge('').restartTimeout;
-  const restart = r.string('restart_timeout');
-  if (restart !== undefined) {
-    const m = /^(\d+)(?:\s+(\d+))?$/.exec(restart.trim());
-    if (!m) errors.push(new FileError(file, r.section.options.get('restart_timeout')?.line ?? r.section.line, `restart_timeout must be '<seconds>' or '<base> <cap>', not '${restart}'`));
-    else restartTimeout = m[2] ? { base: Number(m[1]), cap: Number(m[2]) } : { base: Number(m[1]) };
-  }
-  const version = r.oneOf('bridge_protocol_version', ['mqttv311', 'mqttv50'] as const, 'mqttv311');
-  r.oneOf('start_type', ['automatic'] as const, 'automatic');
-  const notificationTopic = r.string('notification_topic');
-  const defaults = defaultBridge(name ?? '');
-  const remoteClientId = r.string('remote_clientid') ?? `${hostname()}.${name ?? ''}`;
-  const bridge: BridgeConfig = {
-    ...defaults,
-    addresses,
-    roundRobin: r.bool('round_robin', defaults.roundRobin),
-    topics,
-    remoteUsername: r.string('remote_username'),
-    remotePassword: r.string('remote_password'),
-    remoteClientId,
-    localClientId: r.string('local_clientid') ?? `local.${remoteClientId}`,
-    cleanSession: r.bool('cleansession', defaults.cleanSession),
-    keepaliveInterval: r.int('keepalive_interval', defaults.keepaliveInterval, 5, 65535),
-    restartTimeout,
-    protocolVersion: version === 'mqttv50' ? 5 : 4,
-    tryPrivate: r.bool('try_private', defaults.tryPrivate),
-    notifications: r.bool('notifications', defaults.notifications),
-    outgoingRetain: r.bool('bridge_outgoing_retain', defaults.outgoingRetain),
-    cafile: r.string('bridge_cafile'),
-    capath: r.string('bridge_capath'),
-    certfile: r.string('bridge_certfile'),
-    keyfile: r.string('bridge_keyfile'),
-    insecure: r.bool('bridge_insecure', defaults.insecure),
-    maxQueuedMessages: r.int('max_queued_messages', defaults.maxQueuedMessages, 0, 10_000_000),
-  };
-  if (notificationTopic !== undefined) bridge.notificationTopic = notificationTopic;
+  // Refused entries were reported on their line already: "required" only when there were none.
+  if (bridge.addresses.length === 0 && !refused.has('address')) errors.push(new FileError(file, r.section.line, `${r.label()}: 'address' is required`));
+  if (bridge.topics.length === 0 && !refused.has('topic')) errors.push(new FileError(file, r.section.line, `${r.label()}: at least one 'topic' is required`));
+  for (const { option, reason } of bridgeTlsProblems(bridge)) r.errorAt(lines.get(option) ?? r.section.line, `${option}: ${reason}`);
+  bridge.remoteClientId ??= `${hostname()}.${bridge.name}`;
+  bridge.localClientId ??= `local.${bridge.remoteClientId}`;
   return bridge;
 }
 
@@ -584,11 +592,21 @@ export function uciToBrokerConfig(pkg: UciPackage, networks: Map<string, string[
         config.listeners.push(l);
       }
     } else {
-      const bridge = readBridge(r, file, errors);
+      const bridge = readBridge(r, config, file, errors);
       r.reportUnknown();
-      if (!enabled || !bridge) continue;
+      if (!enabled) continue;
       if (bridgeNames.has(bridge.name)) errors.push(new FileError(file, section.line, `bridge name '${bridge.name}' is used twice`));
       bridgeNames.add(bridge.name);
+      const sameLocalId = config.bridges.find((b) => b.localClientId === bridge.localClientId);
+      if (sameLocalId) {
+        errors.push(
+          new FileError(
+            file,
+            section.line,
+            `${r.label()} has the same local_clientid as bridge '${sameLocalId.name}' ('${bridge.localClientId ?? ''}'); set local_clientid on one of them`,
+          ),
+        );
+      }
       config.bridges.push(bridge);
     }
   }

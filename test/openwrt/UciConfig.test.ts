@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { loadUciConfig, parseNetworkArgument, parseUci } from '../../src/config/UciConfig';
+import { parseConfig } from '../../src/config/ConfigFile';
 import { ConfigErrors } from '../../src/config/ConfigErrors';
 import type { FileError } from '../../src/config/FileError';
 
@@ -218,12 +220,11 @@ test('bad bridge topics and addresses are reported on their line', () => {
   );
   assert.deepEqual(
     errors.map((e) => `${e.line}: ${e.reason}`),
+    // Refused lines are not also reported as missing; the reasons are mosquitto.conf's.
     [
-      "4: bridge 'b': 'address' is required",
-      "4: bridge 'b': at least one 'topic' is required",
-      "5: invalid bridge address 'host:99999' (expected host[:port])",
-      "6: bridge topic 'a/#/b': '#' must be a whole level and the last one",
-      "7: bridge topic direction must be in, out or both, not 'sideways'",
+      "5: address: in 'host:99999': expected a whole number from 1 to 65535 (a TCP port), got '99999'",
+      "6: topic: topic pattern: '#' must be a whole level and the last one, got 'a/#/b'",
+      "7: topic: direction: expected in, out or both, got 'sideways'",
     ],
   );
 });
@@ -240,4 +241,174 @@ test('--network arguments accumulate addresses and drop IPv6 prefix lengths', ()
   assert.equal(parseNetworkArgument('lan=10.0.0.1', networks), undefined);
   assert.deepEqual(networks.get('lan'), ['192.168.1.1', 'fd00::1', '10.0.0.1']);
   assert.match(parseNetworkArgument('lan', networks) ?? '', /expects <name>=<address>/);
+});
+
+/** A UCI file with one listener and one bridge 'b' holding these lines (line 4 is `config bridge`). */
+function bridgeFile(lines: string[]): string {
+  return write(["config listener 'l'", "\toption port '1883'", "\toption interface 'lan'", "config bridge 'b'", ...lines].join('\n'));
+}
+
+/** What mosquitto.conf's reader makes of one `topic` line: the topic, or the reason it refuses it. */
+function confTopic(line: string): unknown {
+  try {
+    return parseConfig(`listener 1883\nconnection b\naddress h\ntopic ${line}\n`, 'c.conf').bridges[0].topics[0];
+  } catch (err) {
+    assert.ok(err instanceof ConfigErrors);
+    return err.errors.map((e) => e.reason.replace(/^topic: /, ''));
+  }
+}
+
+function uciTopic(line: string): unknown {
+  const path = bridgeFile(["\tlist address 'h'", `\tlist topic '${line}'`]);
+  try {
+    return loadUciConfig(path, lan).bridges[0].topics[0];
+  } catch (err) {
+    assert.ok(err instanceof ConfigErrors);
+    return err.errors.map((e) => e.reason.replace(/^topic: /, ''));
+  }
+}
+
+test('a UCI topic means what the same mosquitto.conf topic line means, and is refused for the same reason', () => {
+  const lines = [
+    'sensors/#',
+    'sensors/# in',
+    'sensors/# BOTH 2',
+    'cmd/+ in 1 "" router1/',
+    '# both 0 local/ remote/',
+    '"" both 1 here/state there/state',
+    '"" out 0 status/online router1/online',
+    // Refused:
+    '"" out',
+    '"" both 1 here/state',
+    'a/# out 1 bad/+/ x/',
+    'a/# out 1 x/ bad/#',
+    '# out 0 local remote/',
+    'a/#/b out 1',
+    'x sideways',
+    'x out 3',
+    'x out 1 a/ b/ extra',
+  ];
+  for (const line of lines) assert.deepEqual(uciTopic(line), confTopic(line), line);
+  // The empty pattern maps exactly one topic, the local prefix to the remote prefix.
+  assert.deepEqual(uciTopic('"" both 1 here/state there/state'), { pattern: '', direction: 'both', qos: 1, localPrefix: 'here/state', remotePrefix: 'there/state' });
+  assert.deepEqual(uciTopic('"" out'), ['an empty ("") topic pattern needs both a local and a remote prefix']);
+  assert.deepEqual(uciTopic('a/# out 1 bad/+/ x/'), ["local prefix: expected a topic without the wildcards + and #, got 'bad/+/'"]);
+});
+
+test('UCI and mosquitto.conf give the same BridgeConfig for the same bridge', () => {
+  const uci = loadUciConfig(
+    bridgeFile([
+      "\tlist address 'one.example:8883'",
+      "\tlist address '[fd00::2]:1884 10.0.0.2'",
+      `\tlist topic 'home/# out 1 "" router1/'`,
+      `\tlist topic '"" both 2 here/state there/state'`,
+      "\toption round_robin 'yes'",
+      "\toption cleansession '1'",
+      "\toption keepalive_interval '30'",
+      "\toption restart_timeout '10 120'",
+      "\toption bridge_protocol_version 'mqttv50'",
+      "\toption try_private 'off'",
+      "\toption notifications '0'",
+      "\toption notification_topic 'state/b'",
+      "\toption bridge_outgoing_retain 'false'",
+      "\toption remote_username 'router1'",
+      "\toption remote_password 'p#ss word'",
+      "\toption bridge_cafile '/etc/ssl/ca.pem'",
+      "\toption bridge_certfile '/etc/mqttd/c.pem'",
+      "\toption bridge_keyfile '/etc/mqttd/k.pem'",
+      "\toption bridge_insecure '1'",
+      "\toption bridge_max_queued_messages '50'",
+    ]),
+    lan,
+  ).bridges[0];
+  const conf = parseConfig(
+    [
+      'listener 1883',
+      'connection b',
+      'address one.example:8883 [fd00::2]:1884 10.0.0.2',
+      'topic home/# out 1 "" router1/',
+      'topic "" both 2 here/state there/state',
+      'round_robin true',
+      'cleansession true',
+      'keepalive_interval 30',
+      'restart_timeout 10 120',
+      'bridge_protocol_version mqttv50',
+      'try_private false',
+      'notifications false',
+      'notification_topic state/b',
+      'bridge_outgoing_retain false',
+      'remote_username router1',
+      'remote_password p#ss word',
+      'bridge_cafile /etc/ssl/ca.pem',
+      'bridge_certfile /etc/mqttd/c.pem',
+      'bridge_keyfile /etc/mqttd/k.pem',
+      'bridge_insecure true',
+      'bridge_max_queued_messages 50',
+      '',
+    ].join('\n'),
+    'c.conf',
+    { hostname: hostname() },
+  ).bridges[0];
+  assert.deepEqual(uci, conf);
+  assert.equal(uci.remoteClientId, `${hostname()}.b`);
+  assert.equal(uci.remotePassword, 'p#ss word');
+});
+
+test("the bridge queue limit is bridge_max_queued_messages, with max_queued_messages as its UCI alias; both at once is an error", () => {
+  const read = (lines: string[]): number => loadUciConfig(bridgeFile(["\tlist address 'h'", "\tlist topic 'a'", ...lines]), lan).bridges[0].maxQueuedMessages;
+  assert.equal(read([]), 1000);
+  assert.equal(read(["\toption bridge_max_queued_messages '7'"]), 7);
+  assert.equal(read(["\toption max_queued_messages '9'"]), 9);
+  assert.deepEqual(
+    errorsOf(bridgeFile(["\tlist address 'h'", "\tlist topic 'a'", "\toption max_queued_messages '9'", "\toption bridge_max_queued_messages 'ten'"])).map(
+      (e) => `${e.line}: ${e.reason}`,
+    ),
+    ["8: 'max_queued_messages' and 'bridge_max_queued_messages' are the same option: set only one"],
+  );
+  assert.deepEqual(
+    errorsOf(bridgeFile(["\tlist address 'h'", "\tlist topic 'a'", "\toption bridge_max_queued_messages '-1'"])).map((e) => `${e.line}: ${e.reason}`),
+    ["7: bridge_max_queued_messages: expected a whole number from 0 to 2147483647, got '-1'"],
+  );
+});
+
+test('bridge TLS that mosquitto would silently drop, unsupported mosquitto options and a shared local_clientid are refused on their line', () => {
+  const errors = errorsOf(
+    write(
+      [
+        "config listener 'l'",
+        "\toption port '1883'",
+        "\toption interface 'lan'",
+        "config bridge 'a'",
+        "\tlist address 'h'",
+        "\tlist topic 'x'",
+        "\toption bridge_certfile '/c.pem'",
+        "\toption bridge_psk 'abc'",
+        "\toption local_clientid 'same'",
+        "\toption try_private 'maybe'",
+        "config bridge 'b'",
+        "\tlist address 'h'",
+        "\tlist topic 'x'",
+        "\toption local_clientid 'same'",
+      ].join('\n'),
+    ),
+  );
+  assert.deepEqual(
+    errors.map((e) => `${e.line}: ${e.reason}`),
+    [
+      '7: bridge_certfile: needs bridge_keyfile too',
+      '7: bridge_certfile: needs bridge_cafile or bridge_capath, which turn TLS on; mosquitto would silently connect without TLS',
+      "8: 'bridge_psk' is a mosquitto option that mqttd does not support (TLS-PSK is not supported; use bridge_cafile with certificates)",
+      "10: 'try_private' must be 0 or 1, not 'maybe'",
+      "11: bridge 'b' has the same local_clientid as bridge 'a' ('same'); set local_clientid on one of them",
+    ],
+  );
+});
+
+test('a disabled bridge section is still checked but not started; an empty list entry is not an address', () => {
+  const config = loadUciConfig(bridgeFile(["\toption enabled '0'", "\tlist address 'h'", "\tlist topic 'x'"]), lan);
+  assert.deepEqual(config.bridges, []);
+  assert.deepEqual(
+    errorsOf(bridgeFile(["\toption enabled '0'", "\tlist address ''", "\tlist topic 'x out 5'"])).map((e) => `${e.line}: ${e.reason}`),
+    ["4: bridge 'b': 'address' is required", "7: topic: expected a whole number 0, 1 or 2 (QoS), got '5'"],
+  );
 });
