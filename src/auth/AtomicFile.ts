@@ -21,7 +21,8 @@ export async function writeFileAtomic(linkOrPath: string, data: string | Buffer,
     if (err.code === 'ENOENT') return undefined;
     throw err;
   });
-  const mode = existing ? existing.mode & 0o7777 : (options.mode ?? 0o600);
+  // An existing file keeps its mode, minus any access for others: password hashes are secrets.
+  const mode = existing ? existing.mode & 0o7770 : (options.mode ?? 0o600);
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${process.pid}.${(require('node:crypto') as typeof import('node:crypto')).randomBytes(4).toString('hex')}.tmp`);
   // O_EXCL: never write through a link someone planted under the temp name.
