@@ -44,7 +44,7 @@ class UciStore {
     this.next = pkg.sections.length + 1;
   }
 
-  set(section: string, values: Record<string, string | null>): void {
+  set(section: string, values: Record<string, string | string[] | null>): void {
     const s = this.values[section];
     if (!s) throw new Error(`no section ${section}`);
     for (const [k, v] of Object.entries(values)) {
@@ -53,10 +53,12 @@ class UciStore {
     }
   }
 
-  add(type: string, values: Record<string, string | null>): string {
-    const name = `cfg${(this.next++).toString(16).padStart(6, '0')}`;
+  /** As rpcd's uci add: a named section keeps its name (which must be new), else cfgNNNNNN. */
+  add(type: string, values: Record<string, string | string[] | null>, named?: string): string {
+    if (named !== undefined && (!/^[A-Za-z0-9_]+$/.test(named) || this.values[named])) throw new Error(`invalid or existing section name ${named}`);
+    const name = named ?? `cfg${(this.next++).toString(16).padStart(6, '0')}`;
     const index = Object.keys(this.values).length;
-    this.values[name] = { '.type': type, '.name': name, '.anonymous': true, '.index': index };
+    this.values[name] = { '.type': type, '.name': name, '.anonymous': named === undefined, '.index': index };
     this.set(name, values);
     return name;
   }
@@ -176,8 +178,9 @@ export async function startLuciHarness(bin: string, files: PluginFiles, uciPath:
         if (object === 'uci' && args.config === 'mqttd') {
           try {
             if (method === 'get') return reply({ values: uci.values });
-            if (method === 'set') return (uci.set(String(args.section), args.values as Record<string, string | null>), reply({}));
-            if (method === 'add') return reply({ section: uci.add(String(args.type), args.values as Record<string, string | null>) });
+            const values = args.values as Record<string, string | string[] | null>;
+            if (method === 'set') return (uci.set(String(args.section), values), reply({}));
+            if (method === 'add') return reply({ section: uci.add(String(args.type), values, args.name === undefined ? undefined : String(args.name)) });
             if (method === 'delete') return (uci.delete(String(args.section)), reply({}));
             if (method === 'commit') return (uci.commit(), reply({}));
           } catch (err) {

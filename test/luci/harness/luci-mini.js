@@ -1,7 +1,8 @@
 // A minimal LuCI-compatible client runtime for testing luci-app-mqttd's real view files in a
 // browser without a router. It loads a view the way luci.js does (fetch the source, read its
 // 'require' lines, build it with new Function) and provides the subset of LuCI's API the
-// views use: view, form (Map/NamedSection/GridSection/Flag/Value/ListValue), rpc.declare
+// views use: view, form (Map/NamedSection/TypedSection/GridSection, tabs, Flag/Value/ListValue/
+// DynamicList, parse/write/remove as form.js), uci (staged changes), rpc.declare
 // over ubus JSON-RPC, ui notifications, poll, E() and _(). ubus calls go to the harness
 // server, which runs the real rpcd plugin and edits a real UCI file.
 'use strict';
@@ -86,10 +87,66 @@
     },
   };
 
-  // ---- uci: values loaded over ubus, changes applied on save ----
+  // ---- uci: values loaded over ubus; changes kept here until save(), as luci's uci.js stages them ----
   var uci = {
+    data: {}, added: {}, removed: {}, changed: {}, next: 0,
     load: function (config) {
-      return ubus('uci', 'get', { config: config }).then(function (r) { uci.values = r.values; return r.values; });
+      return ubus('uci', 'get', { config: config }).then(function (r) {
+        uci.data[config] = r.values; uci.added = {}; uci.removed = {}; uci.changed = {};
+        return r.values;
+      });
+    },
+    get: function (config, sid, option) {
+      var s = (uci.data[config] || {})[sid];
+      if (!s) return null;
+      if (option == null) return s;
+      var v = s[option];
+      return v == null ? null : Array.isArray(v) ? v.slice() : v;
+    },
+    set: function (config, sid, option, value) {
+      var s = (uci.data[config] || {})[sid];
+      if (!s) return;
+      if (value == null || (Array.isArray(value) && !value.length)) delete s[option];
+      else s[option] = Array.isArray(value) ? value.slice() : String(value);
+      if (!uci.added[sid]) (uci.changed[sid] = uci.changed[sid] || {})[option] = value == null ? null : s[option];
+    },
+    unset: function (config, sid, option) { uci.set(config, sid, option, null); },
+    /** A named section keeps its name; an anonymous one gets a temporary id until saved. */
+    add: function (config, type, name) {
+      var sid = name || 'new' + (uci.next++);
+      var max = Object.keys(uci.data[config]).reduce(function (m, k) { return Math.max(m, uci.data[config][k]['.index']); }, -1);
+      uci.data[config][sid] = { '.type': type, '.name': sid, '.anonymous': !name, '.index': max + 1 };
+      uci.added[sid] = { type: type, name: name };
+      return sid;
+    },
+    remove: function (config, sid) {
+      if (uci.added[sid]) delete uci.added[sid]; else uci.removed[sid] = true;
+      delete uci.data[config][sid];
+    },
+    sections: function (config, type) {
+      var d = uci.data[config] || {};
+      return Object.keys(d).map(function (k) { return d[k]; })
+        .filter(function (s) { return type == null || s['.type'] === type; })
+        .sort(function (a, b) { return a['.index'] - b['.index']; });
+    },
+    /** Sends the staged changes as rpcd's uci calls do, then commits (Save & Apply). */
+    save: function (config) {
+      var calls = Promise.resolve();
+      Object.keys(uci.removed).forEach(function (sid) {
+        calls = calls.then(function () { return ubus('uci', 'delete', { config: config, section: sid }); });
+      });
+      Object.keys(uci.added).forEach(function (sid) {
+        var values = {}, s = uci.data[config][sid];
+        Object.keys(s).forEach(function (k) { if (k.charAt(0) !== '.') values[k] = s[k]; });
+        var args = { config: config, type: uci.added[sid].type, values: values };
+        if (uci.added[sid].name) args.name = uci.added[sid].name;
+        calls = calls.then(function () { return ubus('uci', 'add', args); });
+      });
+      Object.keys(uci.changed).forEach(function (sid) {
+        if (uci.removed[sid]) return;
+        calls = calls.then(function () { return ubus('uci', 'set', { config: config, section: sid, values: uci.changed[sid] }); });
+      });
+      return calls.then(function () { return ubus('uci', 'commit', { config: config }); });
     },
   };
 
@@ -99,19 +156,29 @@
     integer: function (v) { return /^-?\d+$/.test(v) || _('Expecting an integer'); },
     port: function (v) { return (/^\d+$/.test(v) && +v <= 65535) || _('Expecting a port number (0-65535)'); },
     ipaddr: function (v) { return /^[0-9a-fA-F.:]+$/.test(v) || _('Expecting an IP address'); },
+    uciname: function (v) { return /^[A-Za-z0-9_]+$/.test(v) || _('Expecting a name of letters, digits and _'); },
+    range: function (v, min, max) {
+      return (/^-?\d+$/.test(v) && +v >= +min && +v <= +max) || _('Expecting a value between %d and %d').format(min, max);
+    },
   };
+  function checkDatatype(spec, v) {
+    var m = /^(\w+)(?:\((.*)\))?$/.exec(spec || '');
+    if (!m || !datatypes[m[1]]) return true;
+    return datatypes[m[1]].apply(null, [v].concat(m[2] ? m[2].split(',') : []));
+  }
+  function isEqual(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
 
   function AbstractValue(section, option, title, description) {
     this.section = section; this.option = option; this.title = title; this.description = description;
     this.keylist = []; this.vallist = []; this.rmempty = true; this.default = null;
   }
   AbstractValue.prototype.value = function (k, v) { this.keylist.push(k); this.vallist.push(v != null ? v : k); };
-  AbstractValue.prototype.cfgvalue = function (sid) {
-    var s = this.section.map.data[sid] || {};
-    return s[this.option] != null ? s[this.option] : null;
-  };
+  AbstractValue.prototype.cbid = function (sid) { return 'widget.cbid.' + this.section.map.config + '.' + sid + '.' + this.option; };
+  AbstractValue.prototype.cfgvalue = function (sid) { return this.section.map.data.get(this.section.map.config, sid, this.option); };
+  AbstractValue.prototype.write = function (sid, value) { return this.section.map.data.set(this.section.map.config, sid, this.option, value); };
+  AbstractValue.prototype.remove = function (sid) { return this.section.map.data.unset(this.section.map.config, sid, this.option); };
   AbstractValue.prototype.widget = function (sid) {
-    var id = 'widget.cbid.' + this.section.map.config + '.' + sid + '.' + this.option;
+    var id = this.cbid(sid);
     var value = this.cfgvalue(sid);
     if (value == null) value = this.default != null ? this.default : '';
     var node;
@@ -121,8 +188,10 @@
     } else if (this.kind === 'list') {
       node = E('select', { id: id }, this.keylist.map(function (k, i) { return E('option', { value: k }, this.vallist[i]); }, this));
       node.value = value;
+    } else if (this.kind === 'dynlist') {
+      node = this.dynlist(id, value === '' ? [] : [].concat(value));
     } else {
-      node = E('input', { type: this.password ? 'password' : 'text', id: id, placeholder: this.placeholder || '' });
+      node = E('input', { type: this.password ? 'password' : 'text', id: id, placeholder: this.placeholder || '', autocomplete: this.password ? 'new-password' : null });
       node.value = value;
       if (this.keylist.length) {
         var listId = id + '.list';
@@ -132,16 +201,72 @@
     }
     return node;
   };
+  /** As ui.DynamicList: fixed items with a remove cross, and a field whose valid text is added with + or Enter. */
+  AbstractValue.prototype.dynlist = function (id, items) {
+    var self = this, sid = id.split('.')[3];
+    var list = E('div', { class: 'cbi-dynlist', id: id });
+    var input = E('input', { type: 'text', class: 'cbi-input-text', placeholder: this.placeholder || '' });
+    function item(v) {
+      var el = E('div', { class: 'item', 'data-value': v }, [E('span', {}, document.createTextNode(v)),
+        E('span', { class: 'remove-item', title: _('Remove'), click: function () { el.remove(); } }, '×')]);
+      return el;
+    }
+    function addPending() {
+      var v = input.value.trim();
+      if (v === '') return;
+      var ok = self.checkOne(sid, v);
+      input.classList.toggle('cbi-input-invalid', ok !== true);
+      if (ok !== true) return;
+      list.insertBefore(item(v), list.lastChild);
+      input.value = '';
+    }
+    input.addEventListener('keydown', function (ev) { if (ev.key === 'Enter') { ev.preventDefault(); addPending(); } });
+    items.forEach(function (v) { list.appendChild(item(v)); });
+    list.appendChild(E('div', { class: 'add-item' }, [input, E('button', { class: 'cbi-button cbi-button-add', click: addPending }, '+')]));
+    return list;
+  };
   AbstractValue.prototype.formvalue = function (sid) {
-    var el = document.getElementById('widget.cbid.' + this.section.map.config + '.' + sid + '.' + this.option);
+    var el = document.getElementById(this.cbid(sid));
     if (!el) return null;
     if (this.kind === 'flag') return el.checked ? '1' : '0';
+    if (this.kind === 'dynlist') {
+      var v = Array.prototype.map.call(el.querySelectorAll('.item'), function (i) { return i.getAttribute('data-value'); });
+      // As ui.DynamicList.getValue: text typed but not yet added counts too.
+      var pending = el.querySelector('.add-item input').value.trim();
+      if (pending !== '') v.push(pending);
+      return v;
+    }
     return el.value;
   };
+  AbstractValue.prototype.checkOne = function (sid, value) {
+    var ok = checkDatatype(this.datatype, value);
+    if (ok !== true) return ok;
+    return this.validate ? this.validate(sid, value) : true;
+  };
+  /** true, or why the field's value is invalid. */
   AbstractValue.prototype.check = function (sid, value) {
-    if (value === '' ) return this.rmempty ? true : _('This field is required');
-    if (this.datatype && datatypes[this.datatype]) { var ok = datatypes[this.datatype](value); if (ok !== true) return ok; }
-    if (this.validate) return this.validate(sid, value);
+    if (value === '' || (Array.isArray(value) && !value.length)) return this.rmempty || this.optional ? true : _('This field is required');
+    var values = [].concat(value);
+    for (var i = 0; i < values.length; i++) {
+      var ok = this.checkOne(sid, values[i]);
+      if (ok !== true) return ok;
+    }
+    return true;
+  };
+  /** form.js AbstractValue.parse: empty removes, a changed value is written. */
+  AbstractValue.prototype.parse = function (sid) {
+    var fval = this.formvalue(sid);
+    if (fval == null) return true;
+    var ok = this.check(sid, fval);
+    if (ok !== true) return ok;
+    if (this.kind === 'flag') {
+      if (fval === (this.default || '0') && (this.rmempty || this.optional)) this.remove(sid);
+      else this.write(sid, fval);
+    } else if (fval === '' || (Array.isArray(fval) && !fval.length)) {
+      this.remove(sid);
+    } else if (!isEqual(this.cfgvalue(sid), fval)) {
+      this.write(sid, fval);
+    }
     return true;
   };
 
@@ -153,33 +278,102 @@
 
   function Section(map, type, title, description, name) {
     this.map = map; this.sectiontype = type; this.title = title; this.description = description;
-    this.children = []; this.name = name;
+    this.children = []; this.name = name; this.tabs = [];
   }
   Section.prototype.option = function (Kind, option, title, description) {
     var o = new Kind(this, option, title, description);
     this.children.push(o);
     return o;
   };
+  Section.prototype.tab = function (name, title, description) { this.tabs.push({ name: name, title: title, description: description }); };
+  Section.prototype.taboption = function (tab, Kind, option, title, description) {
+    var o = this.option(Kind, option, title, description);
+    o.tab = tab;
+    return o;
+  };
   Section.prototype.cfgsections = function () {
-    var map = this.map;
     if (this.name) return [this.name];
-    return Object.keys(map.data).filter(function (sid) { return map.data[sid]['.type'] === this.sectiontype; }, this)
-      .sort(function (a, b) { return map.data[a]['.index'] - map.data[b]['.index']; });
+    return this.map.data.sections(this.map.config, this.sectiontype).map(function (s) { return s['.name']; });
+  };
+  Section.prototype.valueRow = function (sid, o) {
+    return E('div', { class: 'cbi-value', 'data-name': o.option }, [
+      E('label', { class: 'cbi-value-title', for: o.cbid(sid) }, o.title),
+      E('div', { class: 'cbi-value-field' }, [o.widget(sid), o.description ? E('div', { class: 'cbi-value-description' }, o.description) : null]),
+    ]);
+  };
+  /** The options of one section, under a tab menu when the section has tabs. */
+  Section.prototype.renderOptions = function (sid) {
+    var self = this;
+    if (!this.tabs.length) return this.children.map(function (o) { return self.valueRow(sid, o); });
+    var containers = this.tabs.map(function (t, i) {
+      return E('div', { class: 'cbi-tabcontainer', 'data-tab': t.name, style: i ? 'display:none' : null },
+        [t.description ? E('div', { class: 'cbi-tab-descr' }, t.description) : null].concat(
+          self.children.filter(function (o) { return o.tab === t.name; }).map(function (o) { return self.valueRow(sid, o); })));
+    });
+    var menu = E('ul', { class: 'cbi-tabmenu' }, this.tabs.map(function (t, i) {
+      return E('li', { class: i ? 'cbi-tab-disabled' : 'cbi-tab', 'data-tab': t.name }, E('a', { href: '#', click: function (ev) {
+        ev.preventDefault();
+        menu.querySelectorAll('li').forEach(function (li) { li.className = li.getAttribute('data-tab') === t.name ? 'cbi-tab' : 'cbi-tab-disabled'; });
+        containers.forEach(function (c) { c.style.display = c.getAttribute('data-tab') === t.name ? '' : 'none'; });
+      } }, t.title));
+    }));
+    return [menu].concat(containers);
+  };
+  Section.prototype.redraw = function (node) {
+    var old = this.node;
+    this.node = node;
+    // Adding or removing a section redraws this section only, so edits elsewhere stay.
+    if (old && old.parentNode) old.parentNode.replaceChild(node, old);
+    return node;
+  };
+  Section.prototype.handleAdd = function (name) {
+    this.map.data.add(this.map.config, this.sectiontype, name);
+    this.render();
+  };
+  Section.prototype.handleRemove = function (sid) {
+    this.map.data.remove(this.map.config, sid);
+    this.render();
   };
 
   function NamedSection(map, name, type, title, description) { Section.call(this, map, type, title, description, name); }
   NamedSection.prototype = Object.create(Section.prototype);
   NamedSection.prototype.render = function () {
-    var sid = this.name;
-    return E('fieldset', { class: 'cbi-section', id: 'cbi-' + this.map.config + '-' + sid }, [
+    return this.redraw(E('fieldset', { class: 'cbi-section', id: 'cbi-' + this.map.config + '-' + this.name }, [
       this.title ? E('h3', {}, this.title) : null,
       this.description ? E('div', { class: 'cbi-section-descr' }, this.description) : null,
-    ].concat(this.children.map(function (o) {
-      return E('div', { class: 'cbi-value', 'data-name': o.option }, [
-        E('label', { class: 'cbi-value-title', for: 'widget.cbid.' + this.map.config + '.' + sid + '.' + o.option }, o.title),
-        E('div', { class: 'cbi-value-field' }, [o.widget(sid), o.description ? E('div', { class: 'cbi-value-description' }, o.description) : null]),
-      ]);
-    }, this)));
+    ].concat(this.renderOptions(this.name))));
+  };
+
+  /** form.TypedSection: every section of the type one under another; named ones are added by name. */
+  function TypedSection(map, type, title, description) { Section.call(this, map, type, title, description); }
+  TypedSection.prototype = Object.create(Section.prototype);
+  TypedSection.prototype.render = function () {
+    var self = this;
+    var nodes = this.cfgsections().map(function (sid) {
+      return E('div', { class: 'cbi-section-node', id: 'cbi-' + self.map.config + '-' + sid, 'data-section-id': sid }, [
+        self.anonymous ? null : E('h4', { class: 'cbi-section-node-title' }, document.createTextNode(sid)),
+        self.addremove ? E('div', { class: 'cbi-section-remove right' }, E('button', {
+          class: 'cbi-button cbi-button-remove', click: function () { self.handleRemove(sid); },
+        }, _('Delete'))) : null,
+      ].concat(self.renderOptions(sid)));
+    });
+    var create = null;
+    if (this.addremove) {
+      var nameInput = this.anonymous ? null : E('input', { type: 'text', class: 'cbi-section-create-name', placeholder: _('New name') });
+      create = E('div', { class: 'cbi-section-create' }, [nameInput, E('button', { class: 'cbi-button cbi-button-add', click: function () {
+        if (!nameInput) return self.handleAdd();
+        var name = nameInput.value.trim();
+        var ok = checkDatatype('uciname', name);
+        if (ok === true && self.map.data.get(self.map.config, name)) ok = _('Expecting a unique name');
+        nameInput.classList.toggle('cbi-input-invalid', ok !== true);
+        if (ok === true) self.handleAdd(name);
+      } }, this.addbtntitle || _('Add'))]);
+    }
+    return this.redraw(E('fieldset', { class: 'cbi-section cbi-tsection', id: 'cbi-' + this.map.config + '-' + this.sectiontype }, [
+      this.title ? E('h3', {}, this.title) : null,
+      this.description ? E('div', { class: 'cbi-section-descr' }, this.description) : null,
+      nodes.length ? null : E('em', { class: 'cbi-section-empty' }, _('This section contains no values yet')),
+    ].concat(nodes, [create])));
   };
 
   function GridSection(map, type, title, description) { Section.call(this, map, type, title, description); }
@@ -190,26 +384,22 @@
       return E('tr', { class: 'tr cbi-section-table-row', 'data-sid': sid }, self.children.map(function (o) {
         return E('td', { class: 'td cbi-value-field', 'data-title': o.title }, o.widget(sid));
       }).concat([E('td', { class: 'td cbi-section-actions' }, self.addremove ? E('button', {
-        class: 'cbi-button cbi-button-remove', click: function () { self.map.remove(sid, self); },
+        class: 'cbi-button cbi-button-remove', click: function () { self.handleRemove(sid); },
       }, _('Delete')) : null)]));
     });
-    var old = this.node;
-    this.node = E('fieldset', { class: 'cbi-section cbi-tblsection', id: 'cbi-' + this.map.config + '-' + this.sectiontype }, [
+    return this.redraw(E('fieldset', { class: 'cbi-section cbi-tblsection', id: 'cbi-' + this.map.config + '-' + this.sectiontype }, [
       this.title ? E('h3', {}, this.title) : null,
       this.description ? E('div', { class: 'cbi-section-descr' }, this.description) : null,
       E('table', { class: 'table cbi-section-table' }, [
         E('tr', { class: 'tr table-titles' }, this.children.map(function (o) { return E('th', { class: 'th' }, o.title); }).concat([E('th', { class: 'th' })])),
       ].concat(rows)),
-      this.addremove ? E('button', { class: 'cbi-button cbi-button-add', click: function () { self.map.add(self.sectiontype, self); } }, _('Add')) : null,
-    ]);
-    // Adding or removing a row redraws this table only, so edits elsewhere stay.
-    if (old && old.parentNode) old.parentNode.replaceChild(this.node, old);
-    return this.node;
+      this.addremove ? E('button', { class: 'cbi-button cbi-button-add', click: function () { self.handleAdd(); } }, _('Add')) : null,
+    ]));
   };
 
   function FormMap(config, title, description) {
     this.config = config; this.title = title; this.description = description; this.children = [];
-    this.data = {}; this.added = {}; this.removed = {};
+    this.data = uci;
   }
   FormMap.prototype.section = function (Kind) {
     var args = Array.prototype.slice.call(arguments, 1);
@@ -218,10 +408,7 @@
     this.children.push(s);
     return s;
   };
-  FormMap.prototype.load = function () {
-    var self = this;
-    return uci.load(this.config).then(function (values) { self.data = values; });
-  };
+  FormMap.prototype.load = function () { return uci.load(this.config); };
   FormMap.prototype.render = function () {
     var self = this;
     return this.load().then(function () {
@@ -235,66 +422,40 @@
   };
   FormMap.prototype.rerender = function () {
     var sections = this.root.querySelector('.cbi-map-sections');
-    sections.replaceChildren.apply(sections, this.children.map(function (s) { return s.render(); }));
+    sections.replaceChildren.apply(sections, this.children.map(function (s) { s.node = null; return s.render(); }));
   };
-  FormMap.prototype.add = function (type, section) {
-    var sid = 'new' + Object.keys(this.added).length;
-    var max = Object.keys(this.data).reduce(function (m, k) { return Math.max(m, this.data[k]['.index']); }.bind(this), -1);
-    this.data[sid] = { '.type': type, '.name': sid, '.anonymous': true, '.index': max + 1 };
-    this.added[sid] = type;
-    section.render();
-  };
-  FormMap.prototype.remove = function (sid, section) {
-    if (this.added[sid]) delete this.added[sid]; else this.removed[sid] = true;
-    delete this.data[sid];
-    section.render();
-  };
-  /** Validates every field, then sends the changes as ubus uci calls and commits. */
+  /** Validates every field (nothing is sent if one is invalid), stages the changes, commits, reloads. */
   FormMap.prototype.save = function () {
-    var self = this, errors = [], changes = [];
+    var self = this, errors = [];
     this.root.querySelectorAll('.cbi-input-invalid').forEach(function (el) { el.classList.remove('cbi-input-invalid'); });
     this.children.forEach(function (s) {
       s.cfgsections().forEach(function (sid) {
-        var values = {};
         s.children.forEach(function (o) {
           var v = o.formvalue(sid);
           if (v == null) return;
           var ok = o.check(sid, v);
           if (ok !== true) {
             errors.push(o.title + ': ' + ok);
-            document.getElementById('widget.cbid.' + self.config + '.' + sid + '.' + o.option).classList.add('cbi-input-invalid');
-            return;
+            var el = document.getElementById(o.cbid(sid));
+            (el.querySelector('.add-item input') || el).classList.add('cbi-input-invalid');
           }
-          if (v !== '' || !o.rmempty) values[o.option] = v;
-          else if (o.cfgvalue(sid) != null) values[o.option] = null;
         });
-        changes.push({ sid: sid, type: s.sectiontype, values: values });
       });
     });
     if (errors.length) {
       ui.addNotification(null, E('p', {}, errors.map(function (e) { return E('div', {}, document.createTextNode(e)); })), 'danger');
       return Promise.reject(new Error('invalid'));
     }
-    var calls = Promise.resolve();
-    Object.keys(this.removed).forEach(function (sid) {
-      calls = calls.then(function () { return ubus('uci', 'delete', { config: self.config, section: sid }); });
+    this.children.forEach(function (s) {
+      s.cfgsections().forEach(function (sid) { s.children.forEach(function (o) { o.parse(sid); }); });
     });
-    changes.forEach(function (c) {
-      calls = calls.then(function () {
-        if (self.added[c.sid]) return ubus('uci', 'add', { config: self.config, type: c.type, values: c.values });
-        return ubus('uci', 'set', { config: self.config, section: c.sid, values: c.values });
-      });
-    });
-    return calls.then(function () { return ubus('uci', 'commit', { config: self.config }); }).then(function () {
-      self.added = {}; self.removed = {};
-      return self.load();
-    }).then(function () { self.rerender(); });
+    return uci.save(this.config).then(function () { return self.load(); }).then(function () { self.rerender(); });
   };
 
   var maps = [];
   var form = {
-    Map: FormMap, NamedSection: NamedSection, GridSection: GridSection, TypedSection: GridSection,
-    Flag: makeOption('flag'), Value: makeOption('value'), ListValue: makeOption('list'),
+    Map: FormMap, NamedSection: NamedSection, GridSection: GridSection, TypedSection: TypedSection,
+    Flag: makeOption('flag'), Value: makeOption('value'), ListValue: makeOption('list'), DynamicList: makeOption('dynlist'),
   };
 
   var view = {
