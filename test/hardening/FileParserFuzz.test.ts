@@ -217,7 +217,7 @@ test('passwd: every mutated line is either a user or an error naming that line; 
     lines.forEach((raw, i) => {
       if (raw.startsWith('#') || raw.trim() === '') return;
       const colon = raw.indexOf(':');
-      const name = colon < 0 ? '' : raw.slice(0, colon).replace(/^[ \t\r]+|[ \t\r]+$/g, '');
+      const name = colon < 0 ? '' : raw.slice(0, colon).replace(/^[ \t\r\n\v\f]+|[ \t\r\n\v\f]+$/g, '');
       assert.ok(flagged.has(i + 1) || file.has(name), `input ${seed + n}: line ${i + 1} ${JSON.stringify(raw.slice(0, 60))} silently dropped`);
     });
   });

@@ -66,11 +66,19 @@ test('protocol fuzz: malformed and adversarial streams never crash the broker, a
   const rssBefore = rssKiB(pid);
   const fdsBefore = openFds(pid);
 
+  let failure: string | undefined;
   let published = 0;
   let publishing = true;
   const publisher = (async () => {
-    while (publishing) {
-      await pub.client.publishAsync(`canary/${tag}`, String(published), { qos: 1 });
+    while (publishing && failure === undefined) {
+      const acked = await Promise.race([
+        pub.client.publishAsync(`canary/${tag}`, String(published), { qos: 1 }).then(() => true),
+        sleep(10000).then(() => false),
+      ]);
+      if (!acked) {
+        failure = `canary message ${published} not acknowledged within 10 s (mqttd ${mqttd.process.child.exitCode === null ? 'running' : 'exited'})`;
+        break;
+      }
       published++;
       await sleep(20);
     }
@@ -81,7 +89,6 @@ test('protocol fuzz: malformed and adversarial streams never crash the broker, a
   let attacks = 0;
   let closedByBroker = 0;
   const deadline = Date.now() + seconds * 1000;
-  let failure: string | undefined;
   const worker = async (): Promise<void> => {
     while (Date.now() < deadline && failure === undefined) {
       const n = connections++;
