@@ -346,7 +346,7 @@ export class Broker {
     const security = this.security;
     const upgrade = this.limits.upgradeOutgoingQos;
     const publisher = from?.link ?? undefined;
-    const copies = entries.length > 1 ? this.oneCopyPerV3Client(entries) : undefined;
+    const copies = entries.overlapping ? this.oneCopyPerV3Client(entries) : undefined;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i];
       const sub = isShareGroup(entry) ? this.pickShareMember(entry) : entry;

@@ -5,7 +5,13 @@ interface TreeNode {
   entries: SubscriptionEntry[];
 }
 
-const NO_MATCHES: readonly SubscriptionEntry[] = Object.freeze([]);
+/**
+ * The subscriptions matching one topic. `overlapping` is set when one session holds more
+ * than one of them, so routing builds its one-copy-per-v3-client map only then.
+ */
+export type MatchList = readonly SubscriptionEntry[] & { readonly overlapping?: true };
+
+const NO_MATCHES: MatchList = Object.freeze([]);
 
 /** Cached match results for hot topics; cleared whenever a subscription changes. */
 const MATCH_CACHE_LIMIT = 4096;
@@ -17,7 +23,7 @@ const MATCH_CACHE_LIMIT = 4096;
  */
 export class TopicTree {
   private readonly root: TreeNode = { children: undefined, entries: [] };
-  private readonly cache = new Map<string, readonly SubscriptionEntry[]>();
+  private readonly cache = new Map<string, MatchList>();
   private subscriptionCount = 0;
 
   get count(): number {
@@ -66,13 +72,14 @@ export class TopicTree {
   }
 
   /** Subscriptions and share groups whose filter matches the topic name. Do not mutate. */
-  match(topic: string): readonly SubscriptionEntry[] {
+  match(topic: string): MatchList {
     const cached = this.cache.get(topic);
     if (cached !== undefined) return cached;
-    const out: SubscriptionEntry[] = [];
+    const out: SubscriptionEntry[] & { overlapping?: true } = [];
     const levels = topic.split('/');
     // Wildcards at the first level never match `$` topics [MQTT-4.7.2-1].
     walk(this.root, levels, 0, out, topic.charCodeAt(0) === 0x24);
+    if (out.length > 1 && hasOverlap(out)) out.overlapping = true;
     const result = out.length === 0 ? NO_MATCHES : out;
     if (this.cache.size >= MATCH_CACHE_LIMIT) this.cache.clear();
     this.cache.set(topic, result);
@@ -115,6 +122,17 @@ export class TopicTree {
       if (parent.children!.size === 0) parent.children = undefined;
     }
   }
+}
+
+/** Whether some session holds two of these (non-shared) subscriptions. */
+function hasOverlap(entries: readonly SubscriptionEntry[]): boolean {
+  const seen = new Set<unknown>();
+  for (const e of entries) {
+    if (isShareGroup(e)) continue;
+    if (seen.has(e.session)) return true;
+    seen.add(e.session);
+  }
+  return false;
 }
 
 function walk(node: TreeNode, levels: string[], i: number, out: SubscriptionEntry[], dollar: boolean): void {
