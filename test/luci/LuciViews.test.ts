@@ -182,7 +182,7 @@ test('Settings page: UCI options and listeners are saved to /etc/config/mqttd; a
 
   await page.check('#widget\\.cbid\\.mqttd\\.general\\.allow_anonymous');
   await page.fill('#widget\\.cbid\\.mqttd\\.general\\.max_connections', '32');
-  await page.click('.cbi-button-add');
+  await page.click('#cbi-mqttd-listener > .cbi-button-add');
   const newRow = page.locator('tr[data-sid="new0"]');
   await newRow.locator('input[id$=".port"]').fill('99999');
   const before = readFileSync(harness.uciPath, 'utf8');

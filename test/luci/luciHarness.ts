@@ -125,7 +125,10 @@ input, select { padding: 4px 6px; border: 1px solid #bbb; border-radius: 3px; fo
 .cbi-page-actions { text-align: right; border-top: 1px solid #ddd; padding-top: 10px; margin-top: 10px; }
 .alert-message { padding: 8px 12px; margin: 8px 0; border-radius: 3px; background: #e3f2fd; }
 .alert-message.danger { background: #ffebee; color: #b71c1c; } .alert-message h4 { margin: 0; }
-.label { padding: 2px 8px; border-radius: 3px; color: #fff; } .label.success { background: #2e7d32; } .label.warning { background: #ef6c00; }
+.label { padding: 2px 8px; border-radius: 3px; color: #fff; } .label.success { background: #2e7d32; } .label.warning { background: #ef6c00; } .label.notice { background: #1565c0; }
+.cbi-tabmenu { list-style: none; padding: 0; margin: 8px 0; border-bottom: 1px solid #ddd; display: flex; } .cbi-tabmenu li { margin-right: 4px; } .cbi-tabmenu a { display: block; padding: 4px 12px; color: #1565c0; text-decoration: none; } .cbi-tabmenu li.cbi-tab a { border: 1px solid #ddd; border-bottom-color: #fff; margin-bottom: -1px; background: #fff; color: #333; }
+.cbi-section-node { border: 1px solid #e5e5e5; padding: 8px 12px; margin-bottom: 10px; position: relative; } .cbi-section-remove { position: absolute; right: 12px; top: 8px; } .cbi-section-create { margin-top: 6px; }
+.cbi-dynlist .item { display: inline-block; border: 1px solid #bbb; border-radius: 3px; padding: 2px 6px; margin: 0 4px 4px 0; background: #f8f8f8; font-family: monospace; } .cbi-dynlist .remove-item { margin-left: 6px; cursor: pointer; color: #c62828; } .cbi-dynlist .add-item { display: flex; gap: 4px; } .cbi-value .cbi-value-field { flex: 1; } .cbi-value .cbi-value-field input[type=text], .cbi-value .cbi-value-field input[type=password] { min-width: 320px; }
 code { background: #eee; padding: 0 3px; }
 fieldset { border: none; padding: 0; margin: 0 0 12px; min-width: 0; }
 .cbi-tblsection input[type=text], .cbi-tblsection select { width: 100%; box-sizing: border-box; }

@@ -169,7 +169,8 @@
   function isEqual(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
 
   function AbstractValue(section, option, title, description) {
-    this.section = section; this.option = option; this.title = title; this.description = description;
+    // As form.js: an option knows its section and its map.
+    this.section = section; this.map = section.map; this.option = option; this.title = title; this.description = description;
     this.keylist = []; this.vallist = []; this.rmempty = true; this.default = null;
   }
   AbstractValue.prototype.value = function (k, v) { this.keylist.push(k); this.vallist.push(v != null ? v : k); };

@@ -30,6 +30,28 @@ function table(id, titles, rows, empty) {
 	}) : [ E('tr', { class: 'tr placeholder' }, [ E('td', { class: 'td', colspan: titles.length }, [ E('em', {}, empty) ]) ]) ]));
 }
 
+var BRIDGE_STATES = {
+	connected: [ 'success', _('Connected') ],
+	connecting: [ 'notice', _('Connecting') ],
+	down: [ 'warning', _('Down') ]
+};
+
+/** One row per bridge from the status file's bridges[] (written by the broker every sys_interval). */
+function bridgeTable(bridges, empty) {
+	var titles = [ _('Name'), _('State'), _('Since'), _('Address'), _('Last error'), _('Messages in / out'), _('Queued'), _('Dropped') ];
+	var rows = bridges.map(function(b) {
+		var st = BRIDGE_STATES[b.state] || [ 'warning', b.state ];
+		var cells = [ text(b.name), E('span', { class: 'label ' + st[0] }, [ text(st[1]) ]), text(when(b.since)), text(b.address || '-'),
+			text(b.last_error || '-'), text(b.messages_in + ' / ' + b.messages_out), text(b.queued), text(b.dropped) ];
+		return E('tr', { class: 'tr', 'data-bridge': b.name, 'data-state': b.state }, cells.map(function(c, i) {
+			return E('td', { class: 'td', 'data-title': titles[i] }, [ c ]);
+		}));
+	});
+	return E('table', { class: 'table', id: 'mqttd-bridges' }, [
+		E('tr', { class: 'tr table-titles' }, titles.map(function(t) { return E('th', { class: 'th' }, t); }))
+	].concat(rows.length ? rows : [ E('tr', { class: 'tr placeholder' }, [ E('td', { class: 'td', colspan: titles.length }, [ E('em', {}, empty) ]) ]) ]));
+}
+
 return view.extend({
 	load: function() {
 		return callStatus();
@@ -77,13 +99,10 @@ return view.extend({
 						return [ l.address || '*', l.port, l.protocol, l.tls ? _('yes') : _('no') ];
 					}) : [], _('None.'))
 			]),
-			(st.bridges && st.bridges.length) ? E('div', { class: 'cbi-section' }, [
+			E('div', { class: 'cbi-section' }, [
 				E('h3', {}, _('Bridges')),
-				table('mqttd-bridges', [ _('Name'), _('State'), _('Since'), _('Last error'), _('In / out / queued') ],
-					st.bridges.map(function(b) {
-						return [ b.name, b.state, when(b.since), b.last_error || '-', b.messages_in + ' / ' + b.messages_out + ' / ' + b.queued ];
-					}), '')
-			]) : null
+				bridgeTable(running ? (st.bridges || []) : [], running ? _('No bridge is configured.') : _('The broker is not running.'))
+			])
 		]);
 	},
 
