@@ -169,6 +169,19 @@ test('garbage instead of CONNECT (an HTTP request) is refused at once, not after
   await brokerStillServes();
 });
 
+test('a socket that sends no CONNECT is closed after the CONNECT timeout', async () => {
+  const strict = await startBroker({ limits: { connectTimeout: 1 } });
+  try {
+    const idle = await rawConnect(strict.port);
+    const half = await rawConnect(strict.port);
+    half.send([0x10, 20, 0, 4]); // a CONNECT that never completes
+    await Promise.all([idle.closed, half.closed]);
+    assert.deepEqual([...idle.packets, ...half.packets], []);
+  } finally {
+    await strict.stop();
+  }
+});
+
 test('stopping the server does not wait for a socket that never sent CONNECT', async () => {
   const other = await startBroker({ limits: { connectTimeout: 3600 } });
   const idle = await rawConnect(other.port);
