@@ -1,6 +1,6 @@
 /**
- * Debian's mosquitto_pub and mosquitto_sub against the real daemon: QoS 0/1/2 in both
- * protocol versions, retained messages, wills and persistent sessions.
+ * Debian's mosquitto_pub and mosquitto_sub against the real daemon: QoS 0/1/2 in MQTT 3.1,
+ * 3.1.1 and 5.0, retained messages, wills and persistent sessions.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,7 @@ async function subscribed(clientId: string): Promise<void> {
 }
 
 describe('mosquitto_pub / mosquitto_sub', { skip: !enabled && 'mosquitto clients missing' }, () => {
-  for (const version of ['mqttv311', 'mqttv5']) {
+  for (const version of ['mqttv31', 'mqttv311', 'mqttv5']) {
     for (const qos of [0, 1, 2]) {
       test(`${version} QoS ${qos}: mosquitto_pub to mosquitto_sub`, async () => {
         const id = `sub-${version}-${qos}`;
