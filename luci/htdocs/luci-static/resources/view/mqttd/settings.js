@@ -49,11 +49,14 @@ function validateTopic(section_id, value) {
 	if (value == null || value === '')
 		return true;
 	var w = String(value).trim().split(/[ \t]+/);
+	// After the pattern, a word starting with # begins a comment, as mosquitto reads the line.
+	for (var i = 1; i < w.length; i++)
+		if (w[i].charAt(0) === '#') { w = w.slice(0, i); break; }
 	if (w.length > 5)
 		return _('At most: pattern direction qos local-prefix remote-prefix');
 	if (w.length > 1 && !/^(in|out|both)$/i.test(w[1]))
 		return _('Direction must be in, out or both, not "%s"').format(w[1]);
-	if (w.length > 2 && !/^[012]$/.test(w[2]))
+	if (w.length > 2 && !(/^[+-]?\d+$/.test(w[2]) && +w[2] >= 0 && +w[2] <= 2))
 		return _('QoS must be 0, 1 or 2, not "%s"').format(w[2]);
 	var local = (w[3] == null || w[3] === '""') ? null : w[3];
 	var remote = (w[4] == null || w[4] === '""') ? null : w[4];
