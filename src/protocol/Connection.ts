@@ -146,6 +146,12 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
 
   onPacket(packet: mqtt.Packet): void {
     if (this.state === 'closed') return;
+    // mqtt-packet reads a packet id cut off by a short Remaining Length as -1; answering it
+    // would throw inside the encoder and take the whole broker down.
+    if ((packet as { messageId?: number }).messageId === -1) {
+      this.protocolViolation(ReasonCode.MalformedPacket, `${packet.cmd} without a packet identifier`);
+      return;
+    }
     this.broker.stats.messagesReceived++;
     if (this.state === 'authenticating') {
       (this.held ??= []).push(packet);
