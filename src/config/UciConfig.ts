@@ -487,7 +487,12 @@ function bridgeContext(config: BrokerConfig, bridge: BridgeConfig): OptionContex
  * refused for the same reasons. Only booleans take UCI's spellings as well.
  */
 function readBridge(r: SectionReader, config: BrokerConfig, file: string, errors: FileError[]): BridgeConfig {
-  const name = r.string('connection') ?? r.section.name;
+  let name = r.string('connection') ?? r.section.name;
+  if (name !== undefined && /[\s\u0000]/.test(name)) {
+    // As mosquitto.conf's `connection <name>`: one word.
+    r.errorAt(r.section.options.get('connection')?.line ?? r.section.line, `connection: expected one word, got '${name}'`);
+    name = r.section.name;
+  }
   if (!name) {
     errors.push(new FileError(file, r.section.line, "bridge: give the section a name or set 'connection'"));
   }

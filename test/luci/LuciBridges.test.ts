@@ -230,6 +230,13 @@ test('Status page: the real broker, started from that UCI file, connects the bri
   assert.equal(cells[6], '0');
   assert.equal(cells[7], '0');
   await page.screenshot({ path: join(SHOTS, 'luci-status-bridge.png'), fullPage: true });
+
+  // The remote goes away: the page says so, with the broker's reason.
+  await upstream.stop();
+  await page.waitForSelector(`${row}[data-state="down"]`, { timeout: 30000 });
+  await page.waitForSelector(`${row} td[data-title="Last error"] >> text=/refused|closed|lost|ECONN/i`, { timeout: 30000 });
+  assert.equal(await page.innerText(`${row} td[data-title="State"]`), 'Down');
+  await page.screenshot({ path: join(SHOTS, 'luci-status-bridge-down.png'), fullPage: true });
   await page.close();
 });
 

@@ -404,9 +404,14 @@ test('bridge TLS that mosquitto would silently drop, unsupported mosquitto optio
   );
 });
 
-test('a disabled bridge section is still checked but not started; an empty list entry is not an address', () => {
+test('a disabled bridge section is still checked but not started; an empty list entry is not an address; connection is one word', () => {
   const config = loadUciConfig(bridgeFile(["\toption enabled '0'", "\tlist address 'h'", "\tlist topic 'x'"]), lan);
   assert.deepEqual(config.bridges, []);
+  assert.equal(loadUciConfig(bridgeFile(["\toption connection 'my-cloud'", "\tlist address 'h'", "\tlist topic 'x'"]), lan).bridges[0].name, 'my-cloud');
+  assert.deepEqual(
+    errorsOf(bridgeFile(["\toption connection 'my cloud'", "\tlist address 'h'", "\tlist topic 'x'"])).map((e) => `${e.line}: ${e.reason}`),
+    ["5: connection: expected one word, got 'my cloud'"],
+  );
   assert.deepEqual(
     errorsOf(bridgeFile(["\toption enabled '0'", "\tlist address ''", "\tlist topic 'x out 5'"])).map((e) => `${e.line}: ${e.reason}`),
     ["4: bridge 'b': 'address' is required", "7: topic: expected a whole number 0, 1 or 2 (QoS), got '5'"],

@@ -247,6 +247,9 @@ return view.extend({
 
 		o = s.taboption('advanced', form.Value, 'connection', _('Connection name'),
 			_('Instead of the section name, e.g. to use characters a section name cannot hold.'));
+		o.validate = function(section_id, value) {
+			return /\s/.test(value) ? _('One word, without spaces') : true;
+		};
 
 		o = s.taboption('advanced', form.Value, 'local_clientid', _('Local client ID'),
 			_('The bridge\'s identity on this broker. Default: local.&lt;remote client ID&gt;.'));
