@@ -215,7 +215,7 @@ function setLogDest(dests: LogDestination[], dest: LogDestination): void {
   dests.push(dest);
 }
 
-/** `address host[:port] [host[:port] ...]`; IPv6 as [addr]:port or, as mosquitto, addr:port. */
+/** `address host[:port] [host[:port] ...]`; IPv6 as [addr]:port (a bare one is refused: its port is ambiguous). */
 function applyAddress(b: BridgeConfig, line: OptionLine): string | undefined {
   if (b.addresses.length > 0) return `duplicate address line for bridge ${quote(b.name)}: list every address on one line`;
   if (line.words.length === 0) return 'expected host[:port]';
@@ -229,6 +229,10 @@ function applyAddress(b: BridgeConfig, line: OptionLine): string | undefined {
       portText = bracket[2];
     } else {
       const colon = word.lastIndexOf(':');
+      // A bare IPv6 address would read as host 'fd00:' port 1: ask for brackets instead.
+      if (colon >= 0 && word.indexOf(':') !== colon) {
+        return `${quote(word)} looks like an IPv6 address: write it as [address]:port`;
+      }
       if (colon >= 0) {
         host = word.slice(0, colon);
         portText = word.slice(colon + 1);

@@ -252,6 +252,17 @@ describe('bridges', () => {
     });
   });
 
+  it('reads IPv6 addresses in brackets and refuses a bare one, whose port would be ambiguous', () => {
+    const [bridge] = parse(['connection v6', 'address [fd00::1]:1884 [fd00::2]', 'topic t'].join('\n')).bridges;
+    assert.deepEqual(bridge.addresses, [
+      { host: 'fd00::1', port: 1884 },
+      { host: 'fd00::2', port: 1883 },
+    ]);
+    assert.deepEqual(errorsOf('connection v6\naddress fd00::1\ntopic t\n'), [
+      "2: address: 'fd00::1' looks like an IPv6 address: write it as [address]:port",
+    ]);
+  });
+
   it('reads topic lines with mosquitto rules for "" and prefixes', () => {
     const topics = parse(
       [...base, 'topic # in', 'topic a/+ BOTH 1', 'topic b out 2 "" remote/', 'topic "" both 0 here/x there/y', 'topic c in 1 loc/ # trailing comment'].join('\n'),
