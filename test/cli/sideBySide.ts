@@ -1,16 +1,19 @@
 /**
  * The same invocation of Debian's mosquitto_pub/mosquitto_sub and of mqttd_pub/mqttd_sub,
- * against the same real mosquitto broker, must print byte-identical stdout and exit with
- * the same code. Each case runs mosquitto's tool first, then ours, one after the other.
+ * against the same real broker, must print byte-identical stdout and exit with the same
+ * code. Each case runs mosquitto's tool first, then ours, one after the other. The broker
+ * is Debian's mosquitto, or mqttd itself (`node dist/mqttd.js`), so that our tools and our
+ * broker are proven together.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto';
+import { startMqttd } from '../helpers/broker';
+import { startMosquitto } from '../helpers/mosquitto';
 import { freePort } from '../helpers/ports';
-import { hasCommand } from '../helpers/processes';
+import { hasCommand, type RunningProcess } from '../helpers/processes';
 import { commandFor, runCommand, startCommand, waitForLog, type RunResult } from './cliRun';
 
 type Impl = 'mosquitto' | 'mqttd';
@@ -39,14 +42,27 @@ interface Case {
   digits?: boolean;
 }
 
-let broker: MosquittoBroker;
+/** Which broker the table runs against. */
+export type BrokerKind = 'mosquitto' | 'mqttd';
+
+/** The broker under test: its open port, its log, and how to stop it (and its helpers). */
+interface TableBroker {
+  kind: BrokerKind;
+  port: number;
+  process: RunningProcess;
+  /** The process behind the password-only port (the same one for mosquitto). */
+  authProcess: RunningProcess;
+  stop(): Promise<void>;
+}
+
+let broker: TableBroker;
 let authPort: number;
 let closedPort: number;
 let dir: string;
 let sock: string;
 let serial = 0;
 
-async function setUp(): Promise<void> {
+async function setUp(kind: BrokerKind): Promise<void> {
   hasCommand('mosquitto_pub');
   dir = mkdtempSync(join(tmpdir(), 'mqttd-sbs-'));
   // mosquitto binds unix sockets after dropping root, so their directory must be writable by it.
@@ -60,7 +76,12 @@ async function setUp(): Promise<void> {
   // mosquitto started as root drops to its own user before reading the password file.
   chmodSync(dir, 0o755);
   chmodSync(join(dir, 'passwd'), 0o644);
-  broker = await startMosquitto([
+  writeFileSync(join(dir, 'payload.bin'), Buffer.from([0, 1, 2, 0xfe, 0xff, 10, 65]));
+  broker = kind === 'mosquitto' ? await startMosquittoTable() : await startMqttdTable();
+}
+
+async function startMosquittoTable(): Promise<TableBroker> {
+  const mosquitto = await startMosquitto([
     'per_listener_settings true',
     'allow_anonymous true',
     // stderr: mosquitto's stdout is block-buffered on a pipe, and the test waits on these lines.
@@ -72,7 +93,46 @@ async function setUp(): Promise<void> {
     'allow_anonymous false',
     `password_file ${join(dir, 'passwd')}`,
   ]);
-  writeFileSync(join(dir, 'payload.bin'), Buffer.from([0, 1, 2, 0xfe, 0xff, 10, 65]));
+  const p = mosquitto.process;
+  return { kind: 'mosquitto', port: mosquitto.port, process: p, authProcess: p, stop: () => mosquitto.stop() };
+}
+
+/**
+ * mqttd applies security settings to every listener (no per_listener_settings), so the
+ * password-only listener is a second mqttd. mqttd has no unix socket listeners: the --unix
+ * cases run against mosquitto only.
+ */
+async function startMqttdTable(): Promise<TableBroker> {
+  // The subscribe/unsubscribe log lines say when a subscriber is ready for the publisher.
+  const logLines = ['log_dest stderr', ...['error', 'warning', 'notice', 'subscribe', 'unsubscribe'].map((t) => `log_type ${t}`)];
+  const open = await startMqttd(['allow_anonymous true', ...logLines], { dir: mkdtempSync(join(dir, 'open-')) });
+  const auth = await startMqttd(['allow_anonymous false', `password_file ${join(dir, 'passwd')}`, ...logLines], {
+    dir: mkdtempSync(join(dir, 'auth-')),
+    port: authPort,
+  }).catch(async (err: unknown) => {
+    await open.stop();
+    throw err;
+  });
+  return {
+    kind: 'mqttd',
+    port: open.port,
+    process: open.process,
+    authProcess: auth.process,
+    stop: async () => {
+      await open.stop();
+      await auth.stop();
+    },
+  };
+}
+
+/**
+ * The broker log line that says client `id` is subscribed (or unsubscribed): mosquitto's
+ * `log_type all` "Sending SUBACK to id", mqttd's `log_type subscribe` "id 0 topic" (logged
+ * once the subscription is in place, just before the SUBACK is written).
+ */
+function readyLine(id: string, waitFor: 'SUBACK' | 'UNSUBACK'): RegExp {
+  if (broker.kind === 'mosquitto') return new RegExp(`Sending ${waitFor} to ${id}\\b`);
+  return waitFor === 'SUBACK' ? new RegExp(`: ${id} \\d+ `) : new RegExp(`: ${id} [^ \\n]+\\n`);
 }
 
 function expand(args: string[]): string[] {
@@ -92,12 +152,16 @@ const pubTool = (args: string[], stdin?: string): Promise<RunResult> => {
 };
 
 async function observe(c: Case, run: () => Promise<void>): Promise<Buffer> {
-  // The observer is mosquitto_sub in both runs, so only the publisher differs.
+  // The observer is mosquitto_sub in both runs, so only the publisher differs. It watches
+  // the port the publisher uses: with mqttd the password-only port is another broker.
   const id = `obs${++serial}`;
-  const from = broker.process.output().length;
+  const auth = c.args.some((a) => a.includes('{auth}'));
+  const target = auth ? ['-p', String(authPort), '-u', 'alice', '-P', 'secret'] : ['-p', String(broker.port)];
+  const log = auth ? broker.authProcess : broker.process;
+  const from = log.output().length;
   const { command } = commandFor('mosquitto', 'sub');
-  const observer = startCommand(command, ['-p', String(broker.port), '-i', id, ...expand(c.observe ?? [])]);
-  await waitForLog(broker.process, from, new RegExp(`Sending SUBACK to ${id}\\b`));
+  const observer = startCommand(command, [...target, '-i', id, ...expand(c.observe ?? [])]);
+  await waitForLog(log, from, readyLine(id, 'SUBACK'));
   await run();
   return (await observer.finished).stdout;
 }
@@ -114,7 +178,7 @@ async function runOnce(c: Case, impl: Impl): Promise<{ result: RunResult; observ
     const from = broker.process.output().length;
     const started = startCommand(command, args, c.stdin);
     if (c.publish) {
-      await waitForLog(broker.process, from, new RegExp(`Sending ${c.waitFor ?? 'SUBACK'} to ${id}\\b`));
+      await waitForLog(broker.process, from, readyLine(id, c.waitFor ?? 'SUBACK'));
       for (const p of c.publish) await pubTool(p);
     }
     result = await started.finished;
@@ -185,7 +249,7 @@ const cases: Case[] = [
   { name: 'sub -V mqttv5 -c -x', tool: 'sub', args: [...P, '-V', 'mqttv5', '-c', '-x', '60', '-t', 'v5/1', '-C', '1'], publish: [['-t', 'v5/1', '-m', 'five']] },
   { name: 'sub --unix socket', tool: 'sub', args: ['--unix', '{sock}', '-t', 'unix/1', '-C', '1'], publish: [['-t', 'unix/1', '-m', 'over a unix socket']] },
   { name: 'sub -d debug lines (QoS 1)', tool: 'sub', args: [...P, '-d', '-q', '1', '-i', 'dbgsub', '-t', 'd/1', '-C', '1'], publish: [['-t', 'd/1', '-m', 'dbg', '-q', '1']] },
-  { name: 'sub --random-filter 100 prints everything', tool: 'sub', args: [...P, '-t', 'rf/1', '--random-filter', '100', '-C', '2'], publish: [['-t', 'rf/1', '-m', '1'], ['-t', 'rf/1', '-m', '2']] },
+  { name: 'sub --random-filter 1000 prints everything (mosquitto 2.0 reads the chance in tenths of a percent)', tool: 'sub', args: [...P, '-t', 'rf/1', '--random-filter', '1000', '-C', '2'], publish: [['-t', 'rf/1', '-m', '1'], ['-t', 'rf/1', '-m', '2']] },
   // ---- argument errors (exit 1, nothing on stdout, same message)
   { name: 'sub bad topic filter', tool: 'sub', args: [...P, '-t', 'a/#/b'], stderr: true },
   { name: 'sub bad -F specifier', tool: 'sub', args: [...P, '-t', 'a', '-F', '%Z'], stderr: true },
@@ -239,15 +303,16 @@ const cases: Case[] = [
 ];
 
 
-/** Registers the side-by-side tests for one tool, against a fresh mosquitto broker. */
-export function sideBySide(tool: 'pub' | 'sub'): void {
-  before(setUp);
+/** Registers the side-by-side tests for one tool, against a fresh broker of the given kind. */
+export function sideBySide(tool: 'pub' | 'sub', kind: BrokerKind = 'mosquitto'): void {
+  before(() => setUp(kind));
   after(async () => {
     await broker?.stop();
   });
-  const mine = cases.filter((c) => c.tool === tool);
+  const mine = cases.filter((c) => c.tool === tool && (kind === 'mosquitto' || !c.args.includes('--unix')));
+  const on = kind === 'mosquitto' ? '' : ' (mqttd broker)';
   for (const c of mine) {
-    test(`side by side: ${c.name}`, async () => {
+    test(`side by side${on}: ${c.name}`, async () => {
       const theirs = await runOnce(c, 'mosquitto');
       const ours = await runOnce(c, 'mqttd');
       const context = `\nmosquitto stderr: ${theirs.result.stderr}\nmqttd stderr: ${ours.result.stderr}`;
