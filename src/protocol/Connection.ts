@@ -320,6 +320,9 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     const timer = setTimeout(() => this.stream.destroy(), 1000);
     timer.unref();
     this.stream.once('close', () => clearTimeout(timer));
+    // The session lets go now, not when the socket has closed: messages routed meanwhile
+    // are queued for the next connection instead of "sent" into a closing socket.
+    this.teardown();
   }
 
   /** Sends what this turn wrote. */
