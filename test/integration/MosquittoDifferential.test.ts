@@ -1,6 +1,7 @@
 /**
  * Differential property test: fast-check generates random sequences of SUBSCRIBE,
- * UNSUBSCRIBE and PUBLISH (retained or not, QoS 0–2) by a few clients; the same sequence
+ * UNSUBSCRIBE, PUBLISH (retained or not, QoS 0–2) and going offline (persistent sessions
+ * queue meanwhile) by a few clients; the same sequence
  * runs against Debian's mosquitto and against mqttd, and every client must end up with the
  * same messages (topic, payload, QoS, RETAIN) from both.
  */
@@ -27,6 +28,7 @@ after(async () => {
 });
 
 type Op =
+  | { kind: 'away'; client: number }
   | { kind: 'sub'; client: number; filter: string; qos: 0 | 1 | 2 }
   | { kind: 'unsub'; client: number; filter: string }
   | { kind: 'pub'; client: number; topic: string; qos: 0 | 1 | 2; retain: boolean; payload: string };
@@ -36,6 +38,8 @@ const filters = ['#', '+', 'a', 'a/#', 'a/+', '+/b', 'a/b', 'a/b/#', '+/+', 'c']
 const topics = ['a', 'a/b', 'a/c', 'c', 'c/b', 'a/b/c'];
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
+  // The client disconnects (DISCONNECT); its persistent session collects messages until its next operation.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('away' as const), client: fc.nat(CLIENTS - 1) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('sub' as const), client: fc.nat(CLIENTS - 1), filter: fc.constantFrom(...filters), qos: fc.constantFrom(0 as const, 1 as const, 2 as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('unsub' as const), client: fc.nat(CLIENTS - 1), filter: fc.constantFrom(...filters) }) },
   {
@@ -61,7 +65,7 @@ async function sync(peer: RawPeer, got: string[]): Promise<void> {
     const p = await peer.next();
     if (p.cmd === 'pingresp') return;
     if (p.cmd === 'publish') {
-      got.push(`${p.topic} '${p.payload.toString()}' q${p.qos} r${p.retain ? 1 : 0}`);
+      got.push(`${p.topic} '${p.payload.toString()}' q${p.qos} r${p.retain ? 1 : 0} d${p.dup ? 1 : 0}`);
       if (p.qos === 1) peer.sendPacket({ cmd: 'puback', messageId: p.messageId });
       if (p.qos === 2) peer.sendPacket({ cmd: 'pubrec', messageId: p.messageId });
     } else if (p.cmd === 'pubrel') {
@@ -71,7 +75,7 @@ async function sync(peer: RawPeer, got: string[]): Promise<void> {
       // The PUBCOMP comes after this PINGRESP: sync once more for it.
       peer.sendPacket({ cmd: 'pingreq' });
       for (let q = await peer.next(); q.cmd !== 'pingresp'; q = await peer.next()) {
-        if (q.cmd === 'publish') got.push(`${q.topic} '${q.payload.toString()}' q${q.qos} r${q.retain ? 1 : 0}`);
+        if (q.cmd === 'publish') got.push(`${q.topic} '${q.payload.toString()}' q${q.qos} r${q.retain ? 1 : 0} d${q.dup ? 1 : 0}`);
       }
     }
   }
@@ -80,13 +84,30 @@ async function sync(peer: RawPeer, got: string[]): Promise<void> {
 let run = 0;
 
 async function play(port: number, ops: Op[], version: 4 | 5, v4Qos: 0 | 1 | 2, prefix: string): Promise<string[][]> {
+  const connect = (c: number) =>
+    rawSession(port, `${prefix}-c${c}`, version, {
+      clean: false,
+      ...(version === 5 ? { properties: { sessionExpiryInterval: 300 } } : {}),
+    });
   const peers: RawPeer[] = [];
-  for (let c = 0; c < CLIENTS; c++) peers.push(await rawSession(port, `${prefix}-c${c}`, version));
+  for (let c = 0; c < CLIENTS; c++) peers.push(await connect(c));
+  const online = peers.map(() => true);
   const got: string[][] = peers.map(() => []);
   let id = 1;
   try {
     for (const op of ops) {
+      if (!online[op.client]) {
+        peers[op.client] = await connect(op.client);
+        online[op.client] = true;
+      }
       const peer = peers[op.client];
+      if (op.kind === 'away') {
+        await sync(peer, got[op.client]);
+        peer.sendPacket({ cmd: 'disconnect' });
+        await peer.closed;
+        online[op.client] = false;
+        continue;
+      }
       const at = (t: string) => `${prefix}/${t}`;
       if (op.kind === 'sub') {
         // v3 gets one copy per client for overlapping subscriptions; mosquitto picks which
@@ -108,9 +129,15 @@ async function play(port: number, ops: Op[], version: 4 | 5, v4Qos: 0 | 1 | 2, p
       // The broker has finished this operation before the next one starts.
       await sync(peer, got[op.client]);
     }
-    for (const [c, peer] of peers.entries()) await sync(peer, got[c]);
+    for (let c = 0; c < CLIENTS; c++) {
+      if (!online[c]) peers[c] = await connect(c);
+      await sync(peers[c], got[c]);
+    }
   } finally {
-    for (const peer of peers) peer.destroy();
+    for (const peer of peers) {
+      if (!peer.isClosed()) peer.sendPacket({ cmd: 'disconnect' });
+      peer.destroy();
+    }
     // Clear what this run retained, on both brokers alike.
     const cleaner = await rawSession(port, `${prefix}-clean`, 4);
     for (const t of topics) cleaner.sendPacket({ cmd: 'publish', topic: `${prefix}/${t}`, payload: Buffer.alloc(0), qos: 0, retain: true, dup: false });
