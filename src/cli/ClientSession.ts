@@ -136,6 +136,8 @@ export interface ConnectFailure {
   lines: string;
   /** A CONNACK refusal, which mqttd_pub follows with a second "Error:" line. */
   refused: boolean;
+  /** Why, for -d's stdout: the TLS library's reason, which libmosquitto logs as "OpenSSL Error". */
+  debug?: string;
 }
 
 export function connectFailure(cfg: ClientConfig, error: ClientError): ConnectFailure {
@@ -147,6 +149,9 @@ export function connectFailure(cfg: ClientConfig, error: ClientError): ConnectFa
     case 'ELOOKUP':
       return { code: 1, lines: 'Unable to connect (Lookup error.).\n', refused: false };
     case 'ETLS':
+      // MOSQ_ERR_TLS: mosquitto says no more than this (the reason only with -d), exit 8.
+      return { code: 8, lines: 'Error: A TLS error occurred.\n', refused: false, debug: `OpenSSL Error[0]: ${error.message}\n` };
+    case 'ETLSCONFIG':
       return { code: 1, lines: `Error: ${error.message}\n`, refused: false };
     case 'ESOCKET':
       return { code: 1, lines: `Error: ${error.message}\n`, refused: false };

@@ -56,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
   const connected = await client.connect();
   if (!connected.ok) {
     const failure = connectFailure(cfg, connected.error);
+    if (cfg.debug && failure.debug !== undefined) console.out(failure.debug);
     console.err(failure.lines);
     if (failure.refused) {
       console.err(

@@ -3,7 +3,8 @@
  * language and exit codes (-C count, -W timeout = 27, CONNACK code on refusal).
  */
 import { topicMatches } from './TopicMatch';
-import type { Message } from '../client/MqttClient';
+import type { Packet } from 'mqtt-packet';
+import type { Message, PacketDirection } from '../client/MqttClient';
 import { parseClientArgs } from './ClientConfig';
 import { Console, connectFailure, createClient, exitWith } from './ClientSession';
 import { subUsage, versionLine } from './ClientUsage';
@@ -60,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
   const result = await client.connect();
   if (!result.ok) {
     const failure = connectFailure(cfg, result.error);
+    if (cfg.debug && failure.debug !== undefined) console.out(failure.debug);
     console.err(failure.lines);
     return timedOut ? EXIT_TIMEOUT : failure.code;
   }
@@ -104,15 +106,21 @@ async function main(argv: string[]): Promise<number> {
     qos: cfg.qos,
     ...(cfg.protocolVersion === 5 ? { nl: false, rap: cfg.retainAsPublished, rh: cfg.retainHandling } : {}),
   }));
-  void client.subscribe(subscriptions, cfg.properties.subscribe).then((acked) => {
-    if (!acked.ok) return;
-    if (cfg.debug && !cfg.quiet) console.out(`Subscribed (mid: ${acked.value.messageId}): ${acked.value.granted.join(', ')}\n`);
-    if (!acked.value.granted.some((code) => code < 128)) {
+  // mosquitto_sub's on_subscribe runs as the SUBACK is read, before a retained PUBLISH that
+  // came in the same read: so this listens for the packet instead of awaiting subscribe().
+  const onSuback = (direction: PacketDirection, packet: Packet): void => {
+    if (direction !== 'in' || packet.cmd !== 'suback') return;
+    client.off('packet', onSuback);
+    const granted = packet.granted as number[];
+    if (cfg.debug && !cfg.quiet) console.out(`Subscribed (mid: ${packet.messageId ?? 0}): ${granted.join(', ')}\n`);
+    if (!granted.some((code) => code < 128)) {
       void client.disconnect(0, cfg.properties.disconnect);
       console.err('All subscription requests were denied.\n');
     }
     if (cfg.exitAfterSub) void client.disconnect(0, cfg.properties.disconnect);
-  });
+  };
+  client.on('packet', onSuback);
+  void client.subscribe(subscriptions, cfg.properties.subscribe);
   for (const topic of cfg.unsubTopics) void client.unsubscribe([topic], cfg.properties.unsubscribe);
 
   const lost = await closed;

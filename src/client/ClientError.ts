@@ -7,8 +7,10 @@ export type ClientErrorCode =
   | 'ELOOKUP'
   /** TCP/unix socket could not be opened; `message` is the system's text. */
   | 'ESOCKET'
-  /** TLS handshake or certificate check failed. */
+  /** TLS handshake or certificate check failed; `message` is OpenSSL's/Node's reason. */
   | 'ETLS'
+  /** The TLS settings cannot be used: a CA/cert/key file unreadable, an unknown version. */
+  | 'ETLSCONFIG'
   /** The broker answered CONNECT with a non-zero return/reason code. */
   | 'ECONNACK'
   /** The broker sent something MQTT does not allow. */

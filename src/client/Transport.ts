@@ -24,7 +24,7 @@ export interface TlsOptions {
   keyfile?: string;
   /** Skip the host name check (the chain is still verified). */
   insecure?: boolean;
-  /** 'tlsv1.3' | 'tlsv1.2' | 'tlsv1.1' as mosquitto spells them. */
+  /** The lowest version accepted: 'tlsv1.3' | 'tlsv1.2' | 'tlsv1.1' as mosquitto spells them. */
   version?: string;
   ciphers?: string;
   alpn?: string;
@@ -104,13 +104,14 @@ function tlsOptions(options: TransportOptions): Result<ConnectionOptions> {
     if (t.certfile) out.cert = readFileSync(t.certfile);
     if (t.keyfile) out.key = readFileSync(t.keyfile);
   } catch {
-    return { ok: false, error: clientError('ETLS', 'Problem setting TLS options: File not found.') };
+    return { ok: false, error: clientError('ETLSCONFIG', 'Problem setting TLS options: File not found.') };
   }
   if (t.version !== undefined) {
     const v = TLS_VERSIONS[t.version];
-    if (!v) return { ok: false, error: clientError('ETLS', 'Problem setting TLS options, check the options are valid.') };
+    if (!v) return { ok: false, error: clientError('ETLSCONFIG', 'Problem setting TLS options, check the options are valid.') };
+    // A floor, not a pin: libmosquitto 2.0 turns off only the older versions, so
+    // --tls-version tlsv1.2 still negotiates TLS 1.3 with a broker that offers it.
     out.minVersion = v;
-    out.maxVersion = v;
   }
   if (t.ciphers) out.ciphers = t.ciphers;
   if (t.alpn) out.ALPNProtocols = [t.alpn];
