@@ -251,21 +251,25 @@ export class Broker {
     if (max >= 0 && this.connectedCount >= max) return { accepted: false, reason: 'server-busy' };
 
     const { clientId } = request;
-    // A reconnect before the Will Delay elapsed cancels the will [MQTT-3.1.3-9].
-    this.pendingWills.delete(clientId);
     let session = this.sessions.get(clientId);
     if (session?.link) {
       this.log.notice(`Client ${escape(clientId)} already connected, closing old connection.`);
       const old = session.link;
-      session.link = null;
+      // Detached as of now: a session live until this moment has not expired (it was
+      // judged by a stale disconnect time, and a v5 session was thrown away).
+      session.detach(info.connectedAt);
       this.connectedAt.delete(session);
       old.close(0x8e, 'session taken over');
     }
     let sessionPresent = false;
     if (session && (request.cleanStart || session.isExpired(info.connectedAt))) {
+      // Ending the session sends a will still waiting for its delay (a taken-over
+      // connection's included) [MQTT-3.1.3-9]...
       this.endSession(session);
       session = undefined;
     }
+    // ...and a reconnect to the session before the delay has passed cancels it.
+    this.pendingWills.delete(clientId);
     if (session) {
       sessionPresent = true;
       session.protocolVersion = request.protocolVersion;
