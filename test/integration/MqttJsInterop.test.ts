@@ -173,6 +173,26 @@ for (const combo of combos) {
       await second.client.subscribeAsync(id('still-works'), { qos: 1 });
       await Promise.all([first.end(), second.end()]);
     });
+
+    test('takeover of a persistent session keeps it: session present, subscriptions still deliver', async () => {
+      const clientId = id('takeover-persistent');
+      const topic = id('tp');
+      const session: IClientOptions =
+        combo.protocolVersion === 5
+          ? { clientId, clean: false, properties: { sessionExpiryInterval: 60 } }
+          : { clientId, clean: false };
+      const first = await open(session);
+      await first.client.subscribeAsync(topic, { qos: 1 });
+      const second = await open(session);
+      await closed(first.client);
+      assert.equal(second.connack?.sessionPresent, true);
+      const pub = await open();
+      await pub.client.publishAsync(topic, 'still subscribed', { qos: 1 });
+      assert.equal((await second.next()).payload, 'still subscribed');
+      await Promise.all([first.end(), second.end(), pub.end()]);
+      const cleanUp = await open({ clientId, clean: true });
+      await cleanUp.end();
+    });
   });
 }
 

@@ -243,6 +243,34 @@ test('will delay: published after the delay, cancelled by a reconnect within it'
   }
 });
 
+test('will delay and takeover: Clean Start 0 cancels the old connection\'s will, Clean Start 1 sends it at once', async () => {
+  const watcher = await v5();
+  await watcher.client.subscribeAsync('wt/#', { qos: 1 });
+  const withWill = (name: string): IClientOptions => ({
+    clientId: name,
+    clean: false,
+    properties: { sessionExpiryInterval: 60 },
+    // Long enough that only the takeover can make it go out during the test.
+    will: { topic: `wt/${name}`, payload: Buffer.from(name), qos: 1, retain: false, properties: { willDelayInterval: 600 } },
+  });
+  try {
+    const kept = await v5(withWill('kept'));
+    const resumed = await v5({ clientId: 'kept', clean: false, properties: { sessionExpiryInterval: 60 } });
+    await closed(kept.client);
+    const replaced = await v5(withWill('replaced'));
+    const fresh = await v5({ clientId: 'replaced', clean: true });
+    await closed(replaced.client);
+    const w = await watcher.next();
+    assert.equal(w.topic, 'wt/replaced', 'the session ended, so its will went out without waiting');
+    // The marker comes after anything the takeovers published: 'kept' must not be there.
+    await fresh.client.publishAsync('wt/marker', 'm', { qos: 1 });
+    assert.equal((await watcher.next()).topic, 'wt/marker');
+    await Promise.all([kept.end(), resumed.end(), replaced.end(), fresh.end()]);
+  } finally {
+    await watcher.end();
+  }
+});
+
 test('reason strings: a refused CONNECT and a refused PUBLISH say why', async () => {
   const refusing = await startBroker({
     hooks: { authenticate: (r) => (r.username === 'ok' ? 'ok' : 'bad-credentials'), authorizePublish: (_c, t) => t !== 'forbidden' },
