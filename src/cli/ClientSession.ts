@@ -2,7 +2,7 @@
  * What mqttd_pub and mqttd_sub share once the command line is read: turning the config
  * into a connected MqttClient, libmosquitto's -d log lines, and its error texts.
  */
-import type { Packet } from 'mqtt-packet';
+import { writeToStream, type Packet } from 'mqtt-packet';
 import type { ClientError } from '../client/ClientError';
 import { MqttClient, type ConnectOptions, type PacketDirection } from '../client/MqttClient';
 import { effectivePort, usesTls, type ClientConfig } from './ClientConfig';
@@ -163,6 +163,9 @@ export function connectFailure(cfg: ClientConfig, error: ClientError): ConnectFa
 
 /** A client wired to print -d lines when asked. */
 export function createClient(cfg: ClientConfig, console: Console): MqttClient {
+  // mqtt-packet's first generate() fills a cache of 65,536 two-byte buffers (one per message
+  // id): about a third of a command's start-up on a PC, and garbage, for a handful of packets.
+  writeToStream.cacheNumbers = false;
   const client = new MqttClient(connectOptions(cfg));
   if (cfg.debug) {
     client.on('packet', (direction: PacketDirection, packet: Packet) => {
