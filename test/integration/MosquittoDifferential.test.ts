@@ -1,7 +1,7 @@
 /**
  * Differential property test: fast-check generates random sequences of SUBSCRIBE,
- * UNSUBSCRIBE, PUBLISH (retained or not, QoS 0–2) and going offline (persistent sessions
- * queue meanwhile) by a few clients; the same sequence
+ * UNSUBSCRIBE, PUBLISH (retained or not, QoS 0–2), going offline (persistent sessions
+ * queue meanwhile) and session takeover by a few clients; the same sequence
  * runs against Debian's mosquitto and against mqttd, and every client must end up with the
  * same messages (topic, payload, QoS, RETAIN) from both.
  */
@@ -29,6 +29,7 @@ after(async () => {
 
 type Op =
   | { kind: 'away'; client: number }
+  | { kind: 'takeover'; client: number }
   | { kind: 'sub'; client: number; filter: string; qos: 0 | 1 | 2 }
   | { kind: 'unsub'; client: number; filter: string }
   | { kind: 'pub'; client: number; topic: string; qos: 0 | 1 | 2; retain: boolean; payload: string };
@@ -40,6 +41,8 @@ const topics = ['a', 'a/b', 'a/c', 'c', 'c/b', 'a/b/c'];
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   // The client disconnects (DISCONNECT); its persistent session collects messages until its next operation.
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('away' as const), client: fc.nat(CLIENTS - 1) }) },
+  // A second connection with the same client id (Clean Start 0) replaces the first.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('takeover' as const), client: fc.nat(CLIENTS - 1) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('sub' as const), client: fc.nat(CLIENTS - 1), filter: fc.constantFrom(...filters), qos: fc.constantFrom(0 as const, 1 as const, 2 as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('unsub' as const), client: fc.nat(CLIENTS - 1), filter: fc.constantFrom(...filters) }) },
   {
@@ -101,6 +104,17 @@ async function play(port: number, ops: Op[], version: 4 | 5, v4Qos: 0 | 1 | 2, p
         online[op.client] = true;
       }
       const peer = peers[op.client];
+      if (op.kind === 'takeover') {
+        const replacement = await connect(op.client);
+        await peer.closed;
+        // What reached the old connection and was never acknowledged is resent to the new one.
+        for (let p = await peer.next().catch(() => undefined); p; p = await peer.next().catch(() => undefined)) {
+          if (p.cmd === 'publish') got[op.client].push(`${p.topic} '${p.payload.toString()}' q${p.qos} r${p.retain ? 1 : 0} d${p.dup ? 1 : 0} (old)`);
+        }
+        peers[op.client] = replacement;
+        await sync(replacement, got[op.client]);
+        continue;
+      }
       if (op.kind === 'away') {
         await sync(peer, got[op.client]);
         peer.sendPacket({ cmd: 'disconnect' });
