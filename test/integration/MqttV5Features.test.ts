@@ -33,6 +33,21 @@ test('No Local: a client does not get its own messages back, others do', async (
   }
 });
 
+test('subscribing again to the same filter replaces its options, No Local included [MQTT-3.8.4-3]', async () => {
+  // mosquitto 2.0 keeps the first No Local here; mqttd follows the spec.
+  const self = await v5();
+  try {
+    await self.client.subscribeAsync('nl2/t', { qos: 1, nl: false });
+    await self.client.subscribeAsync('nl2/t', { qos: 1, nl: true });
+    await self.client.subscribeAsync('nl2/marker', { qos: 1 });
+    await self.client.publishAsync('nl2/t', 'own', { qos: 1 });
+    await self.client.publishAsync('nl2/marker', 'm', { qos: 1 });
+    assert.equal((await self.next()).topic, 'nl2/marker');
+  } finally {
+    await self.end();
+  }
+});
+
 test('Retain As Published: live copies keep RETAIN only when asked', async () => {
   const keep = await v5();
   const clear = await v5();
