@@ -153,6 +153,11 @@ export function connectFailure(cfg: ClientConfig, error: ClientError): ConnectFa
       return { code: 8, lines: 'Error: A TLS error occurred.\n', refused: false, debug: `OpenSSL Error[0]: ${error.message}\n` };
     case 'ETLSCONFIG':
       return { code: 1, lines: `Error: ${error.message}\n`, refused: false };
+    case 'ETLSCONTEXT':
+      // libmosquitto builds its TLS context inside mosquitto_connect(), so this is a connect failure.
+      return { code: 1, lines: 'Unable to connect (A TLS error occurred.).\n', refused: false, debug: `OpenSSL Error[0]: ${error.message}\n` };
+    case 'EINVAL':
+      return { code: 1, lines: 'Unable to connect (Invalid function arguments provided.).\n', refused: false };
     case 'ESOCKET':
       return { code: 1, lines: `Error: ${error.message}\n`, refused: false };
     default:

@@ -11,6 +11,8 @@ export type ClientErrorCode =
   | 'ETLS'
   /** The TLS settings cannot be used: a CA/cert/key file unreadable, an unknown version. */
   | 'ETLSCONFIG'
+  /** The files could be read but OpenSSL refuses them (key/cert mismatch, not PEM, bad ciphers). */
+  | 'ETLSCONTEXT'
   /** The broker answered CONNECT with a non-zero return/reason code. */
   | 'ECONNACK'
   /** The broker sent something MQTT does not allow. */
@@ -19,7 +21,7 @@ export type ClientErrorCode =
   | 'ECLOSED'
   /** No PINGRESP within the keepalive period. */
   | 'EKEEPALIVE'
-  /** The caller used the client wrongly (not connected, bad topic...). */
+  /** The caller used the client wrongly (not connected, bad topic, a port above 65535...). */
   | 'EINVAL';
 
 export interface ClientError {

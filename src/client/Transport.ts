@@ -58,19 +58,27 @@ export function openTransport(options: TransportOptions): Promise<Result<Socket>
         done({ ok: false, error: clientError('ESOCKET', systemMessage(err)) });
       }
     };
-    if (options.tls) {
-      const built = tlsOptions(options);
-      if (!built.ok) return done(built);
-      // Loaded only when asked for: most router invocations are plain TCP, and tls costs start-up time.
-      const tls = require('node:tls') as typeof import('node:tls');
-      socket = tls.connect(built.value, () => done({ ok: true, value: socket }));
-    } else if (options.unixPath !== undefined) {
-      socket = netConnect({ path: options.unixPath }, () => done({ ok: true, value: socket }));
-    } else {
-      socket = netConnect(
-        { host: options.host, port: options.port, localAddress: options.bindAddress },
-        () => done({ ok: true, value: socket }),
-      );
+    try {
+      if (options.tls) {
+        const built = tlsOptions(options);
+        if (!built.ok) return done(built);
+        // Loaded only when asked for: most router invocations are plain TCP, and tls costs start-up time.
+        const tls = require('node:tls') as typeof import('node:tls');
+        socket = tls.connect(built.value, () => done({ ok: true, value: socket }));
+      } else if (options.unixPath !== undefined) {
+        socket = netConnect({ path: options.unixPath }, () => done({ ok: true, value: socket }));
+      } else {
+        socket = netConnect(
+          { host: options.host, port: options.port, localAddress: options.bindAddress },
+          () => done({ ok: true, value: socket }),
+        );
+      }
+    } catch (err) {
+      // Refused before any byte is sent, and thrown rather than emitted: OpenSSL rejecting
+      // a key that does not match its certificate, a file that is not PEM or an unknown
+      // cipher list; Node rejecting a port above 65535. A value, so no caller can crash on it.
+      const message = err instanceof Error ? err.message : String(err);
+      return done({ ok: false, error: clientError(options.tls ? 'ETLSCONTEXT' : 'EINVAL', message) });
     }
     socket.once('error', onError);
     socket.once('close', () => done({ ok: false, error: clientError('ECLOSED', 'The connection was lost.') }));
@@ -88,23 +96,23 @@ function tlsOptions(options: TransportOptions): Result<ConnectionOptions> {
     servername: isIp(options.host) ? undefined : options.host,
     rejectUnauthorized: true,
   };
+  const ca: Buffer[] = [];
   try {
-    const ca: Buffer[] = [];
     if (t.cafile) ca.push(readFileSync(t.cafile));
-    if (t.capath) {
-      for (const name of readdirSync(t.capath)) {
-        if (/\.(pem|crt)$|^[0-9a-f]{8}\.\d+$/.test(name)) ca.push(readFileSync(join(t.capath, name)));
-      }
-    }
-    if (ca.length > 0 && !t.useOsCerts) out.ca = ca;
-    if (ca.length > 0 && t.useOsCerts) {
-      const tls = require('node:tls') as typeof import('node:tls');
-      out.ca = [...tls.rootCertificates, ...ca.map((b) => b.toString())];
-    }
     if (t.certfile) out.cert = readFileSync(t.certfile);
     if (t.keyfile) out.key = readFileSync(t.keyfile);
   } catch {
     return { ok: false, error: clientError('ETLSCONFIG', 'Problem setting TLS options: File not found.') };
+  }
+  if (t.cafile && !PEM_CERTIFICATE.test(ca[0]!.toString('latin1'))) {
+    // OpenSSL's load_verify_locations fails on a CA file without a certificate.
+    return { ok: false, error: clientError('ETLSCONTEXT', `no certificate in ${t.cafile}`) };
+  }
+  // An unreadable --capath adds no CA, as with libmosquitto: the server then fails the check.
+  if (t.capath) ca.push(...readCaPath(t.capath));
+  if (t.cafile || t.capath) {
+    // Only what was given (an empty list trusts nothing), plus the system's with --tls-use-os-certs.
+    out.ca = t.useOsCerts ? [...(require('node:tls') as typeof import('node:tls')).rootCertificates, ...ca.map((b) => b.toString())] : ca;
   }
   if (t.version !== undefined) {
     const v = TLS_VERSIONS[t.version];
@@ -118,6 +126,21 @@ function tlsOptions(options: TransportOptions): Result<ConnectionOptions> {
   // --insecure keeps chain verification but skips the host name match, as libmosquitto does.
   if (t.insecure) out.checkServerIdentity = () => undefined;
   return { ok: true, value: out };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN (TRUSTED |X509 )?CERTIFICATE-----/;
+
+/** The certificates of a CA directory: hashed names as `openssl rehash` makes them, and *.pem/*.crt. */
+function readCaPath(dir: string): Buffer[] {
+  const found: Buffer[] = [];
+  try {
+    for (const name of readdirSync(dir)) {
+      if (/\.(pem|crt)$|^[0-9a-f]{8}\.\d+$/.test(name)) found.push(readFileSync(join(dir, name)));
+    }
+  } catch {
+    // Unreadable directory or entry: whatever was read so far is all it contributes.
+  }
+  return found;
 }
 
 function isIp(host: string): boolean {

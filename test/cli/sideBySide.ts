@@ -297,6 +297,7 @@ const cases: Case[] = [
   { name: 'pub -i with -I', tool: 'pub', args: [...P, '-t', 'a', '-m', 'x', '-i', 'a', '-I', 'b'], stderr: true },
   { name: 'pub --will-payload without topic', tool: 'pub', args: [...P, '-t', 'a', '-m', 'x', '--will-payload', 'p'], stderr: true },
   { name: 'pub bad -V', tool: 'pub', args: [...P, '-t', 'a', '-m', 'x', '-V', '6'], stderr: true },
+  { name: 'pub -L port above 65535', tool: 'pub', args: ['-L', 'mqtt://127.0.0.1:99999/t', '-m', 'x'], stderr: true },
   { name: 'pub bad -L scheme', tool: 'pub', args: ['-L', 'http://h/t', '-m', 'x'], stderr: true },
   { name: 'pub unknown option', tool: 'pub', args: [...P, '-t', 'a', '-m', 'x', '-z'], stderr: true },
   { name: 'pub -v is not a pub flag', tool: 'pub', args: [...P, '-t', 'a', '-m', 'x', '-v'], stderr: true },
