@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as mqttPacket from 'mqtt-packet';
 import { SysTopics } from '../../src/broker/SysTopics';
-import { connectClient, rawConnect, rawSession, startBroker, type TestBroker } from '../helpers/broker';
+import { connectClient, eventually, rawConnect, rawSession, startBroker, type TestBroker } from '../helpers/broker';
 
 let b: TestBroker;
 let sys: SysTopics;
@@ -181,6 +181,34 @@ test('$SYS: mosquitto\'s topic names are published, retained, and not matched by
   } finally {
     await c.end();
   }
+});
+
+test('$SYS values follow the broker: clients connected, subscriptions, retained messages, messages received', async () => {
+  const watcher = await connectClient(b.url);
+  const values = new Map<string, string>();
+  watcher.client.on('message', (t, p) => values.set(t, p.toString()));
+  await watcher.client.subscribeAsync('$SYS/broker/#', { qos: 0 });
+  const others = [await connectClient(b.url), await connectClient(b.url)];
+  await others[0].client.subscribeAsync(['sysv/a', 'sysv/b'], { qos: 0 });
+  await others[1].client.publishAsync('sysv/kept', 'r', { qos: 1, retain: true });
+  const expected = {
+    connected: b.broker.getClientCount(),
+    subscriptions: b.broker.subscriptions.count,
+    retained: b.broker.retained.size,
+  };
+  assert.ok(expected.connected >= 3 && expected.subscriptions >= 3 && expected.retained >= 1);
+  const received = Number(values.get('$SYS/broker/messages/received') ?? 0);
+  sys.publish();
+  await eventually(
+    () =>
+      values.get('$SYS/broker/clients/connected') === String(expected.connected) &&
+      values.get('$SYS/broker/subscriptions/count') === String(expected.subscriptions) &&
+      values.get('$SYS/broker/retained messages/count') === String(expected.retained) &&
+      Number(values.get('$SYS/broker/messages/received')) > received,
+    `$SYS values ${JSON.stringify(expected)}, got ${JSON.stringify([...values].filter(([k]) => !k.includes('/load/')))}`,
+  );
+  await others[1].client.publishAsync('sysv/kept', '', { qos: 1, retain: true });
+  await Promise.all([watcher.end(), ...others.map((o) => o.end())]);
 });
 
 test('clients cannot publish to $SYS: v5 gets 0x87, v3 is acknowledged and nothing is delivered', async () => {
