@@ -227,6 +227,12 @@ export class Bridge {
         return;
       }
       this.established(attempt, result.value.sessionPresent, result.value.properties?.receiveMaximum);
+    }).catch((err: unknown) => {
+      // connect() reports failures as values; anything thrown is still one bridge's failure,
+      // never the broker's.
+      clearTimeout(timer);
+      client.destroy();
+      if (this.attempt === attempt) this.attemptFailed(`unexpected error: ${String(err)}`);
     });
   }
 
