@@ -91,3 +91,19 @@ test('no config file: listens on loopback only, allows anonymous, and says how t
     await p.stop();
   }
 });
+
+test('bind_interface lo: the listener binds the interface\'s own addresses, nothing else', async () => {
+  const port = await freePort();
+  const path = conf(`listener ${port}\nbind_interface lo\nallow_anonymous true\n`);
+  const p = startProcess(process.execPath, [MQTTD, '-c', path]);
+  try {
+    await waitForOutput(p, /running/);
+    await waitForPort(port);
+    const addresses = listeningAddresses(port);
+    assert.ok(addresses.length > 0);
+    const loopback = new Set(['0100007F', '00000000000000000000000001000000']);
+    for (const a of addresses) assert.ok(loopback.has(a), `listening on ${a}, which is not lo's`);
+  } finally {
+    await p.stop();
+  }
+});
