@@ -230,6 +230,19 @@ test('server keep alive: a v5 keepalive above max_keepalive is lowered in CONNAC
   raw.destroy();
 });
 
+test('server keep alive is enforced: a silent client is closed after 1.5 × the server\'s value, not its own', async () => {
+  const strict = await startBroker({ limits: { maxKeepalive: 1 } });
+  try {
+    const raw = await rawSession(strict.port, 'sleepy', 5, { keepalive: 600 });
+    assert.equal((raw.packets[0] as mqttPacket.IConnackPacket).properties?.serverKeepAlive, 1);
+    await raw.closed;
+    const d = raw.packets.find((p) => p.cmd === 'disconnect') as mqttPacket.IDisconnectPacket | undefined;
+    assert.equal(d?.reasonCode, 0x8d, 'Keep Alive timeout');
+  } finally {
+    await strict.stop();
+  }
+});
+
 test('will delay: published after the delay, cancelled by a reconnect within it', async () => {
   const watcher = await v5();
   await watcher.client.subscribeAsync('wd/#', { qos: 1 });
