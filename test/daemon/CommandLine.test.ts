@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { connectClient, MQTTD } from '../helpers/broker';
 import { run } from '../helpers/brokerTools';
@@ -106,4 +107,20 @@ test('bind_interface lo: the listener binds the interface\'s own addresses, noth
   } finally {
     await p.stop();
   }
+});
+
+test('SIGTERM exits cleanly (code 0) even while a socket sits without CONNECT', async () => {
+  const port = await freePort();
+  const path = conf(`listener ${port} 127.0.0.1\nallow_anonymous true\nconnect_timeout 3600\n`);
+  const p = startProcess(process.execPath, [MQTTD, '-c', path]);
+  await waitForOutput(p, /running/);
+  await waitForPort(port);
+  const idle = connect(port, '127.0.0.1');
+  idle.on('error', () => undefined);
+  await new Promise((r) => idle.once('connect', r));
+  p.child.kill('SIGTERM');
+  // With an hour of CONNECT timeout, only closing that socket lets the daemon finish.
+  assert.equal(await p.exited, 0, p.output());
+  idle.destroy();
+  await p.stop();
 });
