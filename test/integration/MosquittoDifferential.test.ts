@@ -14,7 +14,7 @@ import { rawSession, startBroker, type RawPeer, type TestBroker } from '../helpe
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto';
 import { hasCommand } from '../helpers/processes';
 
-const enabled = hasCommand('mosquitto');
+const enabled = hasCommand('/usr/sbin/mosquitto');
 let mosquitto: MosquittoBroker | undefined;
 let mqttd: TestBroker | undefined;
 

@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { connectClient, rawSession, startMqttd, type MqttdProcess, type TestClient } from '../helpers/broker';
 import { haveMosquittoClients, run } from '../helpers/brokerTools';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto';
+import { hasCommand } from '../helpers/processes';
 import type * as mqttPacket from 'mqtt-packet';
 
-const enabled = haveMosquittoClients();
+const enabled = haveMosquittoClients() && hasCommand('/usr/sbin/mosquitto');
 
 const ACL = `topic read public/#
 topic readwrite anon/#

@@ -12,7 +12,7 @@ import { rawConnect, rawSession, startBroker, type RawPeer, type TestBroker } fr
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto';
 import { hasCommand } from '../helpers/processes';
 
-const enabled = hasCommand('mosquitto');
+const enabled = hasCommand('/usr/sbin/mosquitto');
 let mosquitto: MosquittoBroker | undefined;
 let mqttd: TestBroker | undefined;
 
