@@ -27,6 +27,8 @@ export interface BrokerLimits extends SessionLimits {
   upgradeOutgoingQos: boolean;
   /** Seconds a subscriber may make no progress with a full backlog before it is disconnected. */
   stallTimeout: number;
+  /** Seconds a subscriber that acknowledges nothing may keep its publishers paused. */
+  publisherHoldTimeout: number;
 }
 
 export const DEFAULT_LIMITS: BrokerLimits = {
@@ -41,6 +43,7 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   persistentClientExpiration: undefined,
   upgradeOutgoingQos: false,
   stallTimeout: 30,
+  publisherHoldTimeout: 5,
   maxInflightMessages: 20,
   maxQueuedMessages: 1000,
   maxQueuedBytes: 0,

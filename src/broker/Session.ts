@@ -63,6 +63,13 @@ export class Session {
   private nextPacketId = 1;
   /** Publishers paused because this session's queue was long. */
   private pausedPublishers: ClientLink[] | undefined;
+  /** Acknowledgements received: the sweep compares it across seconds to spot a client that stopped. */
+  private progress = 0;
+  private progressMark = 0;
+  /** When `progressMark` was taken; -1 before the first sweep. */
+  private progressMarkAt = -1;
+  /** Set when the client stopped acknowledging while holding publishers: it may not hold them again until it moves. */
+  private stuck = false;
 
   constructor(
     readonly clientId: string,
@@ -108,6 +115,7 @@ export class Session {
 
   /** A publisher to resume once this session's queue has drained. */
   holdPublisher(publisher: ClientLink): void {
+    if (this.stuck) return;
     (this.pausedPublishers ??= []).push(publisher);
     publisher.pauseReading();
   }
@@ -116,8 +124,27 @@ export class Session {
   acknowledge(packetId: number): boolean {
     const inflight = this.inflight;
     if (!inflight || !inflight.delete(packetId)) return false;
+    this.progress++;
+    this.stuck = false;
     this.drain();
     return true;
+  }
+
+  /**
+   * Once a second: a client that holds publishers paused but has acknowledged nothing for
+   * `holdLimitMs` lets them go, and its own messages are dropped at its queue limit from then
+   * on. Flow control then costs other clients at most a few seconds, never a stall.
+   */
+  checkProgress(now: number, holdLimitMs: number): void {
+    if (this.pausedPublishers === undefined || this.progress !== this.progressMark || this.progressMarkAt < 0) {
+      this.progressMark = this.progress;
+      this.progressMarkAt = now;
+      return;
+    }
+    if (now - this.progressMarkAt >= holdLimitMs) {
+      this.stuck = true;
+      this.releasePublishers();
+    }
   }
 
   /** PUBREC: the client has the QoS 2 message; send PUBREL. False for an unknown id. */
@@ -161,22 +188,21 @@ export class Session {
         this.send(d, link);
       }
     }
+    if (this.pausedPublishers && queue.length <= this.lowWater()) this.releasePublishers();
+  }
+
+  private releasePublishers(): void {
     const paused = this.pausedPublishers;
-    if (paused && queue.length <= this.lowWater()) {
-      this.pausedPublishers = undefined;
-      for (const p of paused) p.resumeReading();
-    }
+    if (!paused) return;
+    this.pausedPublishers = undefined;
+    for (const p of paused) p.resumeReading();
   }
 
   /** Detaches the connection; queued and in-flight messages stay for a persistent session. */
   detach(now: number): void {
     this.link = null;
     this.disconnectedAt = now;
-    const paused = this.pausedPublishers;
-    if (paused) {
-      this.pausedPublishers = undefined;
-      for (const p of paused) p.resumeReading();
-    }
+    this.releasePublishers();
   }
 
   /** Forgets all messages (clean start / session end). */

@@ -49,6 +49,7 @@ export class ConnectionRegistry {
         c.close(ReasonCode.KeepAliveTimeout, 'exceeded timeout');
         continue;
       }
+      c.session?.checkProgress(now, limits.publisherHoldTimeout * 1000);
       // Stalled: the socket backlog stays near the limit (QoS 0 dropping keeps it just under
       // it, never over), or the QoS 1/2 queue stays long enough to hold publishers paused.
       const queued = c.session?.queuedCount ?? 0;

@@ -193,3 +193,31 @@ test('discardUnreadable drops refused messages in flight and queued, keeps relea
   assert.equal(again.sent[1].packetId, ok1.packetId);
   assert.equal(again.sent[1].dup, true);
 });
+
+test('a subscriber that acknowledges nothing holds its publishers only for the hold limit, then its messages drop', () => {
+  const { session, link } = online(limits({ maxInflightMessages: 1, maxQueuedMessages: 4 }));
+  const publisher = new RecordingLink();
+  // Fill the window and the queue to its high-water mark (half of 4): the publisher is held.
+  const outcomes = [1, 2, 3].map((i) => session.deliver(m(`t/${i}`), 1, false, undefined));
+  assert.equal(outcomes[2], DeliveryOutcome.Congested);
+  session.holdPublisher(publisher);
+  assert.equal(publisher.paused, 1);
+
+  session.checkProgress(1000, 5000);
+  session.checkProgress(5000, 5000);
+  assert.equal(publisher.paused, 1, 'held while within the limit');
+  session.checkProgress(6000, 5000);
+  assert.equal(publisher.paused, 0, 'released once the client made no progress for the limit');
+
+  // Stuck: further congestion no longer pauses anyone; beyond the queue limit messages drop.
+  session.holdPublisher(publisher);
+  assert.equal(publisher.paused, 0);
+  assert.equal(session.deliver(m('t/4'), 1, false, undefined), DeliveryOutcome.Congested);
+  assert.equal(session.deliver(m('t/5'), 1, false, undefined), DeliveryOutcome.Congested);
+  assert.equal(session.deliver(m('t/6'), 1, false, undefined), DeliveryOutcome.Dropped);
+
+  // An acknowledgement is progress: the session may hold publishers again.
+  session.acknowledge(link.sent[0].packetId);
+  session.holdPublisher(publisher);
+  assert.equal(publisher.paused, 1);
+});
