@@ -31,6 +31,9 @@ export interface ConnectionInfo {
 
 export type ConnectionState = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
 
+/** The largest CONNECT accepted (a will payload included) before anyone is authenticated. */
+const MAX_CONNECT_BYTES = 1024 * 1024;
+
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 /** v3 CONNACK 0x01: what a client with an unknown protocol level gets [MQTT-3.1.2-2]. */
 const CONNACK_BAD_PROTOCOL_LEVEL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
@@ -75,7 +78,7 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     readonly registry: ConnectionRegistry,
   ) {
     this.openedAt = this.lastSeen = registry.now;
-    this.reader = new PacketReader(this, () => this.broker.limits.maxPacketSize);
+    this.reader = new PacketReader(this, () => this.packetSizeLimit());
     // Shared listeners find their connection on the stream: no closures per connection.
     (stream as ConnectedStream)[CONNECTION] = this;
     stream.on('data', onStreamData);
@@ -84,6 +87,16 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     stream.on('end', onStreamEnd);
     registry.add(this);
     broker.stats.sockets++;
+  }
+
+  /**
+   * max_packet_size, and before CONNECT at most 1 MiB whatever it says: an unauthenticated
+   * client must not make the broker buffer MQTT's 256 MB maximum.
+   */
+  private packetSizeLimit(): number {
+    const limit = this.broker.limits.maxPacketSize;
+    if (this.state !== 'awaiting-connect') return limit;
+    return limit > 0 && limit < MAX_CONNECT_BYTES ? limit : MAX_CONNECT_BYTES;
   }
 
   get protocolVersion(): ProtocolVersion {

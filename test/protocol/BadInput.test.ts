@@ -169,6 +169,22 @@ test('garbage instead of CONNECT (an HTTP request) is refused at once, not after
   await brokerStillServes();
 });
 
+test('a CONNECT announcing more than 1 MiB is refused from its header even with no max_packet_size', async () => {
+  const open = await startBroker({ limits: { connectTimeout: 3600 } });
+  try {
+    const peer = await rawConnect(open.port);
+    // CONNECT fixed header claiming 2 MiB (remaining length 0x200000): only the header is sent.
+    peer.send([0x10, 0x80, 0x80, 0x80, 0x01]);
+    await peer.closed;
+    assert.deepEqual(peer.packets, []);
+    // A CONNECT with a will payload well under the cap is still fine.
+    const ok = await connectClient(open.url, { clientId: 'big-will', will: { topic: 'w', payload: Buffer.alloc(60_000, 1), qos: 0, retain: false } });
+    await ok.end();
+  } finally {
+    await open.stop();
+  }
+});
+
 test('a socket that sends no CONNECT is closed after the CONNECT timeout', async () => {
   const strict = await startBroker({ limits: { connectTimeout: 1 } });
   try {
