@@ -1,4 +1,3 @@
-import { bridgeExtension } from '../bridge/Bridges';
 import { ConfigErrors } from '../config/ConfigErrors';
 import { loadConfigFile, parseConfig } from '../config/ConfigFile';
 import { loadUciConfig, parseNetworkArgument } from '../config/UciConfig';
@@ -141,6 +140,9 @@ async function main(): Promise<void> {
 
 /** The configured bridges (`connection` blocks or UCI `bridge` sections), started after the listeners. */
 async function bridgeExtensions(config: BrokerConfig): Promise<Parameters<typeof Daemon.start>[0]['extensions']> {
+  if (config.bridges.length === 0) return [];
+  // Loaded only when a bridge is configured: most routers run none, and RAM is what they lack.
+  const { bridgeExtension } = require('../bridge/Bridges') as typeof import('../bridge/Bridges');
   return bridgeExtension(config);
 }
 
