@@ -14,7 +14,11 @@ export interface UnsupportedOption {
 
 export const UNSUPPORTED_OPTIONS: readonly UnsupportedOption[] = [
   { name: 'accept_protocol_versions', hint: 'mqttd accepts MQTT 3.1, 3.1.1 and 5 on every listener' },
-  { name: 'allow_duplicate_messages', harmlessValue: 'true', hint: 'mqttd always behaves as mosquitto 2.0 does with true' },
+  {
+    name: 'allow_duplicate_messages',
+    harmlessValue: 'false',
+    hint: 'a v3 client gets one copy of a message matching several of its subscriptions, as mosquitto 2.0 does by default; a v5 client gets one per subscription',
+  },
   { name: 'auth_plugin', hint: 'use password_file and acl_file' },
   { name: 'auth_plugin_deny_special_chars', hint: 'mqttd has no plugins' },
   { name: 'autosave_on_changes', hint: 'use autosave_interval (seconds)' },

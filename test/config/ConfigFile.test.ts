@@ -66,7 +66,8 @@ describe('mosquitto.conf syntax', () => {
   });
 
   it('accepts an unsupported option only when it asks for what mqttd does anyway', () => {
-    parse('per_listener_settings false\nallow_duplicate_messages true\n');
+    parse('per_listener_settings false\nallow_duplicate_messages false\n');
+    assert.equal(errorsOf('allow_duplicate_messages true\n').length, 1, 'duplicates per subscription are not what mqttd does for v3');
     assert.deepEqual(errorsOf('per_listener_settings true\n'), [
       "1: option 'per_listener_settings' is a mosquitto option that mqttd does not support (mqttd applies security settings to all listeners)",
     ]);
