@@ -147,7 +147,8 @@ function bridgeText(set: (b: BridgeConfig, value: string) => string | void): App
   return bridge((b, line) => (line.rest === '' ? 'expected a value' : (set(b, line.rest) ?? undefined)));
 }
 
-const LOG_TYPES: readonly LogType[] = [
+/** The log_type words, as mosquitto spells them (the UCI reader accepts the same). */
+export const LOG_TYPES: readonly LogType[] = [
   'error',
   'warning',
   'notice',

@@ -18,7 +18,7 @@ import {
 } from './BrokerConfig';
 import { ConfigErrors } from './ConfigErrors';
 import { bridgeTlsProblems } from './ConfigFile';
-import { findConfigOption, type ConfigOption, type OptionContext, type OptionLine } from './ConfigOptions';
+import { findConfigOption, LOG_TYPES, type ConfigOption, type OptionContext, type OptionLine } from './ConfigOptions';
 import { FileError } from './FileError';
 import { findUnsupportedOption } from './UnsupportedOptions';
 
@@ -237,18 +237,6 @@ const LOG_LEVELS: Record<string, LogType[]> = {
   information: ['error', 'warning', 'notice', 'information'],
   debug: ['error', 'warning', 'notice', 'information', 'subscribe', 'unsubscribe', 'debug'],
 };
-const LOG_TYPES = new Set<string>([
-  'error',
-  'warning',
-  'notice',
-  'information',
-  'subscribe',
-  'unsubscribe',
-  'websockets',
-  'debug',
-  'all',
-  'none',
-]);
 
 export const DEFAULT_STATUS_FILE = '/var/run/mqttd/status.json';
 
@@ -372,7 +360,7 @@ function readGeneral(r: SectionReader, config: BrokerConfig): void {
   const level = r.oneOf('log_level', Object.keys(LOG_LEVELS), 'information');
   const types = new Set<LogType>(LOG_LEVELS[level]);
   for (const { value, line } of r.list('log_type')) {
-    if (LOG_TYPES.has(value)) types.add(value as LogType);
+    if (LOG_TYPES.includes(value as LogType)) types.add(value as LogType);
     else r.errorAt(line, `unknown log_type '${value}'`);
   }
   config.logTypes = types;
