@@ -250,12 +250,18 @@ export class Bridge {
     this.log.notice(`Bridge ${escape(this.name)} connected to ${attempt.address.host}:${attempt.address.port}${sessionPresent ? ' (session present)' : ''}.`);
 
     // Subscribed at every connection, as mosquitto: harmless on a kept session, needed on a new one.
+    // The bridge reports itself connected once the remote has answered the SUBSCRIBE, so
+    // "connected" means messages flow both ways.
     const incoming = this.topics.incoming();
-    if (incoming.length > 0) {
-      void client
-        .subscribe(incoming.map((r) => ({ topic: r.remoteFilter, qos: r.qos, nl: v5, rap: v5, rh: 0 })))
-        .then((result) => {
-          if (!result.ok) return;
+    if (incoming.length === 0) {
+      this.operational(attempt);
+      return;
+    }
+    void client
+      .subscribe(incoming.map((r) => ({ topic: r.remoteFilter, qos: r.qos, nl: v5, rap: v5, rh: 0 })))
+      .then((result) => {
+        if (this.attempt !== attempt || attempt.closed) return;
+        if (result.ok) {
           result.value.granted.forEach((code, i) => {
             if (code >= 0x80) {
               const problem = `the remote refused the subscription to ${incoming[i].remoteFilter} (${code === 0x80 ? 'failure' : reasonString(code)})`;
@@ -263,8 +269,14 @@ export class Bridge {
               this.log.warning(`Bridge ${escape(this.name)}: ${escape(problem)}.`);
             }
           });
-        });
-    }
+        }
+        this.operational(attempt);
+      });
+  }
+
+  /** The remote has our subscriptions: announce the connection and start sending. */
+  private operational(attempt: Attempt): void {
+    const { client } = attempt;
     if (this.config.notifications) {
       void client.publish(this.notificationTopic, Buffer.from('1'), { qos: 1, retain: true });
       this.notifyLocal(true);
