@@ -58,6 +58,8 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   topicAliasMaximum = 10;
   /** A v3.x bridge (mosquitto's try_private bit): its subscriptions get No Local and Retain As Published. */
   isBridge = false;
+  /** v5 Request Problem Information: reason strings may be sent on acknowledgements. */
+  problemInformation = true;
   /** The largest packet the client accepts (v5 Maximum Packet Size); 0: no limit. */
   clientMaximumPacketSize = 0;
   /** Packets that arrived while CONNECT was being authenticated. */

@@ -31,6 +31,7 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
   const v5 = version === 5;
   // mosquitto's bridge bit (0x80 on the level) asks for loop prevention in v3 (try_private).
   conn.isBridge = !v5 && (packet as { bridgeMode?: boolean }).bridgeMode === true;
+  conn.problemInformation = packet.properties?.requestProblemInformation !== false;
 
   // Protocol name must match the level: MQIsdp for 3.1, MQTT for 3.1.1 and 5 [MQTT-3.1.2-1].
   if ((version === 3) !== (packet.protocolId === 'MQIsdp')) {

@@ -56,14 +56,20 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
 
   const limit = broker.limits.messageSizeLimit;
   let refusal = 0;
+  let reason = '';
   // Not 0x95: it is no PUBACK/PUBREC code (§3.4.2.1), and mosquitto's 0x95 there makes
   // strict clients (MQTT.js) drop the connection as malformed.
-  if (limit > 0 && packet.payload.length > limit) refusal = ReasonCode.ImplementationSpecificError;
-  else if (topic.startsWith('$SYS') && !isBridgeStateTopic(topic)) refusal = ReasonCode.NotAuthorized;
-  else {
+  if (limit > 0 && packet.payload.length > limit) {
+    refusal = ReasonCode.ImplementationSpecificError;
+    reason = `payload of ${packet.payload.length} bytes exceeds message_size_limit ${limit}`;
+  } else if (topic.startsWith('$SYS') && !isBridgeStateTopic(topic)) {
+    refusal = ReasonCode.NotAuthorized;
+    reason = 'clients may not publish to $SYS';
+  } else {
     if (conn.info.mountPoint !== undefined) topic = conn.info.mountPoint + topic;
     if (!broker.canWrite(session, topic)) {
       refusal = ReasonCode.NotAuthorized;
+      reason = 'not authorised to publish to this topic';
       broker.log.debug(`Denied PUBLISH from ${escape(conn.clientId)} to ${escape(topic)}.`);
     }
   }
@@ -88,12 +94,14 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
   }
 
   if (qos === 0) return;
+  // A refusal says why, unless the client asked for no problem information (§3.1.2.11.7).
+  const properties = refusal !== 0 && conn.problemInformation ? { reasonString: reason } : undefined;
   // v3 has no way to say no: a refused message is acknowledged and dropped, as mosquitto does.
   // v5 hears when nobody was subscribed (0x10, a success code), as from mosquitto.
   const code = v5 ? (refusal !== 0 ? refusal : matched ? 0 : ReasonCode.NoMatchingSubscribers) : 0;
   if (qos === 1) {
     if (code === 0) conn.write(ack(PUBACK, packetId));
-    else conn.writePacket({ cmd: 'puback', messageId: packetId, reasonCode: code } as mqtt.IPubackPacket);
+    else conn.writePacket({ cmd: 'puback', messageId: packetId, reasonCode: code, properties } as mqtt.IPubackPacket);
     return;
   }
   if (code < 0x80) {
@@ -101,6 +109,6 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
     if (code === 0) conn.write(ack(PUBREC, packetId));
     else conn.writePacket({ cmd: 'pubrec', messageId: packetId, reasonCode: code } as mqtt.IPubrecPacket);
   } else {
-    conn.writePacket({ cmd: 'pubrec', messageId: packetId, reasonCode: code } as mqtt.IPubrecPacket);
+    conn.writePacket({ cmd: 'pubrec', messageId: packetId, reasonCode: code, properties } as mqtt.IPubrecPacket);
   }
 }

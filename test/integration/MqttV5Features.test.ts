@@ -314,7 +314,16 @@ test('reason strings: a refused CONNECT and a refused PUBLISH say why', async ()
       c.client.publish('forbidden', 'x', { qos: 1 }, (_err, packet) => resolve(packet as mqttPacket.IPubackPacket));
     });
     assert.equal(puback.reasonCode, 0x87);
+    assert.equal(puback.properties?.reasonString, 'not authorised to publish to this topic');
     await c.end();
+    // A client that asks for no problem information gets the code alone (§3.1.2.11.7).
+    const quiet = await connectClient(refusing.url, { protocolVersion: 5, username: 'ok', password: 'x', properties: { requestProblemInformation: false } });
+    const bare = await new Promise<mqttPacket.IPubackPacket>((resolve) => {
+      quiet.client.publish('forbidden', 'x', { qos: 1 }, (_err, packet) => resolve(packet as mqttPacket.IPubackPacket));
+    });
+    assert.equal(bare.reasonCode, 0x87);
+    assert.equal(bare.properties?.reasonString, undefined);
+    await quiet.end();
   } finally {
     await refusing.stop();
   }
