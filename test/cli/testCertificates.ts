@@ -3,31 +3,9 @@
  * a CA, a server certificate for localhost/127.0.0.1, one for another host name, a client
  * certificate from the CA, and a second, untrusted CA with a client certificate of its own.
  */
-import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../helpers/brokerTools';
-
-async function openssl(args: string[]): Promise<void> {
-  const r = await run('openssl', args);
-  assert.equal(r.code, 0, `openssl ${args.join(' ')}: ${r.stderr}`);
-}
-
-/** A P-256 key and certificate `name.crt`/`name.key` for `cn`, signed by `ca` (self-signed without). */
-async function makeCert(dir: string, name: string, cn: string, ca?: string, ext = ''): Promise<void> {
-  const file = (f: string): string => join(dir, f);
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file(`${name}.key`)];
-  if (ca === undefined) {
-    await openssl(['req', '-x509', ...key, '-out', file(`${name}.crt`), '-days', '2', '-subj', `/CN=${cn}`]);
-    return;
-  }
-  writeFileSync(file(`${name}.ext`), ext);
-  await openssl(['req', ...key, '-out', file(`${name}.csr`), '-subj', `/CN=${cn}`]);
-  await openssl([
-    'x509', '-req', '-in', file(`${name}.csr`), '-CA', file(`${ca}.crt`), '-CAkey', file(`${ca}.key`),
-    '-CAcreateserial', '-out', file(`${name}.crt`), '-days', '2', '-extfile', file(`${name}.ext`),
-  ]);
-}
+import { makeCert, openssl } from '../helpers/certificates';
 
 /**
  * Writes into `dir`: ca, server (localhost, 127.0.0.1), elsewhere (broker.invalid only),

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectClient, startMqttd, subackCodes, type MqttdProcess } from '../helpers/broker';
-import { mosquittoPub, run } from '../helpers/brokerTools';
+import { mosquittoPub } from '../helpers/brokerTools';
+import { makeCert } from '../helpers/certificates';
 import { freePort } from '../helpers/ports';
 import { hasCommand } from '../helpers/processes';
 
@@ -16,33 +17,13 @@ const enabled = hasCommand('openssl') && hasCommand('mosquitto_pub');
 let dir: string;
 const file = (name: string) => join(dir, name);
 
-async function openssl(args: string[]): Promise<void> {
-  const r = await run('openssl', args);
-  assert.equal(r.code, 0, `openssl ${args.join(' ')}: ${r.stderr}`);
-}
-
-/** A P-256 key and a certificate for `cn`, signed by `ca` (or self-signed when ca is undefined). */
-async function makeCert(name: string, cn: string, ca: string | undefined, ext: string): Promise<void> {
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file(`${name}.key`)];
-  if (ca === undefined) {
-    await openssl(['req', '-x509', ...key, '-out', file(`${name}.crt`), '-days', '2', '-subj', `/CN=${cn}`]);
-    return;
-  }
-  writeFileSync(file(`${name}.ext`), ext);
-  await openssl(['req', ...key, '-out', file(`${name}.csr`), '-subj', `/CN=${cn}`]);
-  await openssl([
-    'x509', '-req', '-in', file(`${name}.csr`), '-CA', file(`${ca}.crt`), '-CAkey', file(`${ca}.key`),
-    '-CAcreateserial', '-out', file(`${name}.crt`), '-days', '2', '-extfile', file(`${name}.ext`),
-  ]);
-}
-
 before(async () => {
   if (!enabled) return;
   dir = mkdtempSync(join(tmpdir(), 'mqttd-tls-'));
-  await makeCert('ca', 'mqttd test CA', undefined, '');
-  await makeCert('server', 'localhost', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  await makeCert('alice', 'alice', 'ca', 'extendedKeyUsage=clientAuth\n');
-  await makeCert('rogue', 'alice', undefined, '');
+  await makeCert(dir, 'ca', 'mqttd test CA');
+  await makeCert(dir, 'server', 'localhost', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  await makeCert(dir, 'alice', 'alice', 'ca', 'extendedKeyUsage=clientAuth\n');
+  await makeCert(dir, 'rogue', 'alice');
   writeFileSync(file('acl'), 'user alice\ntopic readwrite alice/#\n');
 });
 after(() => {
