@@ -103,6 +103,10 @@ export class PacketReader {
     const type = first >> 4;
     if (type === 3) {
       if (this.decodePublish(data, first, body, end)) return;
+      // A v5 PUBLISH with properties goes to mqtt-packet, whose payload is a view of what it is
+      // given: give it a copy of this one packet, so a stored message never pins the read buffer.
+      this.sink.onOtherPacket(Buffer.from(data.subarray(start, end)));
+      return;
     } else if (type === 4 && first === 0x40 && end - body >= 2) {
       // PUBACK; a v5 reason code after the id is informational.
       this.sink.onPuback((data[body] << 8) | data[body + 1]);

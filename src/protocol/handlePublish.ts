@@ -77,8 +77,8 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
   let matched = true;
   if (refusal === 0) {
     const expiry = props?.messageExpiryInterval;
-    // Keep a retained or queued payload from pinning the whole socket chunk it was sliced from.
-    const payload = packet.retain ? Buffer.from(packet.payload as Buffer) : (packet.payload as Buffer);
+    // PacketReader made the payload a buffer of its own: storing it pins no socket chunk.
+    const payload = packet.payload as Buffer;
     const message = new Message(
       topic,
       payload,
