@@ -2,6 +2,7 @@
  * Every mosquitto.conf option mqttd reads, as one table: the reader (ConfigFile) looks options
  * up here, and docs/config.md's option table is generated from it (a test keeps them equal).
  */
+import { LOG_LEVELS } from '../log/Logger';
 import type { BridgeConfig, BrokerConfig, ListenerConfig, LogDestination, LogType } from './BrokerConfig';
 import {
   checkBool,
@@ -148,21 +149,10 @@ function bridgeText(set: (b: BridgeConfig, value: string) => string | void): App
 }
 
 /** The log_type words, as mosquitto spells them (the UCI reader accepts the same). */
-export const LOG_TYPES: readonly LogType[] = [
-  'error',
-  'warning',
-  'notice',
-  'information',
-  'subscribe',
-  'unsubscribe',
-  'websockets',
-  'debug',
-  'all',
-  'none',
-];
+export const LOG_TYPES: readonly LogType[] = [...LOG_LEVELS, 'all', 'none'];
 
 /** Every concrete log type; `log_type all` turns all of them on. */
-export const ALL_LOG_TYPES: readonly LogType[] = LOG_TYPES.filter((t) => t !== 'all' && t !== 'none');
+export const ALL_LOG_TYPES: readonly LogType[] = LOG_LEVELS;
 
 const LOG_DESTS = ['stdout', 'stderr', 'syslog', 'none', 'file'] as const;
 

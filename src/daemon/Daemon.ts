@@ -4,7 +4,7 @@ import { FileSecurity } from '../auth/FileSecurity';
 import { Broker, type BrokerLimits } from '../broker/Broker';
 import { SysTopics } from '../broker/SysTopics';
 import type { BrokerConfig, LogType } from '../config/BrokerConfig';
-import { Logger, type LogLevel } from '../log/Logger';
+import { LOG_LEVELS, Logger, type LogLevel } from '../log/Logger';
 import { FileStore } from '../persistence/FileStore';
 import { MemoryStore } from '../persistence/MemoryStore';
 import type { Store } from '../persistence/Store';
@@ -13,7 +13,6 @@ import { VERSION } from '../version';
 import { logSinks } from './logSinks';
 import { StatusFile, type BridgeStatus } from './StatusFile';
 
-const ALL_LEVELS: LogLevel[] = ['error', 'warning', 'notice', 'information', 'subscribe', 'unsubscribe', 'websockets', 'debug'];
 
 /** The broker limits a config asks for. */
 export function limitsFromConfig(config: BrokerConfig): Partial<BrokerLimits> {
@@ -36,9 +35,9 @@ export function limitsFromConfig(config: BrokerConfig): Partial<BrokerLimits> {
 }
 
 function logLevels(types: Set<LogType>, verbose: boolean): LogLevel[] {
-  if (verbose || types.has('all')) return ALL_LEVELS;
+  if (verbose || types.has('all')) return [...LOG_LEVELS];
   if (types.has('none')) return [];
-  return ALL_LEVELS.filter((l) => types.has(l));
+  return LOG_LEVELS.filter((l) => types.has(l));
 }
 
 /** Something that runs beside the broker and reports a status (bridges). */

@@ -6,6 +6,9 @@
 
 export type LogLevel = 'error' | 'warning' | 'notice' | 'information' | 'subscribe' | 'unsubscribe' | 'websockets' | 'debug';
 
+/** Every log level, in mosquitto's order: what `log_type all` and `-v` turn on. */
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warning', 'notice', 'information', 'subscribe', 'unsubscribe', 'websockets', 'debug'];
+
 export interface LogSink {
   write(level: LogLevel, line: string): void;
 }
