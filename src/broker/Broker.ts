@@ -5,9 +5,10 @@ import { BrokerStats } from './BrokerStats';
 import type { ClientLink, ProtocolVersion } from './ClientLink';
 import { LocalClient, type LocalHandler } from './LocalClient';
 import { Message, type QoS } from './Message';
+import { RetainedCursor } from './RetainedCursor';
 import { RetainedStore } from './RetainedStore';
 import { DeliveryOutcome, NEVER_EXPIRES, Session, type SessionLimits } from './Session';
-import { isShareGroup, subscriptionKey, type ShareGroup, type Subscription, type SubscriptionEntry } from './Subscription';
+import { isShareGroup, outgoingQos, subscriptionKey, type ShareGroup, type Subscription, type SubscriptionEntry } from './Subscription';
 import { TopicTree } from './TopicTree';
 import { isBridgeStateTopic, isValidTopicFilter, isValidTopicName, parseSharedFilter } from './topics';
 import type { Will } from './Will';
@@ -25,10 +26,11 @@ export interface BrokerLimits extends SessionLimits {
   /** Seconds an offline v3 persistent session is kept; undefined: forever. */
   persistentClientExpiration: number | undefined;
   upgradeOutgoingQos: boolean;
-  /** Seconds a subscriber may make no progress with a full backlog before it is disconnected. */
+  /**
+   * Seconds a connected subscriber with messages outstanding may make no progress at all
+   * (no acknowledgement, no byte taken by its socket) before it is disconnected.
+   */
   stallTimeout: number;
-  /** Seconds a subscriber that acknowledges nothing may keep its publishers paused. */
-  publisherHoldTimeout: number;
 }
 
 export const DEFAULT_LIMITS: BrokerLimits = {
@@ -43,7 +45,7 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   persistentClientExpiration: undefined,
   upgradeOutgoingQos: false,
   stallTimeout: 30,
-  publisherHoldTimeout: 5,
+  publisherHoldTimeout: 1,
   maxInflightMessages: 20,
   maxQueuedMessages: 1000,
   maxQueuedBytes: 0,
@@ -200,6 +202,7 @@ export class Broker {
     return () => {
       for (const sub of session.subscriptions.values()) this.subscriptions.remove(sub);
       session.subscriptions.clear();
+      session.clearMessages();
       session.link = null;
     };
   }
@@ -367,9 +370,8 @@ export class Broker {
       }
       if (sub.noLocal && session === from) continue;
       if (!security.canRead(session, message.topic) && !(session.link instanceof LocalClient)) continue;
-      const qos = upgrade ? granted : message.qos < granted ? message.qos : granted;
       const retain = sub.retainAsPublished ? message.retain : false;
-      const outcome = session.deliver(message, qos, retain, sub.subscriptionId);
+      const outcome = session.deliver(message, outgoingQos(message.qos, granted, upgrade), retain, sub.subscriptionId);
       if (outcome === DeliveryOutcome.Dropped) stats.publishDropped++;
       else if (outcome !== DeliveryOutcome.Sent) {
         if (session.expiryInterval !== 0) this.sessionChanges++;
@@ -436,19 +438,20 @@ export class Broker {
     return { code: options.qos, isNew: true, subscription };
   }
 
-  /** Sends the retained messages a new subscription asks for (after its SUBACK). */
+  /**
+   * Sends the retained messages a subscription asks for (after its SUBACK), as the session
+   * has room: a cursor over the retained store, so none is lost to the session's queue
+   * limits whatever their number. Retain Handling 1 sends them for a new subscription only,
+   * 2 never [MQTT-3.3.1-9, MQTT-3.3.1-10, MQTT-3.3.1-11].
+   */
   sendRetained(session: Session, subscription: Subscription, isNew: boolean): void {
     // Shared subscriptions never get retained messages (MQTT 5 §4.8.2).
     if (subscription.group !== undefined) return;
     if (subscription.retainHandling === 2 || (subscription.retainHandling === 1 && !isNew)) return;
-    const upgrade = this.limits.upgradeOutgoingQos;
-    this.retained.forEachMatch(subscription.filter, Date.now(), (message) => {
-      if (!this.security.canRead(session, message.topic) && !(session.link instanceof LocalClient)) return;
-      const qos = upgrade ? subscription.qos : message.qos < subscription.qos ? message.qos : subscription.qos;
-      // Retained messages sent for a new subscription keep RETAIN set [MQTT-3.3.1-8].
-      const outcome = session.deliver(message, qos, true, subscription.subscriptionId);
-      if (outcome === DeliveryOutcome.Dropped) this.stats.publishDropped++;
-    });
+    const trusted = session.link instanceof LocalClient;
+    const mayRead = (m: Message): boolean => trusted || this.security.canRead(session, m.topic);
+    const matches = this.retained.cursor(subscription.filter);
+    session.addRetained(new RetainedCursor(subscription, this.retained, matches, mayRead, this.limits.upgradeOutgoingQos));
   }
 
   /** Removes one subscription; false when the session had none for that filter. */
@@ -458,6 +461,7 @@ export class Broker {
     const sub = session.subscriptions.get(key);
     if (!sub) return false;
     session.subscriptions.delete(key);
+    session.dropRetained(sub);
     this.subscriptions.remove(sub);
     this.sessionChanges++;
     return true;
@@ -618,8 +622,9 @@ export class Broker {
     }
   }
 
-  /** Once a second: delayed wills and expired sessions. */
+  /** Once a second: delayed wills, expired sessions and stalled subscribers. */
   private sweep(now: number): void {
+    const stallMs = this.limits.stallTimeout * 1000;
     for (const [clientId, pending] of this.pendingWills) {
       if (now >= pending.publishAt) {
         this.pendingWills.delete(clientId);
@@ -628,7 +633,12 @@ export class Broker {
     }
     const v3Expiry = this.limits.persistentClientExpiration;
     for (const session of this.sessions.values()) {
-      if (session.link !== null) continue;
+      const link = session.link;
+      if (link !== null) {
+        // Disconnecting frees what it holds (its socket backlog); a persistent session stays.
+        if (session.isStalled(now, stallMs)) link.close(0x97, 'stopped reading its messages');
+        continue;
+      }
       if (session.isExpired(now)) {
         this.stats.clientsExpired++;
         this.endSession(session);

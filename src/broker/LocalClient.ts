@@ -12,11 +12,12 @@ export class LocalClient implements ClientLink {
   readonly protocolVersion = 5 as const;
   readonly remoteAddress = 'local';
   readonly backlog = 0;
+  readonly transmitted = 0;
   session: Session | undefined;
 
   constructor(private readonly handler: LocalHandler) {}
 
-  sendPublish(message: Message, qos: QoS, retain: boolean, packetId: number): void {
+  sendPublish(message: Message, qos: QoS, retain: boolean, packetId: number): boolean {
     const delivered = retain === message.retain ? message : message.withRetain(retain);
     queueMicrotask(() => {
       try {
@@ -25,12 +26,15 @@ export class LocalClient implements ClientLink {
         if (qos > 0) this.session?.acknowledge(packetId);
       }
     });
+    return true;
   }
 
   sendPubrel(packetId: number): void {
     queueMicrotask(() => this.session?.acknowledge(packetId));
   }
 
+  /** Never asked for: a local client has no backlog. */
+  requestDrainNotice(): void {}
   pauseReading(): void {}
   resumeReading(): void {}
   close(): void {}

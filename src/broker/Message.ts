@@ -4,15 +4,10 @@ export type QoS = 0 | 1 | 2;
 
 /**
  * One application message as the broker routes it. It is shared, never copied, by every
- * delivery of it: the protocol layer caches its encoded forms on it (`encoded`), so a
- * message fanned out to N subscribers is encoded once per wire form, not N times.
+ * delivery of it, and its payload is written to every subscriber's socket as it is. It
+ * carries no wire encoding: the protocol layer's PublishEncoder keeps those for one fan-out.
  */
 export class Message {
-  /** Encoded packets keyed by wire form; owned by the protocol layer's PublishEncoder. */
-  encoded: (Buffer | undefined)[] | undefined = undefined;
-  /** Where the packet id sits in the cached QoS 1/2 forms (same for every form of one version). */
-  packetIdOffset = 0;
-
   constructor(
     readonly topic: string,
     readonly payload: Buffer,

@@ -1,58 +1,167 @@
 import type { Message } from './Message';
-import { topicMatches } from './topics';
+
+/** One topic level of the retained tree. */
+interface RetainedNode {
+  children: Map<string, RetainedNode> | undefined;
+  message: Message | undefined;
+  /** The store's change counter when `message` was set: a cursor skips what is newer than itself. */
+  setAt: number;
+}
 
 /**
- * The last retained message of each topic [MQTT-3.3.1-5]. An empty payload clears a
- * topic [MQTT-3.3.1-10]. Matching a new subscription scans the store: it runs once per
- * SUBSCRIBE, not per PUBLISH, and a home broker holds thousands of retained topics, not millions.
+ * The last retained message of each topic [MQTT-3.3.1-5], as a tree with one node per topic
+ * level (as mosquitto's retain tree). An empty payload clears a topic [MQTT-3.3.1-10].
+ * Matching a subscription walks only the branches its filter can match, so a wildcard
+ * SUBSCRIBE costs what it matches, not what is stored.
  */
 export class RetainedStore {
-  private readonly messages = new Map<string, Message>();
+  private readonly root: RetainedNode = { children: undefined, message: undefined, setAt: 0 };
+  private count = 0;
+  /** Every set or clear, $SYS included: what a cursor compares against. */
+  private changeCounter = 0;
   /** Bumped on every change, so persistence saves only when something changed. */
   version = 0;
 
   get size(): number {
-    return this.messages.size;
+    return this.count;
   }
 
   /** Stores or (empty payload) clears the retained message of its topic. */
   set(message: Message): void {
-    // $SYS topics are not persisted, so they do not count as a change to save.
-    const counts = !message.topic.startsWith('$SYS/');
     if (message.payload.length === 0) {
-      if (this.messages.delete(message.topic) && counts) this.version++;
+      this.delete(message.topic);
       return;
     }
-    this.messages.set(message.topic, message);
-    if (counts) this.version++;
+    let node = this.root;
+    for (const level of message.topic.split('/')) {
+      let child = node.children?.get(level);
+      if (child === undefined) {
+        child = { children: undefined, message: undefined, setAt: 0 };
+        (node.children ??= new Map()).set(level, child);
+      }
+      node = child;
+    }
+    if (node.message === undefined) this.count++;
+    node.message = message;
+    node.setAt = ++this.changeCounter;
+    this.changed(message.topic);
   }
 
   get(topic: string): Message | undefined {
-    return this.messages.get(topic);
+    return this.nodeOf(topic)?.message;
+  }
+
+  /** Clears a topic; false when it held nothing. */
+  delete(topic: string): boolean {
+    const levels = topic.split('/');
+    const path: RetainedNode[] = [this.root];
+    for (const level of levels) {
+      const child = path[path.length - 1].children?.get(level);
+      if (child === undefined) return false;
+      path.push(child);
+    }
+    const node = path[path.length - 1];
+    if (node.message === undefined) return false;
+    node.message = undefined;
+    this.count--;
+    this.changeCounter++;
+    this.changed(topic);
+    // Drop the empty nodes along the path, so the tree does not grow forever. A cursor that
+    // is inside a dropped branch finds nothing there, which is what the branch now holds.
+    for (let i = levels.length; i > 0; i--) {
+      const n = path[i];
+      if (n.message !== undefined || (n.children !== undefined && n.children.size > 0)) break;
+      const parent = path[i - 1];
+      parent.children!.delete(levels[i - 1]);
+      if (parent.children!.size === 0) parent.children = undefined;
+    }
+    return true;
+  }
+
+  /**
+   * The live retained messages whose topic matches the filter, one at a time, as a cursor:
+   * it walks the tree lazily and tolerates changes while it walks. A topic cleared before
+   * the cursor reaches it is not given; one set again after the cursor was made is skipped,
+   * because the subscription that asked has received that message as it was published.
+   * Expired messages are skipped (and cleared by `expire`, which the caller decides).
+   */
+  cursor(filter: string): Iterator<Message, undefined> {
+    return walk(this.root, filter.split('/'), 0, this.changeCounter);
   }
 
   /** Calls `visit` for every live retained message whose topic matches the filter. */
   forEachMatch(filter: string, now: number, visit: (message: Message) => void): void {
-    if (!filter.includes('+') && !filter.includes('#')) {
-      const m = this.messages.get(filter);
-      if (m) this.visitLive(m, now, visit);
-      return;
-    }
-    for (const m of this.messages.values()) {
-      if (topicMatches(filter, m.topic)) this.visitLive(m, now, visit);
+    const cursor = this.cursor(filter);
+    for (let r = cursor.next(); r.done !== true; r = cursor.next()) {
+      const message = r.value;
+      if (message.isExpired(now)) this.expire(message);
+      else visit(message);
     }
   }
 
-  all(): IterableIterator<Message> {
-    return this.messages.values();
+  /** Clears an expired message, unless its topic has been set again meanwhile. */
+  expire(message: Message): void {
+    if (this.get(message.topic) === message) this.delete(message.topic);
   }
 
-  private visitLive(message: Message, now: number, visit: (message: Message) => void): void {
-    if (message.isExpired(now)) {
-      this.messages.delete(message.topic);
-      this.version++;
-      return;
-    }
-    visit(message);
+  /** Every retained message, `$` topics included. */
+  *all(): IterableIterator<Message> {
+    yield* subtree(this.root, Infinity);
   }
+
+  private nodeOf(topic: string): RetainedNode | undefined {
+    let node: RetainedNode | undefined = this.root;
+    for (const level of topic.split('/')) {
+      node = node.children?.get(level);
+      if (node === undefined) return undefined;
+    }
+    return node;
+  }
+
+  private changed(topic: string): void {
+    // $SYS topics are not persisted, so they do not count as a change to save.
+    if (!topic.startsWith('$SYS/')) this.version++;
+  }
+}
+
+/**
+ * The messages under `node` that match `levels[i..]`. Map iterators go on correctly while
+ * entries are added or deleted, which is what lets a cursor outlive changes to the store.
+ */
+function* walk(node: RetainedNode, levels: string[], i: number, before: number): Generator<Message, undefined> {
+  if (i === levels.length) {
+    if (node.message !== undefined && node.setAt <= before) yield node.message;
+    return undefined;
+  }
+  const level = levels[i];
+  const children = node.children;
+  // Wildcards at the first level never match `$` topics [MQTT-4.7.2-1].
+  if (level === '#') {
+    // `a/#` also matches `a` [MQTT-4.7.1-2].
+    if (i > 0 && node.message !== undefined && node.setAt <= before) yield node.message;
+    if (children === undefined) return undefined;
+    for (const [name, child] of children) {
+      if (i === 0 && name.charCodeAt(0) === 0x24) continue;
+      yield* subtree(child, before);
+    }
+    return undefined;
+  }
+  if (children === undefined) return undefined;
+  if (level === '+') {
+    for (const [name, child] of children) {
+      if (i === 0 && name.charCodeAt(0) === 0x24) continue;
+      yield* walk(child, levels, i + 1, before);
+    }
+    return undefined;
+  }
+  const child = children.get(level);
+  if (child !== undefined) yield* walk(child, levels, i + 1, before);
+  return undefined;
+}
+
+function* subtree(node: RetainedNode, before: number): Generator<Message, undefined> {
+  if (node.message !== undefined && node.setAt <= before) yield node.message;
+  const children = node.children;
+  if (children !== undefined) for (const child of children.values()) yield* subtree(child, before);
+  return undefined;
 }

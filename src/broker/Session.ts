@@ -1,6 +1,7 @@
 import type { ClientLink, ProtocolVersion } from './ClientLink';
 import type { Message, QoS } from './Message';
 import { DeliveryQueue } from './DeliveryQueue';
+import type { RetainedCursor } from './RetainedCursor';
 import type { Subscription } from './Subscription';
 
 /** One message on its way to this session's client. */
@@ -23,7 +24,20 @@ export interface SessionLimits {
   queueQos0Messages: boolean;
   /** Transport backlog above which QoS 0 messages to the client are dropped. */
   maxBacklogBytes: number;
+  /**
+   * Seconds a publisher may be paused, at a time, because this session's queue is long.
+   * When it runs out the publisher goes on and this session's messages drop at its queue
+   * limits, until its queue is down to half the high-water mark again.
+   */
+  publisherHoldTimeout: number;
 }
+
+/**
+ * The transport backlog up to which queued and retained messages are written before the
+ * session waits for the transport to drain: enough to keep a socket busy, far below the
+ * backlog at which live QoS 0 messages are dropped, so a discovery burst never causes that.
+ */
+export const PACING_BACKLOG_BYTES = 64 * 1024;
 
 /** What a session tells the broker about a delivery, for statistics and flow control. */
 export const enum DeliveryOutcome {
@@ -61,15 +75,19 @@ export class Session {
   private readonly queue = new DeliveryQueue();
   private queuedBytes = 0;
   private nextPacketId = 1;
+  /** Retained messages still to send for new subscriptions, oldest subscription first. */
+  private cursors: RetainedCursor[] | undefined;
   /** Publishers paused because this session's queue was long. */
   private pausedPublishers: ClientLink[] | undefined;
-  /** Acknowledgements received: the sweep compares it across seconds to spot a client that stopped. */
-  private progress = 0;
-  private progressMark = 0;
-  /** When `progressMark` was taken; -1 before the first sweep. */
-  private progressMarkAt = -1;
-  /** Set when the client stopped acknowledging while holding publishers: it may not hold them again until it moves. */
-  private stuck = false;
+  /** Ends the current hold after `publisherHoldTimeout`. */
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** A hold ran out: no more holds until the queue is down to low water. */
+  private holdSpent = false;
+  /** Acknowledgements received, for the stall check. */
+  private acks = 0;
+  /** Acknowledgements + bytes transmitted at the last stall check, and since when unchanged. */
+  private stallMark = -1;
+  private stallSince = 0;
 
   constructor(
     readonly clientId: string,
@@ -106,45 +124,91 @@ export class Session {
         return DeliveryOutcome.Sent;
       }
       if (!this.limits.queueQos0Messages) return DeliveryOutcome.Dropped;
-    } else if (link !== null && this.queue.length === 0 && this.inflightCount < this.window) {
+    } else if (link !== null && this.queue.length === 0 && this.cursors === undefined && this.inflightCount < this.window) {
       this.send({ message, qos, retain, subscriptionId, packetId: 0, released: false }, link);
       return DeliveryOutcome.Sent;
     }
     return this.enqueue({ message, qos, retain, subscriptionId, packetId: 0, released: false });
   }
 
-  /** A publisher to resume once this session's queue has drained. */
+  /**
+   * A publisher to resume once this session's queue has drained, or at the latest after
+   * `publisherHoldTimeout`, whatever the client's acknowledgement rhythm: a slow subscriber
+   * costs only itself. Never the session's own client (it could not read its acks).
+   */
   holdPublisher(publisher: ClientLink): void {
-    if (this.stuck) return;
-    (this.pausedPublishers ??= []).push(publisher);
+    if (this.holdSpent || publisher === this.link) return;
+    const paused = (this.pausedPublishers ??= []);
+    if (paused.includes(publisher)) return;
+    paused.push(publisher);
     publisher.pauseReading();
+    if (this.holdTimer === undefined) {
+      this.holdTimer = setTimeout(endHold, this.limits.publisherHoldTimeout * 1000, this);
+      this.holdTimer.unref();
+    }
+  }
+
+  /** The hold ran out: let the publishers go and drop at the queue limits from now on. */
+  endHold(): void {
+    this.holdSpent = true;
+    this.releasePublishers();
+  }
+
+  /** Whether this session holds publishers paused now. */
+  get holdsPublishers(): boolean {
+    return this.pausedPublishers !== undefined;
   }
 
   /** PUBACK (QoS 1) or PUBCOMP (QoS 2): the message is done. False for an unknown id. */
   acknowledge(packetId: number): boolean {
     const inflight = this.inflight;
     if (!inflight || !inflight.delete(packetId)) return false;
-    this.progress++;
-    this.stuck = false;
+    this.acks++;
     this.drain();
     return true;
   }
 
   /**
-   * Once a second: a client that holds publishers paused but has acknowledged nothing for
-   * `holdLimitMs` lets them go, and its own messages are dropped at its queue limit from then
-   * on. Flow control then costs other clients at most a few seconds, never a stall.
+   * Once a second, for a connected client: true when it has had messages outstanding (in
+   * flight, or bytes its transport has not sent) and made no progress at all for `stallMs`:
+   * no acknowledgement, and not one byte taken by its transport. A slow client that moves
+   * at all is never stalled; it only loses what its queue cannot hold.
    */
-  checkProgress(now: number, holdLimitMs: number): void {
-    if (this.pausedPublishers === undefined || this.progress !== this.progressMark || this.progressMarkAt < 0) {
-      this.progressMark = this.progress;
-      this.progressMarkAt = now;
-      return;
+  isStalled(now: number, stallMs: number): boolean {
+    const link = this.link;
+    if (link === null) return false;
+    const mark = this.acks + link.transmitted;
+    if (mark !== this.stallMark || (link.backlog === 0 && this.inflightCount === 0)) {
+      this.stallMark = mark;
+      this.stallSince = now;
+      return false;
     }
-    if (now - this.progressMarkAt >= holdLimitMs) {
-      this.stuck = true;
-      this.releasePublishers();
-    }
+    return now - this.stallSince >= stallMs;
+  }
+
+  /**
+   * Starts sending a new subscription's retained messages, after those of the subscriptions
+   * before it. The same subscription subscribed again starts over [MQTT-3.3.1-10].
+   */
+  addRetained(cursor: RetainedCursor): void {
+    this.dropRetained(cursor.subscription);
+    (this.cursors ??= []).push(cursor);
+    this.drain();
+  }
+
+  /** Stops sending retained messages for a subscription (unsubscribed or replaced). */
+  dropRetained(subscription: Subscription): void {
+    const cursors = this.cursors;
+    if (cursors === undefined) return;
+    const at = cursors.findIndex((c) => c.subscription === subscription);
+    if (at < 0) return;
+    cursors.splice(at, 1);
+    if (cursors.length === 0) this.cursors = undefined;
+  }
+
+  /** Retained messages still to send, as subscriptions (for tests and status). */
+  get retainedPending(): number {
+    return this.cursors?.length ?? 0;
   }
 
   /** PUBREC: the client has the QoS 2 message; send PUBREL. False for an unknown id. */
@@ -168,30 +232,66 @@ export class Session {
       for (const d of this.inflight.values()) {
         if (d.released) link.sendPubrel(d.packetId);
         else if (d.message.isExpired(now)) this.inflight.delete(d.packetId);
-        else link.sendPublish(d.message, d.qos, d.retain, d.packetId, true, d.subscriptionId);
+        else if (!link.sendPublish(d.message, d.qos, d.retain, d.packetId, true, d.subscriptionId)) this.inflight.delete(d.packetId);
       }
     }
     this.drain();
   }
 
-  /** Sends queued messages while the window has room. */
+  /**
+   * Sends what the window and the transport have room for: retained messages of new
+   * subscriptions first (they were asked for before anything queued after them), then the
+   * queue. QoS 1/2 wait for the in-flight window; everything waits while the transport
+   * backlog is over PACING_BACKLOG_BYTES, and the link calls back here once it drained.
+   * A loop, never a recursion: a message the client cannot take is skipped in place.
+   */
   drain(): void {
     const link = this.link;
     if (!link) return;
+    const now = Date.now();
+    const window = this.window;
+    let full = false;
+    while (this.cursors !== undefined && this.inflightCount < window) {
+      if (link.backlog >= PACING_BACKLOG_BYTES) {
+        full = true;
+        break;
+      }
+      const cursor = this.cursors[0];
+      const message = cursor.next(now);
+      if (message === undefined) {
+        this.cursors.shift();
+        if (this.cursors.length === 0) this.cursors = undefined;
+        continue;
+      }
+      // Retained messages sent for a new subscription keep RETAIN set [MQTT-3.3.1-8].
+      const d: Delivery = { message, qos: cursor.qosOf(message), retain: true, subscriptionId: cursor.subscription.subscriptionId, packetId: 0, released: false };
+      this.send(d, link);
+    }
     const queue = this.queue;
-    if (queue.length > 0) {
-      const now = Date.now();
-      for (let d = queue.peek(); d !== undefined && (d.qos === 0 || this.inflightCount < this.window); d = queue.peek()) {
+    if (this.cursors === undefined && queue.length > 0) {
+      for (let d = queue.peek(); d !== undefined && (d.qos === 0 || this.inflightCount < window); d = queue.peek()) {
+        if (link.backlog >= PACING_BACKLOG_BYTES) {
+          full = true;
+          break;
+        }
         queue.shift();
         this.queuedBytes -= d.message.payload.length;
         if (d.message.isExpired(now)) continue;
         this.send(d, link);
       }
     }
-    if (this.pausedPublishers && queue.length <= this.lowWater()) this.releasePublishers();
+    if (full) link.requestDrainNotice();
+    if (queue.length <= this.lowWater()) {
+      this.holdSpent = false;
+      this.releasePublishers();
+    }
   }
 
   private releasePublishers(): void {
+    if (this.holdTimer !== undefined) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+    }
     const paused = this.pausedPublishers;
     if (!paused) return;
     this.pausedPublishers = undefined;
@@ -208,6 +308,7 @@ export class Session {
   /** Forgets all messages (clean start / session end). */
   clearMessages(): void {
     this.inflight = undefined;
+    this.cursors = undefined;
     this.queue.clear();
     this.queuedBytes = 0;
     this.incomingQos2 = undefined;
@@ -235,7 +336,11 @@ export class Session {
     }
   }
 
-  /** In-flight deliveries first, then queued: what persistence saves. */
+  /**
+   * In-flight deliveries first, then queued: what persistence saves. Retained messages not
+   * yet taken by a cursor are not (they are still in the retained store): a restart ends
+   * the cursor, and the client's next SUBSCRIBE asks for them again.
+   */
   *pending(): IterableIterator<Delivery> {
     if (this.inflight) yield* this.inflight.values();
     yield* this.queue;
@@ -258,11 +363,15 @@ export class Session {
   }
 
   private send(d: Delivery, link: ClientLink): void {
-    if (d.qos > 0) {
-      d.packetId = this.allocatePacketId();
-      (this.inflight ??= new Map()).set(d.packetId, d);
+    if (d.qos === 0) {
+      link.sendPublish(d.message, 0, d.retain, 0, false, d.subscriptionId);
+      return;
     }
-    link.sendPublish(d.message, d.qos, d.retain, d.packetId, false, d.subscriptionId);
+    const inflight = (this.inflight ??= new Map());
+    d.packetId = this.allocatePacketId();
+    inflight.set(d.packetId, d);
+    // Too large for the client: discarded as if delivered [MQTT-3.1.2-25].
+    if (!link.sendPublish(d.message, d.qos, d.retain, d.packetId, false, d.subscriptionId)) inflight.delete(d.packetId);
   }
 
   private enqueue(d: Delivery): DeliveryOutcome {
@@ -299,4 +408,8 @@ export class Session {
       if (!inflight || !inflight.has(id)) return id;
     }
   }
+}
+
+function endHold(session: Session): void {
+  session.endHold();
 }

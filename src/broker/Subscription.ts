@@ -34,3 +34,11 @@ export function isShareGroup(entry: SubscriptionEntry): entry is ShareGroup {
 export function subscriptionKey(filter: string, group: string | undefined): string {
   return group === undefined ? filter : `$share/${group}/${filter}`;
 }
+
+/**
+ * The QoS a message goes out at: the lower of its own and the granted one [MQTT-3.8.4-8],
+ * or the granted one when `upgrade_outgoing_qos` is set (as mosquitto's option).
+ */
+export function outgoingQos(messageQos: QoS, granted: QoS, upgrade: boolean): QoS {
+  return upgrade || messageQos > granted ? granted : messageQos;
+}

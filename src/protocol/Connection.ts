@@ -16,7 +16,7 @@ import { handleSubscribe } from './handleSubscribe';
 import { handleUnsubscribe } from './handleUnsubscribe';
 import { parseControlPacket, type ControlPacketSink } from './ControlPacketParser';
 import { PacketReader, type FramingError, type PacketSink } from './PacketReader';
-import { encodePublish } from './PublishEncoder';
+import { publishHeader } from './PublishEncoder';
 import { ReasonCode } from './reasonCodes';
 
 /** What the transport tells the protocol layer about a new connection. */
@@ -33,6 +33,13 @@ export type ConnectionState = 'awaiting-connect' | 'authenticating' | 'connected
 
 /** The largest CONNECT accepted (a will payload included) before anyone is authenticated. */
 const MAX_CONNECT_BYTES = 1024 * 1024;
+
+/**
+ * Chunks of at least this size (payloads, shared by every subscriber of a fan-out) are
+ * handed to the socket as they are; smaller ones (headers, acks, small payloads) are joined,
+ * since copying a few bytes costs less than one more entry in the writev.
+ */
+const SHARED_CHUNK_BYTES = 1024;
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 /** v3 CONNACK 0x01: what a client with an unknown protocol level gets [MQTT-3.1.2-2]. */
@@ -51,8 +58,6 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   keepalive = 0;
   lastSeen: number;
   readonly openedAt: number;
-  /** When the transport backlog first went over the limit (0: it is not). */
-  backlogSince = 0;
   /** v5 Topic Alias → topic, client to server (§3.3.2.3.4). */
   topicAliases: Map<number, string> | undefined;
   topicAliasMaximum = 10;
@@ -65,9 +70,15 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   /** Packets that arrived while CONNECT was being authenticated. */
   private held: mqtt.Packet[] | undefined;
   private readonly reader: PacketReader;
-  /** Packets written this event-loop turn, sent as one buffer when the turn ends. */
+  /** Chunks written this event-loop turn, handed to the stream together when the turn ends. */
   private outbox: Buffer[] | undefined;
   private outboxBytes = 0;
+  /** Bytes handed to the stream since the connection opened. */
+  private written = 0;
+  /** Whether the stream takes many buffers in one call (TCP and TLS sockets: writev). */
+  private readonly gathersWrites: boolean;
+  /** The session asked to be told when the stream has taken what it was given. */
+  private drainNoticeWanted = false;
   private pauses = 0;
   private gracefulClose = false;
   private accepted = false;
@@ -81,12 +92,15 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   ) {
     this.openedAt = this.lastSeen = registry.now;
     this.reader = new PacketReader(this, () => this.packetSizeLimit());
+    // A WebSocket stream has no writev: each write would be a frame of its own.
+    this.gathersWrites = typeof (stream as { _writev?: unknown })._writev === 'function';
     // Shared listeners find their connection on the stream: no closures per connection.
     (stream as ConnectedStream)[CONNECTION] = this;
     stream.on('data', onStreamData);
     stream.on('error', onStreamError);
     stream.on('close', onStreamClose);
     stream.on('end', onStreamEnd);
+    stream.on('drain', onStreamDrain);
     registry.add(this);
     broker.stats.sockets++;
   }
@@ -117,6 +131,15 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
 
   get backlog(): number {
     return this.stream.writableLength + this.outboxBytes;
+  }
+
+  get transmitted(): number {
+    return this.written - this.stream.writableLength;
+  }
+
+  /** The broker paused reading this client (flow control, or CONNECT being decided). */
+  get readingPaused(): boolean {
+    return this.pauses > 0;
   }
 
   // ---- Input -----------------------------------------------------------------------
@@ -242,47 +265,79 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   // ---- Output ----------------------------------------------------------------------
 
   /**
-   * Writes a packet. The packets of one event-loop turn are joined and written once: a
-   * fan-out to a subscriber then costs one stream write per turn, not one per message.
+   * Writes a packet. The packets of one event-loop turn are handed to the stream together
+   * when the turn ends: a fan-out to a subscriber costs one writev per turn, not one per message.
    */
   write(packet: Buffer): void {
     if (this.state === 'closed') return;
-    const outbox = this.outbox;
-    if (outbox === undefined) {
-      this.outbox = [packet];
-      process.nextTick(flush, this);
-    } else {
-      outbox.push(packet);
-    }
-    this.outboxBytes += packet.length;
+    this.enqueue(packet);
     const stats = this.broker.stats;
     stats.bytesSent += packet.length;
     stats.messagesSent++;
+  }
+
+  private enqueue(chunk: Buffer): void {
+    const outbox = this.outbox;
+    if (outbox === undefined) {
+      this.outbox = [chunk];
+      process.nextTick(flush, this);
+    } else {
+      outbox.push(chunk);
+    }
+    this.outboxBytes += chunk.length;
   }
 
   writePacket(packet: mqtt.Packet): void {
     this.write(mqtt.generate(packet, { protocolVersion: this.protocolVersion }));
   }
 
-  sendPublish(message: Message, qos: QoS, retain: boolean, packetId: number, dup: boolean, subscriptionId: number | undefined): void {
+  /**
+   * Writes the PUBLISH header, then the message's payload itself: the payload is never
+   * copied per subscriber, whatever the QoS. False when the packet is larger than the client
+   * accepts: the session then discards it as if delivered [MQTT-3.1.2-25].
+   */
+  sendPublish(message: Message, qos: QoS, retain: boolean, packetId: number, dup: boolean, subscriptionId: number | undefined): boolean {
+    if (this.state === 'closed') return true;
     const mountPoint = this.info.mountPoint;
     let m = message;
     if (mountPoint !== undefined) m = stripMountPoint(message, mountPoint);
-    const packet = encodePublish(m, this.protocolVersion === 5, qos, retain, packetId, dup, subscriptionId, Date.now());
+    const now = m.expiresAt === undefined ? 0 : Date.now();
+    const header = publishHeader(m, this.protocolVersion === 5, qos, retain, packetId, dup, subscriptionId, now);
+    const payload = m.payload;
+    const size = header.length + payload.length;
     const max = this.clientMaximumPacketSize;
-    // A packet larger than the client accepts is discarded as if delivered [MQTT-3.1.2-25].
-    if (max > 0 && packet.length > max) {
-      if (qos > 0) this.broker.acknowledge(this.session!, packetId);
-      return;
-    }
+    if (max > 0 && size > max) return false;
+    this.enqueue(header);
+    if (payload.length > 0) this.enqueue(payload);
     const stats = this.broker.stats;
     stats.publishSent++;
-    stats.publishBytesSent += message.payload.length;
-    this.write(packet);
+    stats.publishBytesSent += payload.length;
+    stats.bytesSent += size;
+    stats.messagesSent++;
+    return true;
   }
 
   sendPubrel(packetId: number): void {
     this.write(ack(0x62, packetId));
+  }
+
+  requestDrainNotice(): void {
+    if (this.drainNoticeWanted || this.state === 'closed') return;
+    this.drainNoticeWanted = true;
+    // With a write still in the outbox, flushNow looks once it has handed it over.
+    if (this.outbox === undefined) this.awaitDrain();
+  }
+
+  /** 'drain' comes only after the stream went over its high-water mark; below it, there is room now. */
+  private awaitDrain(): void {
+    if (!this.stream.writableNeedDrain) setImmediate(drained, this);
+  }
+
+  /** The stream has taken what it was given: the session may send more. */
+  onDrain(): void {
+    if (!this.drainNoticeWanted) return;
+    this.drainNoticeWanted = false;
+    if (this.state === 'connected') this.session?.drain();
   }
 
   pauseReading(): void {
@@ -290,7 +345,11 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   }
 
   resumeReading(): void {
-    if (this.pauses > 0 && --this.pauses === 0 && this.state !== 'closed') this.stream.resume();
+    if (this.pauses > 0 && --this.pauses === 0 && this.state !== 'closed') {
+      // Keepalive counts silence from here: the client's PINGREQs were not read while paused.
+      this.lastSeen = Date.now();
+      this.stream.resume();
+    }
   }
 
   // ---- Closing ---------------------------------------------------------------------
@@ -347,8 +406,13 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     this.outbox = undefined;
     const bytes = this.outboxBytes;
     this.outboxBytes = 0;
-    if (this.stream.destroyed) return;
-    this.stream.write(outbox.length === 1 ? outbox[0] : Buffer.concat(outbox, bytes));
+    const stream = this.stream;
+    if (stream.destroyed) return;
+    this.written += bytes;
+    if (outbox.length === 1) stream.write(outbox[0]);
+    else if (this.gathersWrites) writeGathered(stream, outbox);
+    else stream.write(Buffer.concat(outbox, bytes));
+    if (this.drainNoticeWanted) this.awaitDrain();
   }
 
   teardown(): void {
@@ -386,8 +450,44 @@ function onStreamEnd(this: ConnectedStream): void {
   this.end();
 }
 
+function onStreamDrain(this: ConnectedStream): void {
+  this[CONNECTION].onDrain();
+}
+
 function flush(connection: Connection): void {
   connection.flushNow();
+}
+
+function drained(connection: Connection): void {
+  connection.onDrain();
+}
+
+/** One writev: runs of small chunks joined, large ones (shared payloads) as they are. */
+function writeGathered(stream: Duplex, chunks: Buffer[]): void {
+  stream.cork();
+  let runStart = 0;
+  let runBytes = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i];
+    if (chunk.length < SHARED_CHUNK_BYTES) {
+      runBytes += chunk.length;
+      continue;
+    }
+    if (runBytes > 0) stream.write(joined(chunks, runStart, i, runBytes));
+    stream.write(chunk);
+    runStart = i + 1;
+    runBytes = 0;
+  }
+  if (runBytes > 0) stream.write(joined(chunks, runStart, chunks.length, runBytes));
+  stream.uncork();
+}
+
+function joined(chunks: Buffer[], from: number, to: number, bytes: number): Buffer {
+  if (to - from === 1) return chunks[from];
+  const out = Buffer.allocUnsafe(bytes);
+  let pos = 0;
+  for (let i = from; i < to; i++) pos += chunks[i].copy(out, pos);
+  return out;
 }
 
 /** PUBACK/PUBREC/PUBREL/PUBCOMP with reason Success: the same four bytes in every version. */

@@ -3,9 +3,10 @@ import type { Connection } from './Connection';
 import { ReasonCode } from './reasonCodes';
 
 /**
- * Every open connection, swept once a second for the timers MQTT needs: CONNECT timeout,
- * keepalive (1.5 × the interval [MQTT-3.1.2-24]) and stalled readers. One shared sweep
- * costs less than a timer per connection refreshed on every packet.
+ * Every open connection, swept once a second for the timers MQTT needs: CONNECT timeout
+ * and keepalive (1.5 × the interval [MQTT-3.1.2-24]). One shared sweep costs less than a
+ * timer per connection refreshed on every packet. Flow control (publisher holds, stalled
+ * subscribers) is the broker's: see Session.
  */
 export class ConnectionRegistry {
   readonly connections = new Set<Connection>();
@@ -44,24 +45,11 @@ export class ConnectionRegistry {
       }
       if (c.state !== 'connected') continue;
       // lastSeen is stamped with the coarse clock, up to one sweep (1 s) early: allow for it,
-      // so a client is never cut off before 1.5 × keepalive of real silence.
-      if (c.keepalive > 0 && now - c.lastSeen > c.keepalive * 1500 + 1000) {
+      // so a client is never cut off before 1.5 × keepalive of real silence. A client whose
+      // reading the broker paused (flow control) is not silent: its PINGREQs wait unread,
+      // and resuming restarts its clock.
+      if (c.keepalive > 0 && !c.readingPaused && now - c.lastSeen > c.keepalive * 1500 + 1000) {
         c.close(ReasonCode.KeepAliveTimeout, 'exceeded timeout');
-        continue;
-      }
-      c.session?.checkProgress(now, limits.publisherHoldTimeout * 1000);
-      // Stalled: the socket backlog stays near the limit (QoS 0 dropping keeps it just under
-      // it, never over), or the QoS 1/2 queue stays long enough to hold publishers paused.
-      const queued = c.session?.queuedCount ?? 0;
-      const highWater = limits.maxQueuedMessages > 0 ? Math.max(1, limits.maxQueuedMessages >> 1) : 1000;
-      if (c.backlog > limits.maxBacklogBytes / 2 || queued >= highWater) {
-        if (c.backlogSince === 0) c.backlogSince = now;
-        else if (now - c.backlogSince > limits.stallTimeout * 1000) {
-          c.close(ReasonCode.QuotaExceeded, 'stopped reading its messages');
-          c.destroy();
-        }
-      } else {
-        c.backlogSince = 0;
       }
     }
   }

@@ -2,10 +2,13 @@ import type { Message, QoS } from '../broker/Message';
 import type { StoredMessageProperties } from '../persistence/StoreSnapshot';
 
 /**
- * Encodes outgoing PUBLISH packets by hand: this is the hot path. The common forms (no
- * subscription id, no expiry to count down) are encoded once per message and cached on
- * it, keyed by protocol family and retain flag; QoS 1/2 copies patch in flags and the
- * packet id instead of re-encoding.
+ * Encodes outgoing PUBLISH packets by hand: this is the hot path. Only the header is
+ * encoded (fixed header, topic, packet id, v5 properties); the payload is written after it
+ * as it is, the same buffer for every subscriber. The common forms (no subscription id, no
+ * expiry to count down) are encoded once per fan-out and kept for the message being fanned
+ * out, keyed by protocol family, retain flag and QoS 0 or not: a QoS 1/2 header is a copy of
+ * a few bytes with the flags and packet id patched in. The message itself carries no cache,
+ * so a retained message keeps no encodings for the rest of its life.
  */
 
 const PUBLISH = 0x30;
@@ -15,7 +18,19 @@ function slot(v5: boolean, retain: boolean, withId: boolean): number {
   return (v5 ? 2 : 0) + (retain ? 1 : 0) + (withId ? 4 : 0);
 }
 
-export function encodePublish(
+/** The headers of the message being fanned out; replaced when the next message is encoded. */
+const fanOut = {
+  message: undefined as Message | undefined,
+  headers: new Array<Buffer | undefined>(8),
+  /** Where the packet id sits in the QoS 1/2 headers, per protocol family. */
+  packetIdOffset: [0, 0],
+};
+
+/**
+ * The header of a PUBLISH of `message`; the packet on the wire is this header followed by
+ * `message.payload`. A QoS 0 header may be shared with other subscribers: do not modify it.
+ */
+export function publishHeader(
   message: Message,
   v5: boolean,
   qos: QoS,
@@ -26,26 +41,29 @@ export function encodePublish(
   now: number,
 ): Buffer {
   const cacheable = subscriptionId === undefined && (!v5 || message.expiresAt === undefined);
-  if (!cacheable) return encode(message, v5, qos, retain, packetId, dup, subscriptionId, now).packet;
-  const cache = (message.encoded ??= new Array<Buffer | undefined>(8));
+  if (!cacheable) return encodeHeader(message, v5, qos, retain, packetId, dup, subscriptionId, now).header;
+  if (fanOut.message !== message) {
+    fanOut.message = message;
+    fanOut.headers.fill(undefined);
+  }
   const withId = qos > 0;
   const key = slot(v5, retain, withId);
-  let template = cache[key];
+  let template = fanOut.headers[key];
   if (template === undefined) {
-    const encoded = encode(message, v5, withId ? 1 : 0, retain, 0, false, undefined, now);
-    template = encoded.packet;
-    cache[key] = template;
-    if (withId) message.packetIdOffset = encoded.packetIdOffset;
+    const encoded = encodeHeader(message, v5, withId ? 1 : 0, retain, 0, false, undefined, now);
+    template = encoded.header;
+    fanOut.headers[key] = template;
+    if (withId) fanOut.packetIdOffset[v5 ? 1 : 0] = encoded.packetIdOffset;
   }
   if (!withId) return template;
   const out = Buffer.allocUnsafe(template.length);
   template.copy(out);
   out[0] = PUBLISH | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);
-  out.writeUInt16BE(packetId, message.packetIdOffset);
+  out.writeUInt16BE(packetId, fanOut.packetIdOffset[v5 ? 1 : 0]);
   return out;
 }
 
-function encode(
+function encodeHeader(
   message: Message,
   v5: boolean,
   qos: QoS,
@@ -54,30 +72,29 @@ function encode(
   dup: boolean,
   subscriptionId: number | undefined,
   now: number,
-): { packet: Buffer; packetIdOffset: number } {
+): { header: Buffer; packetIdOffset: number } {
   const topicLength = Buffer.byteLength(message.topic);
   let properties: Buffer | undefined;
   if (v5) properties = encodeProperties(message.properties, message.expiresAt, subscriptionId, now);
   const propertiesLength = properties ? properties.length : 0;
-  const remaining =
-    2 + topicLength + (qos > 0 ? 2 : 0) + (v5 ? varIntSize(propertiesLength) + propertiesLength : 0) + message.payload.length;
-  const packet = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining);
-  packet[0] = PUBLISH | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);
-  let pos = writeVarInt(packet, 1, remaining);
-  packet.writeUInt16BE(topicLength, pos);
+  const beforePayload = 2 + topicLength + (qos > 0 ? 2 : 0) + (v5 ? varIntSize(propertiesLength) + propertiesLength : 0);
+  const remaining = beforePayload + message.payload.length;
+  const header = Buffer.allocUnsafe(1 + varIntSize(remaining) + beforePayload);
+  header[0] = PUBLISH | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);
+  let pos = writeVarInt(header, 1, remaining);
+  header.writeUInt16BE(topicLength, pos);
   pos += 2;
-  pos += packet.write(message.topic, pos, 'utf8');
+  pos += header.write(message.topic, pos, 'utf8');
   const packetIdOffset = pos;
   if (qos > 0) {
-    packet.writeUInt16BE(packetId, pos);
+    header.writeUInt16BE(packetId, pos);
     pos += 2;
   }
   if (v5) {
-    pos = writeVarInt(packet, pos, propertiesLength);
-    if (properties) pos += properties.copy(packet, pos);
+    pos = writeVarInt(header, pos, propertiesLength);
+    if (properties) properties.copy(header, pos);
   }
-  message.payload.copy(packet, pos);
-  return { packet, packetIdOffset };
+  return { header, packetIdOffset };
 }
 
 /** MQTT 5 PUBLISH properties forwarded to a receiver (§3.3.2.3). */

@@ -68,3 +68,62 @@ test('property: forEachMatch returns exactly the stored topics the filter matche
     { numRuns: 500 },
   );
 });
+
+test('a cursor walks lazily and tolerates changes: cleared topics are not given, topics set after it was made are skipped', () => {
+  const store = new RetainedStore();
+  for (const t of ['d/1', 'd/2', 'd/3/x', 'd/4', 'e/1']) store.set(msg(t, 'old'));
+  const cursor = store.cursor('d/#');
+  assert.equal(cursor.next().value?.topic, 'd/1');
+  // While it walks: clear one ahead (its branch is pruned), replace one, add a new one.
+  store.set(msg('d/3/x', ''));
+  store.set(msg('d/2', 'new'));
+  store.set(msg('d/5', 'new'));
+  const seen: string[] = [];
+  for (let r = cursor.next(); r.done !== true; r = cursor.next()) seen.push(r.value.topic);
+  assert.deepEqual(seen, ['d/4'], 'd/2 and d/5 were set after the cursor, d/3/x was cleared');
+  assert.equal(store.get('d/3/x'), undefined);
+  assert.equal(store.size, 5);
+});
+
+test('property: a cursor gives each untouched match once, never a cleared or newer message, whatever changes meanwhile', () => {
+  const level = fc.constantFrom('a', 'b', '', '$x');
+  const topic = fc.array(level, { minLength: 1, maxLength: 3 }).map((l) => l.join('/'));
+  const filter = fc.constantFrom('#', '+', 'a/#', '+/b', 'a/+/b', '$x/#', '+/+', 'a');
+  const change = fc.record({ topic, clear: fc.boolean(), after: fc.nat(12) });
+  fc.assert(
+    fc.property(fc.uniqueArray(topic, { maxLength: 12 }), filter, fc.array(change, { maxLength: 8 }), (topics, f, changes) => {
+      const store = new RetainedStore();
+      const before = new Map<string, Message>();
+      for (const t of topics) {
+        const m = msg(t, 'v');
+        store.set(m);
+        before.set(t, m);
+      }
+      const cursor = store.cursor(f);
+      const touched = new Set<string>();
+      const given: Message[] = [];
+      let step = 0;
+      for (;;) {
+        for (const c of changes) {
+          if (c.after !== step) continue;
+          store.set(msg(c.topic, c.clear ? '' : 'changed'));
+          touched.add(c.topic);
+        }
+        const r = cursor.next();
+        if (r.done === true) break;
+        given.push(r.value);
+        step++;
+      }
+      const topicsGiven = given.map((m) => m.topic);
+      assert.equal(new Set(topicsGiven).size, topicsGiven.length, 'a topic given twice');
+      for (const m of given) {
+        assert.ok(topicMatches(f, m.topic), `${m.topic} does not match ${f}`);
+        assert.equal(before.get(m.topic), m, `${m.topic}: not the message stored before the cursor`);
+      }
+      for (const [t] of before) {
+        if (topicMatches(f, t) && !touched.has(t)) assert.ok(topicsGiven.includes(t), `untouched ${t} missing`);
+      }
+    }),
+    { numRuns: 500 },
+  );
+});

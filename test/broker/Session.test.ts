@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientLink } from '../../src/broker/ClientLink';
 import { Message, type QoS } from '../../src/broker/Message';
-import { DeliveryOutcome, Session, type SessionLimits } from '../../src/broker/Session';
+import { DeliveryOutcome, PACING_BACKLOG_BYTES, Session, type SessionLimits } from '../../src/broker/Session';
 import { DEFAULT_LIMITS } from '../../src/broker/Broker';
 
 /** What the session asked its client's connection to send, in order. */
@@ -19,10 +19,22 @@ class RecordingLink implements ClientLink {
   readonly protocolVersion = 5 as const;
   readonly remoteAddress = 'test';
   backlog = 0;
+  transmitted = 0;
   sent: Sent[] = [];
   paused = 0;
-  sendPublish(message: Message, qos: QoS, _retain: boolean, packetId: number, dup: boolean): void {
+  drainNotices = 0;
+  /** Messages with a payload longer than this are refused, as a v5 Maximum Packet Size would. */
+  maxPayload = Infinity;
+  /** Bytes each sent packet adds to `backlog` (0: the transport takes everything at once). */
+  bytesPerPacket = 0;
+  sendPublish(message: Message, qos: QoS, _retain: boolean, packetId: number, dup: boolean): boolean {
+    if (message.payload.length > this.maxPayload) return false;
     this.sent.push({ kind: 'publish', topic: message.topic, qos, packetId, dup });
+    this.backlog += this.bytesPerPacket;
+    return true;
+  }
+  requestDrainNotice(): void {
+    this.drainNotices++;
   }
   sendPubrel(packetId: number): void {
     this.sent.push({ kind: 'pubrel', packetId });
@@ -194,30 +206,80 @@ test('discardUnreadable drops refused messages in flight and queued, keeps relea
   assert.equal(again.sent[1].dup, true);
 });
 
-test('a subscriber that acknowledges nothing holds its publishers only for the hold limit, then its messages drop', () => {
-  const { session, link } = online(limits({ maxInflightMessages: 1, maxQueuedMessages: 4 }));
+test('a publisher is held at most publisher_hold_timeout whatever the acks; then the session drops at its limits until it is down to low water', async () => {
+  // Queue limit 8: high water 4, low water 2.
+  const { session, link } = online(limits({ maxInflightMessages: 1, maxQueuedMessages: 8, publisherHoldTimeout: 0.05 }));
   const publisher = new RecordingLink();
-  // Fill the window and the queue to its high-water mark (half of 4): the publisher is held.
-  const outcomes = [1, 2, 3].map((i) => session.deliver(m(`t/${i}`), 1, false, undefined));
-  assert.equal(outcomes[2], DeliveryOutcome.Congested);
+  const outcomes = [1, 2, 3, 4, 5].map((i) => session.deliver(m(`t/${i}`), 1, false, undefined));
+  assert.equal(outcomes[4], DeliveryOutcome.Congested);
   session.holdPublisher(publisher);
+  session.holdPublisher(publisher);
+  assert.equal(publisher.paused, 1, 'held once');
+  // An acknowledgement now and then does not renew the hold (the 41 s case of issue 11).
+  session.acknowledge(link.sent[link.sent.length - 1].packetId);
+  assert.equal(session.queuedCount, 3);
   assert.equal(publisher.paused, 1);
-
-  session.checkProgress(1000, 5000);
-  session.checkProgress(5000, 5000);
-  assert.equal(publisher.paused, 1, 'held while within the limit');
-  session.checkProgress(6000, 5000);
-  assert.equal(publisher.paused, 0, 'released once the client made no progress for the limit');
-
-  // Stuck: further congestion no longer pauses anyone; beyond the queue limit messages drop.
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(publisher.paused, 0, 'released when the hold ran out, with the queue still long');
+  // Spent: it may not hold again; beyond its queue limit its own messages drop.
   session.holdPublisher(publisher);
   assert.equal(publisher.paused, 0);
-  assert.equal(session.deliver(m('t/4'), 1, false, undefined), DeliveryOutcome.Congested);
-  assert.equal(session.deliver(m('t/5'), 1, false, undefined), DeliveryOutcome.Congested);
-  assert.equal(session.deliver(m('t/6'), 1, false, undefined), DeliveryOutcome.Dropped);
-
-  // An acknowledgement is progress: the session may hold publishers again.
-  session.acknowledge(link.sent[0].packetId);
+  const more = [6, 7, 8, 9, 10, 11].map((i) => session.deliver(m(`t/${i}`), 1, false, undefined));
+  assert.deepEqual(more.slice(-1), [DeliveryOutcome.Dropped]);
+  assert.equal(session.queuedCount, 8);
+  assert.equal(session.dropped, 1);
+  // Down to low water: it may hold again.
+  while (session.queuedCount > 2) session.acknowledge(link.sent[link.sent.length - 1].packetId);
   session.holdPublisher(publisher);
   assert.equal(publisher.paused, 1);
+  session.endHold();
+  assert.equal(publisher.paused, 0);
+});
+
+test('a subscriber never holds itself: its own PUBACKs could not be read', () => {
+  const { session, link } = online(limits({ maxInflightMessages: 1, maxQueuedMessages: 4 }));
+  session.holdPublisher(link);
+  assert.equal(link.paused, 0);
+});
+
+test('a message too large for the client is discarded in place: 20,000 of them drain in a loop, not a recursion', () => {
+  const session = new Session('c', 5, limits({ maxQueuedMessages: 0 }));
+  for (let i = 0; i < 20_000; i++) session.deliver(m(`big/${i}`, 1, 'x'.repeat(100)), 1, false, undefined);
+  session.deliver(m('small', 1, 'ok'), 1, false, undefined);
+  const link = new RecordingLink();
+  link.maxPayload = 10;
+  session.link = link;
+  session.resume();
+  assert.deepEqual(link.sent.map((s) => s.topic), ['small']);
+  assert.equal(session.queuedCount, 0);
+  assert.equal(session.inflightCount, 1);
+});
+
+test('queued messages are paced by the transport: sending stops at the pacing backlog and goes on after a drain notice', () => {
+  const session = new Session('c', 5, limits({ maxQueuedMessages: 0, queueQos0Messages: true }));
+  for (let i = 0; i < 100; i++) session.deliver(m(`q/${i}`, 0), 0, false, undefined);
+  const link = new RecordingLink();
+  link.bytesPerPacket = PACING_BACKLOG_BYTES / 8;
+  session.link = link;
+  session.resume();
+  assert.equal(link.sent.length, 8);
+  assert.equal(link.drainNotices, 1);
+  link.backlog = 0;
+  session.drain();
+  assert.equal(link.sent.length, 16);
+  assert.deepEqual(link.sent.map((s) => s.topic), Array.from({ length: 16 }, (_, i) => `q/${i}`));
+});
+
+test('stall: outstanding messages and no acknowledgement nor transmitted byte for the stall time; any progress resets it', () => {
+  const { session, link } = online(limits());
+  assert.equal(session.isStalled(0, 2000), false);
+  assert.equal(session.isStalled(5000, 2000), false, 'nothing outstanding is never a stall');
+  session.deliver(m('a'), 1, false, undefined);
+  assert.equal(session.isStalled(6000, 2000), false);
+  link.transmitted += 10;
+  assert.equal(session.isStalled(6900, 2000), false, 'the socket took bytes');
+  assert.equal(session.isStalled(8000, 2000), false);
+  assert.equal(session.isStalled(8900, 2000), true);
+  session.acknowledge(link.sent[0].packetId);
+  assert.equal(session.isStalled(9000, 2000), false);
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as mqtt from 'mqtt-packet';
 import { Message, type QoS } from '../../src/broker/Message';
-import { encodePublish } from '../../src/protocol/PublishEncoder';
+import { publishHeader } from '../../src/protocol/PublishEncoder';
 import type { StoredMessageProperties } from '../../src/persistence/StoreSnapshot';
 
 /** Decodes one packet with mqtt-packet's parser, failing on leftovers or errors. */
@@ -22,6 +22,11 @@ function decode(bytes: Buffer, protocolVersion: 4 | 5): mqtt.IPublishPacket {
 }
 
 const NOW = 1_700_000_000_000;
+
+/** The packet as it goes on the wire: the encoder's header, then the message's own payload. */
+function encodePublish(m: Message, v5: boolean, qos: QoS, retain: boolean, packetId: number, dup: boolean, subscriptionId: number | undefined, now: number): Buffer {
+  return Buffer.concat([publishHeader(m, v5, qos, retain, packetId, dup, subscriptionId, now), m.payload]);
+}
 
 function message(topic: string, payload: Buffer, props?: StoredMessageProperties, expiresAt?: number): Message {
   return new Message(topic, payload, 2, false, props, expiresAt, 'origin');
@@ -49,6 +54,20 @@ test('v4: every QoS, retain and DUP decodes to what was asked, cached forms equa
       }
     }
   }
+});
+
+test('one encoding per wire form per fan-out: QoS 0 headers are shared, the cache ends with the next message', () => {
+  const first = message('fan/out', Buffer.from('x'));
+  const a = publishHeader(first, false, 0, false, 0, false, undefined, NOW);
+  assert.equal(publishHeader(first, false, 0, false, 0, false, undefined, NOW), a, 'a second subscriber shares the header');
+  assert.notEqual(publishHeader(first, true, 0, false, 0, false, undefined, NOW), a, 'v5 is another wire form');
+  assert.notEqual(publishHeader(first, false, 1, false, 1, false, undefined, NOW), a);
+  // The next message's fan-out replaces the cache: nothing stays attached to the first one.
+  publishHeader(message('other', Buffer.from('y')), false, 0, false, 0, false, undefined, NOW);
+  const again = publishHeader(first, false, 0, false, 0, false, undefined, NOW);
+  assert.notEqual(again, a);
+  assert.deepEqual(again, a);
+  assert.deepEqual(Object.keys(first).sort(), ['expiresAt', 'origin', 'payload', 'properties', 'qos', 'retain', 'topic']);
 });
 
 test('cached QoS 1/2 forms are copies: a later packet id does not change an earlier buffer', () => {
