@@ -14,7 +14,7 @@
  *             --warmup S --duration S                     fan-in / fan-out throughput and loss
  *   latency   --rate R --warmup S --duration S            paced 1 → 1, one-way latency in µs
  *   conns     --count N --concurrency K                   idle clients: connect rate, then hold
- *   retained  --count N                                   store N retained topics, time `#` replay
+ *   retained  --count N --payload B --replay-qos 0|1      store N retained topics, time `#` replay
  *   startup   --cpu C -- command args...                  exec a broker, time to TCP accept/CONNACK
  *   run       -- command args...                          time a command (a CLI publish) end to end
  *
@@ -85,6 +85,7 @@ static int opt_port = 0;
 static int opt_pubs = 1, opt_subs = 1, opt_qos = 0, opt_sub_qos = 0, opt_window = 100;
 static int opt_payload = 64, opt_rate = 1000, opt_count = 1000, opt_concurrency = 50, opt_cpu = -1;
 static int opt_ahead = 0; /* QoS 0: at most this many messages per publisher not yet delivered */
+static int opt_replay_qos = 0; /* retained: QoS of the `#` subscription */
 static double opt_warmup = 1.0, opt_duration = 3.0, opt_drain_idle = 1.0, opt_drain_max = 15.0;
 static char **opt_command = NULL; /* after "--" */
 
@@ -102,6 +103,7 @@ static void parse_args(int argc, char **argv) {
     else if (strcmp(k, "--subs") == 0) opt_subs = atoi(v);
     else if (strcmp(k, "--qos") == 0) opt_qos = atoi(v);
     else if (strcmp(k, "--sub-qos") == 0) opt_sub_qos = atoi(v);
+    else if (strcmp(k, "--replay-qos") == 0) opt_replay_qos = atoi(v);
     else if (strcmp(k, "--window") == 0) opt_window = atoi(v);
     else if (strcmp(k, "--ahead") == 0) opt_ahead = atoi(v);
     else if (strcmp(k, "--payload") == 0) opt_payload = atoi(v);
@@ -170,7 +172,7 @@ static size_t encode_subscribe(uint8_t *p, const char *filter, int qos) {
 
 /* A PUBLISH template; payload_off points at the payload so the marker can be patched. */
 typedef struct {
-  uint8_t bytes[512];
+  uint8_t bytes[2176]; /* up to 2 KB payloads (discovery configs) */
   size_t len, payload_off, pid_off;
 } publish_tpl;
 
@@ -866,18 +868,24 @@ static void run_retained(void) {
   conn_close(p);
   wait_stdin_line("stored");
 
-  /* Phase 2: one subscriber to '#': time from SUBSCRIBE to the last retained message. */
-  opt_sub_qos = 0;
+  /* Phase 2: one subscriber to '#': time from SUBSCRIBE to the last retained message. A broker
+     that stops short (drops what its queue cannot hold) is given --drain-idle seconds of
+     silence, then counted as it is: `received` says how many arrived, `replay_ms` when the last did. */
+  opt_sub_qos = opt_replay_qos;
   opt_subs = 2; /* no per-publisher seq tracking here */
   conn_open(s, ROLE_SUB, 0);
-  uint64_t t2 = now_ns();
+  uint64_t t2 = now_ns(), t3 = t2;
+  uint64_t seen = 0;
   deadline = t2 + 60000000000ull;
   while ((int)total_retained < opt_count) {
     loop_once(5);
+    uint64_t t = now_ns();
+    if (total_retained != seen) seen = total_retained, t3 = t;
     if (s->state == CS_CLOSED) fail("broker closed the subscriber after %llu retained", (unsigned long long)total_retained);
-    if (now_ns() > deadline) break;
+    if (t > deadline || (seen > 0 && t - t3 > (uint64_t)(opt_drain_idle * 1e9))) break;
   }
-  uint64_t t3 = now_ns(), cpu1 = cpu_ns();
+  if (total_retained != seen) t3 = now_ns();
+  uint64_t cpu1 = cpu_ns();
   wait_stdin_line("delivered");
   conn_close(s);
   printf("{\"event\":\"result\",\"mode\":\"retained\",\"count\":%d,\"store_s\":%.4f,\"stored_per_s\":%.1f,"

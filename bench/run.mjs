@@ -14,7 +14,7 @@ import { machine, pinning } from './lib/system.mjs';
 
 process.chdir(resolve(fileURLToPath(import.meta.url), '..', '..'));
 
-const ALL = ['fanin-qos0', 'fanin-qos1', 'fanout', 'latency', 'connections', 'retained', 'startup', 'footprint'];
+const ALL = ['fanin-qos0', 'fanin-qos1', 'fanout', 'latency', 'slow-subscriber', 'connections', 'retained', 'discovery', 'startup', 'footprint'];
 
 function usage(msg) {
   if (msg) console.error(`bench: ${msg}`);

@@ -3,6 +3,7 @@
 import { startBroker, brokers } from './brokers.mjs';
 import { runLoadgen } from './loadgen.mjs';
 import { rssKb, cpuSeconds, sleep, freePort } from './system.mjs';
+import { startSlowSubscriber } from './slowSubscriber.mjs';
 
 /**
  * Above this share of one core the generator, not the broker, may be the limit: metrics with
@@ -172,6 +173,68 @@ export const scenarios = [
     },
   },
   {
+    id: 'discovery',
+    title: 'discovery (N retained stored, then a fresh subscriber to # at QoS 0 and at QoS 1, default limits)',
+    metrics: (q) =>
+      discoverySets(q).flatMap(({ key, label }) =>
+        [0, 1].flatMap((qos) => [
+          { key: `${key}_q${qos}_received`, label: `${label}, QoS ${qos}: messages that arrived`, better: higher, digits: 0 },
+          { key: `${key}_q${qos}_ms`, gen: true, label: `${label}, QoS ${qos}: ms until the last arrived`, better: lower, digits: 1 },
+        ]),
+      ),
+    async run(name, ctx) {
+      const values = {};
+      const raw = {};
+      let generatorCpu = 0;
+      for (const set of discoverySets(ctx.quick)) {
+        for (const qos of [0, 1]) {
+          const b = await startBroker(name, ctx);
+          try {
+            const args = ['retained', '--port', String(b.port), '--count', String(set.count), '--payload', String(set.payload), '--replay-qos', String(qos)];
+            const r = await runLoadgen(ctx.loadgen, args, ctx.gen);
+            values[`${set.key}_q${qos}_received`] = r.received;
+            values[`${set.key}_q${qos}_ms`] = r.replay_ms;
+            generatorCpu = Math.max(generatorCpu, r.generator_cpu);
+            raw[`${set.key}_q${qos}`] = r;
+          } finally {
+            await b.stop();
+          }
+        }
+      }
+      return { values, generatorCpu, raw };
+    },
+  },
+  {
+    id: 'slow-subscriber',
+    title: 'slow subscriber (latency 1 pub → 1 sub, 1000 msgs/s, QoS 0, beside a QoS 1 subscriber acking every 3 s fed at 200 msgs/s)',
+    metrics: [
+      { key: 'p50_us', gen: true, label: 'healthy p50 µs', better: lower, digits: 0 },
+      { key: 'p99_us', gen: true, label: 'healthy p99 µs', better: lower, digits: 0 },
+      { key: 'max_us', gen: true, label: 'healthy max µs', better: lower, digits: 0 },
+      { key: 'disconnected', label: 'slow pair disconnected by the broker', better: lower, digits: 0 },
+    ],
+    async run(name, ctx) {
+      const b = await startBroker(name, ctx);
+      try {
+        const slow = await startSlowSubscriber(b.port);
+        let r;
+        let slowEnd;
+        try {
+          // Long enough for the slow subscriber's queue to fill and overflow first.
+          await sleep(ctx.quick ? 2000 : 6000);
+          const args = ['latency', '--port', String(b.port), '--rate', '1000', '--warmup', '1', '--duration', ctx.quick ? '2' : '5'];
+          r = await runLoadgen(ctx.loadgen, args, ctx.gen);
+        } finally {
+          slowEnd = slow.stop();
+        }
+        if (r.samples === 0) throw new Error('no latency samples');
+        return { values: { ...r, disconnected: slowEnd.disconnected }, generatorCpu: r.generator_cpu, raw: { ...r, slow: slowEnd } };
+      } finally {
+        await b.stop();
+      }
+    },
+  },
+  {
     id: 'startup',
     title: 'start-up and a one-shot CLI publish',
     metrics: [
@@ -199,6 +262,13 @@ export const scenarios = [
     },
   },
 ];
+
+/** Home Assistant–sized discovery configs, and a crowd of tiny values (issue 11's sets). */
+function discoverySets(quick) {
+  return quick
+    ? [{ key: 'd2k', label: '1,000 × 2 KB', count: 1000, payload: 2048 }, { key: 'd20', label: '20,000 × 20 B', count: 20000, payload: 20 }]
+    : [{ key: 'd2k', label: '5,000 × 2 KB', count: 5000, payload: 2048 }, { key: 'd20', label: '100,000 × 20 B', count: 100000, payload: 20 }];
+}
 
 export function metricsOf(scenario, quick) {
   return typeof scenario.metrics === 'function' ? scenario.metrics(quick) : scenario.metrics;
