@@ -108,6 +108,8 @@ export interface BrokerConfig {
   /** 0: no byte limit. */
   maxQueuedBytes: number;
   maxInflightMessages: number;
+  /** Seconds a publisher may be paused at a time for a subscriber's long queue (mqttd only). */
+  publisherHoldTimeout: number;
   /** 0: no cap (mosquitto's default is 65535). */
   maxKeepalive: number;
   retainAvailable: boolean;
@@ -154,6 +156,7 @@ export function defaultConfig(): BrokerConfig {
     maxQueuedMessages: 1000,
     maxQueuedBytes: 0,
     maxInflightMessages: 20,
+    publisherHoldTimeout: 1,
     maxKeepalive: 65535,
     retainAvailable: true,
     queueQos0Messages: false,

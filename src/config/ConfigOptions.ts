@@ -493,6 +493,17 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     apply: int(0, 65535, (ctx, v) => void (ctx.config.maxInflightMessages = v)),
   },
   {
+    name: 'publisher_hold_timeout',
+    aliases: [],
+    scope: 'general',
+    default: '1',
+    mosquitto: 'extension',
+    description:
+      'Seconds a publisher is paused, at most and at a time, while a subscriber it feeds has half of max_queued_messages queued; then that subscriber drops at its limits until its queue is down to a quarter. 0: never paused.',
+    note: 'mosquitto never pauses a publisher: it drops at once.',
+    apply: int(0, 60, (ctx, v) => void (ctx.config.publisherHoldTimeout = v)),
+  },
+  {
     name: 'max_keepalive',
     aliases: [],
     scope: 'general',

@@ -350,6 +350,7 @@ function readGeneral(r: SectionReader, config: BrokerConfig): void {
   config.maxQueuedMessages = r.int('max_queued_messages', config.maxQueuedMessages, 0, 10_000_000);
   config.maxQueuedBytes = r.int('max_queued_bytes', config.maxQueuedBytes, 0, 2 ** 31);
   config.maxInflightMessages = r.int('max_inflight_messages', config.maxInflightMessages, 0, 65535);
+  config.publisherHoldTimeout = r.int('publisher_hold_timeout', config.publisherHoldTimeout, 0, 60);
   config.maxKeepalive = r.int('max_keepalive', config.maxKeepalive, 0, 65535);
   config.retainAvailable = r.bool('retain_available', config.retainAvailable);
   config.queueQos0Messages = r.bool('queue_qos0_messages', config.queueQos0Messages);

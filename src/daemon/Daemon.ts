@@ -28,6 +28,7 @@ export function limitsFromConfig(config: BrokerConfig): Partial<BrokerLimits> {
     persistentClientExpiration: config.persistentClientExpiration,
     upgradeOutgoingQos: config.upgradeOutgoingQos,
     maxInflightMessages: config.maxInflightMessages,
+    publisherHoldTimeout: config.publisherHoldTimeout,
     maxQueuedMessages: config.maxQueuedMessages,
     maxQueuedBytes: config.maxQueuedBytes,
     queueQos0Messages: config.queueQos0Messages,

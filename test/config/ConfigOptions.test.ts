@@ -85,6 +85,11 @@ const samples: Record<string, Sample> = {
     check: (c) => assert.equal(c.maxInflightMessages, 10),
     bad: ['max_inflight_messages 65536', "expected a whole number from 0 to 65535, got '65536'"],
   },
+  publisher_hold_timeout: {
+    line: 'publisher_hold_timeout 3',
+    check: (c) => assert.equal(c.publisherHoldTimeout, 3),
+    bad: ['publisher_hold_timeout 61', "expected a whole number from 0 to 60, got '61'"],
+  },
   max_keepalive: {
     line: 'max_keepalive 0',
     check: (c) => assert.equal(c.maxKeepalive, 0),
