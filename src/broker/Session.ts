@@ -137,7 +137,7 @@ export class Session {
    * costs only itself. Never the session's own client (it could not read its acks).
    */
   holdPublisher(publisher: ClientLink): void {
-    if (this.holdSpent || publisher === this.link) return;
+    if (this.holdSpent || publisher === this.link || this.limits.publisherHoldTimeout <= 0) return;
     const paused = (this.pausedPublishers ??= []);
     if (paused.includes(publisher)) return;
     paused.push(publisher);
