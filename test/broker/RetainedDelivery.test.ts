@@ -17,7 +17,7 @@ const SMALL = { prefix: 'disc20', count: 100_000, bytes: 20 };
 let b: TestBroker;
 
 before(async () => {
-  b = await startBroker();
+  b = await startBroker({ websockets: true });
   for (const set of [LARGE, SMALL]) {
     for (let i = 0; i < set.count; i++) {
       const body = Buffer.alloc(set.bytes, 0x61);
@@ -33,8 +33,8 @@ after(async () => {
 });
 
 /** Subscribes and waits for `count` messages; returns how many distinct topics came, all with RETAIN set. */
-async function discover(prefix: string, count: number, qos: 0 | 1, clientId: string): Promise<number> {
-  const c = await connectClient(b.url, { clientId });
+async function discover(prefix: string, count: number, qos: 0 | 1, clientId: string, url = b.url): Promise<number> {
+  const c = await connectClient(url, { clientId });
   try {
     await c.client.subscribeAsync(`${prefix}/#`, { qos });
     await eventually(() => c.received.length >= count, `${count} retained messages (have ${c.received.length})`, 60_000);
@@ -56,6 +56,10 @@ for (const set of [LARGE, SMALL]) {
     });
   }
 }
+
+test('MQTT.js over WebSocket, QoS 0: all 5000 retained messages of 2 KB arrive (paced by the drain of the WebSocket stream)', async () => {
+  assert.equal(await discover(LARGE.prefix, LARGE.count, 0, 'discover-ws', b.wsUrl), LARGE.count);
+});
 
 describe('mosquitto_sub', { skip: !haveMosquittoClients() && 'mosquitto clients missing' }, () => {
   for (const [set, qos] of [[SMALL, 0], [LARGE, 1], [SMALL, 1]] as const) {
