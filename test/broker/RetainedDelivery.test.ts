@@ -149,3 +149,26 @@ test('retained messages cleared or changed while a subscriber walks them: each t
     await c.end();
   }
 });
+
+test('UNSUBSCRIBE mid-discovery stops the rest: only the messages already in flight come', async () => {
+  const raw = await rawSession(b.port, 'discover-unsubscribe', 4);
+  try {
+    raw.sendPacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${LARGE.prefix}/#`, qos: 1 }] });
+    assert.equal((await raw.next()).cmd, 'suback');
+    const inFlight: IPublishPacket[] = [];
+    for (let i = 0; i < 20; i++) inFlight.push((await raw.next()) as IPublishPacket);
+    raw.sendPacket({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: [`${LARGE.prefix}/#`] });
+    assert.equal((await raw.next()).cmd, 'unsuback');
+    for (const p of inFlight) raw.sendPacket({ cmd: 'puback', messageId: p.messageId });
+    const session = b.broker.sessions.get('discover-unsubscribe')!;
+    await eventually(() => session.inflightCount === 0, 'the 20 acknowledged');
+    assert.equal(session.retainedPending, 0);
+    // A marker published now is the next thing to arrive: no retained message slipped in.
+    raw.sendPacket({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'marker', qos: 0 }] });
+    assert.equal((await raw.next()).cmd, 'suback');
+    b.broker.publish('marker', 'm');
+    assert.equal(((await raw.next()) as IPublishPacket).topic, 'marker');
+  } finally {
+    raw.destroy();
+  }
+});
