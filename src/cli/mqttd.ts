@@ -115,18 +115,16 @@ function readConfig(args: Arguments): BrokerConfig {
 }
 
 async function main(): Promise<void> {
-  const args = parseArguments(process.argv.slice(2));
-  const config = readConfig(args);
-  let daemon: Daemon;
-  try {
-    daemon = await Daemon.start({ config, verbose: args.verbose, extensions: await bridgeExtensions(config) });
-  } catch (err) {
-    fail(`Error: ${(err as Error).message}`);
-  }
+  // First of all: SIGHUP's default action ends the process, and procd or the init script
+  // may send one while the broker is still starting. Until the daemon runs, a signal is
+  // remembered and acted on once it does.
+  let daemon: Daemon | undefined;
   let stopping = false;
+  let reloadWanted = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
+    if (!daemon) return;
     daemon
       .stop()
       .then(() => process.exit(0))
@@ -134,8 +132,24 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  process.on('SIGHUP', () => void daemon.reload());
-  process.on('SIGUSR1', () => void daemon.save(true));
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    if (daemon) void daemon.reload();
+    else reloadWanted = true;
+  });
+  process.on('SIGUSR1', () => void daemon?.save(true));
+
+  const args = parseArguments(process.argv.slice(2));
+  const config = readConfig(args);
+  try {
+    daemon = await Daemon.start({ config, verbose: args.verbose, extensions: await bridgeExtensions(config) });
+  } catch (err) {
+    fail(`Error: ${(err as Error).message}`);
+  }
+  if (stopping) {
+    stopping = false;
+    stop();
+  } else if (reloadWanted) void daemon.reload();
 }
 
 /** The configured bridges (`connection` blocks or UCI `bridge` sections), started after the listeners. */

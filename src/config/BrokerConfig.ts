@@ -83,6 +83,11 @@ export interface BridgeConfig {
 
 export interface BrokerConfig {
   listeners: ListenerConfig[];
+  /**
+   * Enabled UCI listeners whose network has no address yet ("lan" before it is up): not
+   * opened now; the init script restarts the broker when the network gets its addresses.
+   */
+  listenersAwaitingNetwork: string[];
   /** Undefined until decided: the daemon sets true for the no-config local mode, else false. */
   allowAnonymous: boolean;
   passwordFile?: string;
@@ -143,6 +148,7 @@ export interface BrokerConfig {
 export function defaultConfig(): BrokerConfig {
   return {
     listeners: [],
+    listenersAwaitingNetwork: [],
     allowAnonymous: false,
     allowZeroLengthClientId: true,
     autoIdPrefix: 'auto-',

@@ -365,8 +365,9 @@ function readGeneral(r: SectionReader, config: BrokerConfig): void {
     else r.errorAt(line, `unknown log_type '${value}'`);
   }
   config.logTypes = types;
-  // procd collects stdout/stderr into the system log; syslog is the other useful choice.
-  const dest = r.oneOf('log_dest', ['stderr', 'stdout', 'syslog', 'none'] as const, 'stderr');
+  // A UCI file means OpenWrt: to logd, tagged mqttd, each line at its own priority
+  // (procd would log all of stderr as daemon.err, tagged with the command's name).
+  const dest = r.oneOf('log_dest', ['syslog', 'stderr', 'stdout', 'none'] as const, 'syslog');
   config.logDest = [dest];
   // logd stamps every line itself.
   config.logTimestamp = r.bool('log_timestamp', false);
@@ -383,6 +384,8 @@ function readListener(
   file: string,
   networks: Map<string, string[]>,
   errors: FileError[],
+  enabled: boolean,
+  awaiting: string[],
 ): ListenerConfig[] {
   const port = r.int('port', -1, 0, 65535);
   const portOption = r.section.options.get('port');
@@ -405,6 +408,8 @@ function readListener(
 
   const address = r.string('address');
   const iface = r.string('interface');
+  // A disabled listener binds nothing: its network (a WAN that is down, say) is not asked.
+  if (!enabled) return [];
   if (address !== undefined) {
     if (!IPV4_RE.test(address) && !IPV6_RE.test(address) && !HOST_RE.test(address)) {
       errors.push(new FileError(file, r.section.options.get('address')?.line ?? r.section.line, `invalid address '${address}'`));
@@ -424,17 +429,33 @@ function readListener(
     return [];
   }
   const addresses = networks.get(iface);
-  if (!addresses || addresses.length === 0) {
+  if (addresses?.length === 0) {
+    // `--network iot=`: the init script knows the network but it has no address yet. Its
+    // interface trigger restarts the broker when the addresses come; until then, wait.
+    awaiting.push(`${r.label()} (port ${port}) waits for network '${iface}' to get an address.`);
+    return [];
+  }
+  if (!addresses) {
     errors.push(
       new FileError(
         file,
         r.section.options.get('interface')?.line ?? r.section.line,
-        `${r.label()}: network '${iface}' has no address (is it up? the init script passes --network ${iface}=<addr>)`,
+        `${r.label()}: network '${iface}' is unknown (the init script passes --network ${iface}=<addresses>)`,
       ),
     );
     return [];
   }
   return addresses.map((a) => ({ ...base, bindAddress: a }));
+}
+
+/**
+ * A listener on every address (interface '*') of a port also serves that port's loopback
+ * and LAN addresses: a same-kind listener on one of them would only fail to bind (EADDRINUSE).
+ */
+function withoutCoveredListeners(listeners: ListenerConfig[]): ListenerConfig[] {
+  const kind = (l: ListenerConfig) => `${l.port} ${l.protocol} ${l.certfile ?? ''} ${l.mountPoint ?? ''}`;
+  const everywhere = new Set(listeners.filter((l) => l.bindAddress === undefined && l.bindInterface === undefined).map(kind));
+  return listeners.filter((l) => l.bindAddress === undefined || !everywhere.has(kind(l)));
 }
 
 /** UCI-only options of a bridge section; everything else is a mosquitto.conf bridge option. */
@@ -573,9 +594,8 @@ export function uciToBrokerConfig(pkg: UciPackage, networks: Map<string, string[
     }
     const enabled = r.bool('enabled', true);
     if (section.type === 'listener') {
-      const listeners = readListener(r, file, networks, errors);
+      const listeners = readListener(r, file, networks, errors, enabled, config.listenersAwaitingNetwork);
       r.reportUnknown();
-      if (!enabled) continue;
       for (const l of listeners) {
         const key = `${l.bindAddress ?? '*'}:${l.port}`;
         const other = seenBinds.get(key);
@@ -604,7 +624,8 @@ export function uciToBrokerConfig(pkg: UciPackage, networks: Map<string, string[
       config.bridges.push(bridge);
     }
   }
-  if (config.listeners.length === 0 && !errors.length) {
+  config.listeners = withoutCoveredListeners(config.listeners);
+  if (config.listeners.length === 0 && config.listenersAwaitingNetwork.length === 0 && !errors.length) {
     errors.push(new FileError(file, undefined, 'no enabled listener: add a listener section (e.g. port 1883, interface lan)'));
   }
   return config;

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { FileSecurity } from '../auth/FileSecurity';
 import { Broker, type BrokerLimits } from '../broker/Broker';
@@ -10,6 +11,7 @@ import { MemoryStore } from '../persistence/MemoryStore';
 import type { Store } from '../persistence/Store';
 import { MqttServer } from '../server/MqttServer';
 import { VERSION } from '../version';
+import { ListenerOpener } from './ListenerOpener';
 import { logSinks } from './logSinks';
 import { StatusFile, type BridgeStatus } from './StatusFile';
 
@@ -39,6 +41,10 @@ function logLevels(types: Set<LogType>, verbose: boolean): LogLevel[] {
   if (verbose || types.has('all')) return [...LOG_LEVELS];
   if (types.has('none')) return [];
   return LOG_LEVELS.filter((l) => types.has(l));
+}
+
+function hasIpv6Loopback(): boolean {
+  return Object.values(networkInterfaces()).some((addrs) => addrs?.some((a) => a.address === '::1'));
 }
 
 /** Something that runs beside the broker and reports a status (bridges). */
@@ -72,6 +78,7 @@ export class Daemon {
   private savedChanges = 0;
   private saving: Promise<void> | undefined;
   private readonly extensions: DaemonExtension[] = [];
+  private readonly opener: ListenerOpener;
 
   private constructor(readonly config: BrokerConfig, verbose: boolean) {
     this.log = new Logger(
@@ -94,6 +101,7 @@ export class Daemon {
       },
     });
     this.server = new MqttServer(this.broker);
+    this.opener = new ListenerOpener(this.server, this.log);
     this.sys = new SysTopics(this.broker);
     this.store = config.persistence
       ? new FileStore(join(config.persistenceLocation || '.', config.persistenceFile))
@@ -106,6 +114,7 @@ export class Daemon {
     try {
       await daemon.startUp(options);
     } catch (err) {
+      daemon.opener.close();
       await daemon.server.close().catch(() => undefined);
       throw err;
     }
@@ -133,19 +142,16 @@ export class Daemon {
       );
     }
 
-    for (const listener of config.listeners) {
-      try {
-        const l = await this.server.listen(listener);
-        for (const a of l.addresses()) {
-          log.notice(`Opening ${a.address.includes(':') ? 'ipv6' : 'ipv4'} listen socket on port ${a.port} (${listener.protocol}).`);
-        }
-      } catch (err) {
-        // Local-only mode binds ::1 too; a machine without IPv6 still serves on 127.0.0.1.
-        if (config.localOnly && listener.bindAddress === '::1') continue;
-        throw err;
-      }
+    for (const waiting of config.listenersAwaitingNetwork) log.notice(waiting);
+    // Local-only mode binds ::1 too; a machine without IPv6 still serves on 127.0.0.1.
+    const listeners = config.localOnly ? config.listeners.filter((l) => l.bindAddress !== '::1' || hasIpv6Loopback()) : config.listeners;
+    const fatal = await this.opener.openAll(listeners);
+    for (const err of fatal) log.error(err.message);
+    // Exit only when nothing is open, nothing is being retried and nothing waits for a
+    // network: then only a change to the configuration can help.
+    if (this.server.listeners.length === 0 && this.opener.pending === 0 && config.listenersAwaitingNetwork.length === 0) {
+      throw new Error(fatal.length === 1 ? fatal[0].message : 'no listener could be opened');
     }
-    if (this.server.listeners.length === 0) throw new Error('no listener could be opened');
 
     this.sys.start(config.sysInterval);
     for (const make of options.extensions ?? []) this.extensions.push(make(broker, log));
@@ -201,6 +207,7 @@ export class Daemon {
   /** SIGTERM/SIGINT: stop the bridges, save, disconnect everyone, close the listeners. */
   async stop(): Promise<void> {
     this.log.notice(`mqttd version ${VERSION} terminating`);
+    this.opener.close();
     if (this.autosaveTimer) clearInterval(this.autosaveTimer);
     this.sys.stop();
     this.status?.stop();

@@ -43,24 +43,39 @@ function fileSink(path: string, onError: (message: string) => void): LogSink {
 
 /**
  * Node has no datagram socket for /dev/log, so lines go to the system's `logger` (busybox
- * on OpenWrt), one long-lived process per priority in use.
+ * on OpenWrt: it sends each line of its stdin to syslogd/logd), one long-lived process per
+ * priority in use, tagged mqttd: `logread -e mqttd` finds them, LuCI's System Log shows each
+ * at the broker's severity. Without a working `logger` the lines go to stderr, which procd
+ * logs too.
  */
 function syslogSink(): LogSink {
   const loggers = new Map<string, NodeJS.WritableStream>();
+  let unavailable = false;
+  const open = (priority: string): NodeJS.WritableStream | undefined => {
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
+    const child = spawn('logger', ['-t', 'mqttd', '-p', `daemon.${priority}`], { stdio: ['pipe', 'ignore', 'ignore'] });
+    child.on('error', () => {
+      unavailable = true;
+      loggers.delete(priority);
+    });
+    // A logger that went away is started again for the next line.
+    child.on('exit', () => loggers.delete(priority));
+    child.unref();
+    const out = child.stdin;
+    out.on('error', () => loggers.delete(priority));
+    (out as unknown as { unref?: () => void }).unref?.();
+    loggers.set(priority, out);
+    return out;
+  };
   return {
     write(level, line) {
-      const priority = SYSLOG_PRIORITY[level];
-      let out = loggers.get(priority);
-      if (!out) {
-        const { spawn } = require('node:child_process') as typeof import('node:child_process');
-        const child = spawn('logger', ['-t', 'mqttd', '-p', `daemon.${priority}`], { stdio: ['pipe', 'ignore', 'ignore'] });
-        child.on('error', () => loggers.delete(priority));
-        child.unref();
-        out = child.stdin;
-        out.on('error', () => loggers.delete(priority));
-        loggers.set(priority, out);
+      if (unavailable) {
+        stderrSink.write(level, line);
+        return;
       }
-      out.write(line + '\n');
+      const priority = SYSLOG_PRIORITY[level];
+      const out = loggers.get(priority) ?? open(priority);
+      out?.write(line + '\n');
     },
   };
 }

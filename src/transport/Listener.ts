@@ -25,7 +25,22 @@ export interface Listener {
 
 export class ListenerError extends Error {
   readonly code = 'ELISTEN';
+  /**
+   * True when trying again later can succeed: the address is not there yet (an interface
+   * still coming up, an IPv6 address still tentative: EADDRNOTAVAIL) or the port is taken
+   * (EADDRINUSE). False when only a configuration change can help (EACCES, a bad host, an
+   * unreadable certificate).
+   */
+  constructor(
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message);
+  }
 }
+
+/** bind() errors that a later attempt can get past without anyone changing the config. */
+const RETRYABLE_BIND_ERRORS = new Set(['EADDRNOTAVAIL', 'EADDRINUSE']);
 
 /** Opens a listener as its config says: TCP, TLS, WebSocket or secure WebSocket. */
 export async function openListener(config: ListenerConfig, onStream: StreamHandler): Promise<Listener> {
@@ -55,8 +70,10 @@ export async function openListener(config: ListenerConfig, onStream: StreamHandl
     }
   } catch (err) {
     for (const s of servers) s.close();
+    if (err instanceof ListenerError) throw err;
     const where = `${hosts[0] ?? '*'}:${config.port}`;
-    throw new ListenerError(`cannot listen on ${where}: ${(err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    throw new ListenerError(`cannot listen on ${where}: ${(err as Error).message}`, RETRYABLE_BIND_ERRORS.has(code));
   }
   return {
     config,
@@ -78,7 +95,7 @@ export async function openListener(config: ListenerConfig, onStream: StreamHandl
 function bindAddresses(config: ListenerConfig): (string | undefined)[] {
   if (config.bindInterface !== undefined) {
     const addrs = networkInterfaces()[config.bindInterface];
-    if (!addrs || addrs.length === 0) throw new ListenerError(`interface ${config.bindInterface} has no address`);
+    if (!addrs || addrs.length === 0) throw new ListenerError(`interface ${config.bindInterface} has no address`, true);
     return addrs.filter((a) => !a.address.startsWith('fe80')).map((a) => a.address);
   }
   return [config.bindAddress];

@@ -62,6 +62,8 @@ before(async () => {
       "\toption allow_anonymous '1'",
       `\toption status_file '${join(dir, 'status.json')}'`,
       "\toption sys_interval '1'",
+      // The test reads the broker's lines from stderr; on a router they go to syslog.
+      "\toption log_dest 'stderr'",
       '',
       'config listener',
       `\toption port '${port}'`,
