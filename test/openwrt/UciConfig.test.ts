@@ -29,16 +29,18 @@ function errorsOf(path: string, networks = lan): FileError[] {
   assert.fail('expected ConfigErrors');
 }
 
-test('the shipped /etc/config/mqttd loads: LAN only, anonymous off, status in RAM', () => {
+test('the shipped /etc/config/mqttd loads: loopback and LAN, anonymous off, status in RAM, logs to syslog', () => {
   const config = loadUciConfig(join(__dirname, '../../../files/etc/config/mqttd'), lan);
   assert.equal(config.allowAnonymous, false);
   assert.deepEqual(
     config.listeners.map((l) => [l.bindAddress, l.port, l.protocol]),
     [
+      ['127.0.0.1', 1883, 'mqtt'],
       ['192.168.1.1', 1883, 'mqtt'],
       ['fd00::1', 1883, 'mqtt'],
     ],
   );
+  assert.deepEqual(config.logDest, ['syslog']);
   assert.equal(config.passwordFile, '/etc/mqttd/passwd');
   assert.equal(config.aclFile, '/etc/mqttd/acl');
   assert.equal(config.statusFile, '/var/run/mqttd/status.json');
@@ -153,10 +155,52 @@ test("interface '*' binds every address; an address binds only itself; wan only 
   );
 });
 
-test('a network without addresses (interface down, or not passed) is a clear error', () => {
+test('a network the init script did not pass is a clear error', () => {
   const errors = errorsOf(write("config listener 'l'\n\toption port '1883'\n\toption interface 'guest'\n"));
   assert.equal(errors[0].line, 3);
-  assert.match(errors[0].reason, /network 'guest' has no address/);
+  assert.match(errors[0].reason, /network 'guest' is unknown \(the init script passes --network guest=<addresses>\)/);
+});
+
+test('a network passed without addresses (not up yet) makes its listeners wait, without an error', () => {
+  const networks = new Map(lan);
+  assert.equal(parseNetworkArgument('guest=', networks), undefined);
+  const config = loadUciConfig(write("config listener 'g'\n\toption port '1884'\n\toption interface 'guest'\n"), networks);
+  assert.deepEqual(config.listeners, []);
+  assert.deepEqual(config.listenersAwaitingNetwork, ["listener 'g' (port 1884) waits for network 'guest' to get an address."]);
+});
+
+test('a disabled listener asks nothing of its network: a WAN listener that is off never stops the broker', () => {
+  const config = loadUciConfig(
+    write(
+      "config listener 'lan'\n\toption port '1883'\n\toption interface 'lan'\n" +
+        "config listener 'wan'\n\toption enabled '0'\n\toption port '8883'\n\toption interface 'wan'\n",
+    ),
+    lan,
+  );
+  assert.deepEqual(
+    config.listeners.map((l) => l.bindAddress),
+    ['192.168.1.1', 'fd00::1'],
+  );
+  assert.deepEqual(config.listenersAwaitingNetwork, []);
+});
+
+test("a listener on every address (interface '*') covers same-port loopback and LAN listeners of its kind", () => {
+  const config = loadUciConfig(
+    write(
+      "config listener 'lo'\n\toption port '1883'\n\toption address '127.0.0.1'\n" +
+        "config listener 'all'\n\toption port '1883'\n\toption interface '*'\n" +
+        "config listener 'ws'\n\toption port '9001'\n\toption protocol 'websockets'\n\toption interface 'lan'\n",
+    ),
+    lan,
+  );
+  assert.deepEqual(
+    config.listeners.map((l) => [l.bindAddress, l.port]),
+    [
+      [undefined, 1883],
+      ['192.168.1.1', 9001],
+      ['fd00::1', 9001],
+    ],
+  );
 });
 
 test('two listeners on the same address and port are refused', () => {
