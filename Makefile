@@ -42,9 +42,10 @@ define Package/mqttd/description
  and runs unprivileged under procd. Includes mqttd_pub, mqttd_sub and mqttd_passwd.
 endef
 
+# No empty passwd here: opkg would warn about it on every upgrade and leave a passwd-opkg
+# beside the user's. postinst creates it when it is missing.
 define Package/mqttd/conffiles
 /etc/config/mqttd
-/etc/mqttd/passwd
 /etc/mqttd/acl
 endef
 
@@ -53,23 +54,34 @@ define Package/mqttd/postinst
 [ "$${IPKG_NO_SCRIPT}" = "1" ] && exit 0
 [ -s "$${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
 . "$${IPKG_INSTROOT}/lib/functions.sh"
-# Creates the mqttd user and group (Require-User) and enables the init script.
+if [ -z "$${IPKG_INSTROOT}" ]; then
+	# The users file is the user's: created once, empty, never replaced by an upgrade.
+	[ -e /etc/mqttd/passwd ] || { touch /etc/mqttd/passwd && chmod 0640 /etc/mqttd/passwd; }
+fi
+# OpenWrt's default_postinst: the mqttd user and group (Require-User), `enable` only on a
+# first install (an upgrade keeps the user's choice), then `start`. A running broker is
+# restarted by that start when the bundle changed: the init script registers its checksum.
 default_postinst "$$0" "$$@"
-[ -n "$${IPKG_INSTROOT}" ] && exit 0
-group_exists mqttd || group_add mqttd 1883
-user_exists mqttd || user_add mqttd 1883 1883 mqttd /var/run/mqttd /bin/false
-# passwd, ACL and bridge passwords: readable by the broker, not by everyone.
-chgrp mqttd /etc/config/mqttd /etc/mqttd/passwd /etc/mqttd/acl
-chmod 0640 /etc/config/mqttd /etc/mqttd/passwd /etc/mqttd/acl
-/etc/init.d/mqttd enable
 exit 0
 endef
 
+# default_prerm: `disable` unless upgrading, then `stop`.
 define Package/mqttd/prerm
 #!/bin/sh
 [ -n "$${IPKG_INSTROOT}" ] && exit 0
 . /lib/functions.sh
 default_prerm "$$0" "$$@"
+exit 0
+endef
+
+# What the broker made at run time goes with it when it is empty: the status and pid files,
+# an empty users file, empty folders. A non-empty store, passwd or ACL is the user's data.
+define Package/mqttd/postrm
+#!/bin/sh
+[ -n "$${IPKG_INSTROOT}" ] && exit 0
+rm -f /var/run/mqttd.pid /var/run/mqttd/status.json
+[ -s /etc/mqttd/passwd ] || rm -f /etc/mqttd/passwd
+rmdir /var/run/mqttd /etc/mqttd/data /etc/mqttd /usr/lib/mqttd 2> /dev/null
 exit 0
 endef
 
@@ -95,6 +107,17 @@ define Package/luci-app-mqttd/postinst
 rm -f /tmp/luci-indexcache /tmp/luci-indexcache.*
 rm -rf /tmp/luci-modulecache/
 /etc/init.d/rpcd reload
+exit 0
+endef
+
+# The same after removal: rpcd forgets the mqttd object, LuCI the menu entry.
+define Package/luci-app-mqttd/postrm
+#!/bin/sh
+[ -n "$${IPKG_INSTROOT}" ] && exit 0
+rm -f /tmp/luci-indexcache /tmp/luci-indexcache.*
+rm -rf /tmp/luci-modulecache/
+/etc/init.d/rpcd reload
+rmdir /www/luci-static/resources/view/mqttd 2> /dev/null
 exit 0
 endef
 

@@ -77,11 +77,14 @@ test('control files: versions, dependencies, user, conffiles and scripts', { ski
   assert.equal(field('mqttd', 'Require-User'), 'mqttd=1883:mqttd=1883');
   assert.equal(field('luci-app-mqttd', 'Depends'), 'libc, mqttd, luci-base');
   assert.equal(field('luci-app-mqttd', 'Architecture'), 'all');
-  assert.equal(readFileSync(join(control.mqttd, 'conffiles'), 'utf8'), '/etc/config/mqttd\n/etc/mqttd/passwd\n/etc/mqttd/acl\n');
+  // No passwd: an empty conffile makes opkg warn and leave passwd-opkg on every upgrade.
+  assert.equal(readFileSync(join(control.mqttd, 'conffiles'), 'utf8'), '/etc/config/mqttd\n/etc/mqttd/acl\n');
   for (const [pkg, script] of [
     ['mqttd', 'postinst'],
     ['mqttd', 'prerm'],
+    ['mqttd', 'postrm'],
     ['luci-app-mqttd', 'postinst'],
+    ['luci-app-mqttd', 'postrm'],
   ]) {
     const path = join(control[pkg], script);
     assert.equal(statSync(path).mode & 0o777, 0o755, `${pkg} ${script}`);
@@ -92,8 +95,9 @@ test('control files: versions, dependencies, user, conffiles and scripts', { ski
   }
   const postinst = readFileSync(join(control.mqttd, 'postinst'), 'utf8');
   assert.match(postinst, /default_postinst "\$0" "\$@"/);
-  assert.match(postinst, /user_add mqttd 1883 1883/);
-  assert.match(postinst, /\/etc\/init\.d\/mqttd enable/);
+  // default_postinst enables only on a first install; the script must not do it itself.
+  assert.doesNotMatch(postinst, /init\.d\/mqttd enable/);
+  assert.match(readFileSync(join(control['luci-app-mqttd'], 'postrm'), 'utf8'), /\/etc\/init\.d\/rpcd reload/);
 });
 
 test('data files: paths, modes, owners and command links', { skip }, () => {
@@ -103,7 +107,7 @@ test('data files: paths, modes, owners and command links', { skip }, () => {
   const mode = (p: string): number => statSync(join(root, p)).mode & 0o777;
   assert.equal(mode('etc/init.d/mqttd'), 0o755);
   assert.equal(mode('etc/config/mqttd'), 0o640);
-  assert.equal(mode('etc/mqttd/passwd'), 0o640);
+  assert.equal(existsSync(join(root, 'etc/mqttd/passwd')), false);
   assert.equal(mode('etc/mqttd/acl'), 0o640);
   for (const c of ['mqttd', 'mqttd_pub', 'mqttd_sub', 'mqttd_passwd']) {
     assert.equal(readlinkSync(join(root, 'usr/bin', c)), `../lib/mqttd/${c}.js`);
@@ -132,13 +136,14 @@ test('the unpacked package runs: mqttd --uci on a LAN address, a user made with 
   const made = spawnSync(join(root, 'usr/bin/mqttd_passwd'), [passwd, 'router'], { input: 'p4ss\np4ss\n', encoding: 'utf8' });
   assert.equal(made.status, 0, made.stderr);
   const uci = readFileSync(join(root, 'etc/config/mqttd'), 'utf8')
-    .replace("option port '1883'", `option port '${port}'`)
+    .replaceAll("option port '1883'", `option port '${port}'`)
+    .replace("option log_dest 'syslog'", "option log_dest 'stderr'")
     .replace("'/etc/mqttd/passwd'", `'${passwd}'`)
     .replace("'/etc/mqttd/acl'", `'${join(root, 'etc/mqttd/acl')}'`)
     .replace("'/etc/mqttd/data/'", `'${etc}/'`)
     .replace("'/var/run/mqttd/status.json'", `'${join(etc, 'status.json')}'`);
   writeFileSync(join(etc, 'mqttd'), uci);
-  broker = startProcess(join(root, 'usr/bin/mqttd'), ['--uci', join(etc, 'mqttd'), '--network', 'lan=127.0.0.1']);
+  broker = startProcess(join(root, 'usr/bin/mqttd'), ['--uci', join(etc, 'mqttd'), '--network', 'lan=127.0.0.2']);
   await waitForPort(port);
 
   // The shipped ACL gives every user users/<name>/#; anonymous is off.
