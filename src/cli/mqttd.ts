@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { AclRules } from '../auth/AclRules';
 import { ConfigErrors } from '../config/ConfigErrors';
 import { loadConfigFile, parseConfig } from '../config/ConfigFile';
 import { loadUciConfig, parseNetworkArgument } from '../config/UciConfig';
@@ -18,6 +20,8 @@ Usage: mqttd [-c config_file | --uci uci_file [--network name=addr[,addr]]...] [
       any logging options given in the config file.
  --uci : read an OpenWrt UCI config (/etc/config/mqttd) instead.
  --network : the addresses of an OpenWrt network named in the UCI config.
+ --check-acl : check an ACL file as the broker reads it; prints its problems
+      as file:line: reason and exits 3 if it has any (used by LuCI).
  --version : print the version and exit.
  -h, --help : display this help.
 
@@ -30,6 +34,7 @@ interface Arguments {
   networks: Map<string, string[]>;
   port?: number;
   verbose: boolean;
+  checkAcl?: string;
 }
 
 /** Exit codes: 0 ok, 1 bad usage or start failure, 3 configuration errors (as mosquitto). */
@@ -49,6 +54,9 @@ function parseArguments(argv: string[]): Arguments {
         break;
       case '--uci':
         args.uciFile = value();
+        break;
+      case '--check-acl':
+        args.checkAcl = value();
         break;
       case '--network': {
         const problem = parseNetworkArgument(value(), args.networks);
@@ -91,6 +99,19 @@ function parseArguments(argv: string[]): Arguments {
 function fail(message: string, code = 1): never {
   process.stderr.write(message.endsWith('\n') ? message : message + '\n');
   process.exit(code);
+}
+
+/** --check-acl: the broker's own ACL reader, for tools that write ACL files (LuCI's plugin). */
+function checkAclFile(path: string): never {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    fail(`Error: ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'EIO'})`);
+  }
+  const { errors } = AclRules.parse(text, path);
+  for (const e of errors) process.stderr.write(`${e.message}\n`);
+  process.exit(errors.length > 0 ? 3 : 0);
 }
 
 function readConfig(args: Arguments): BrokerConfig {
@@ -140,6 +161,7 @@ async function main(): Promise<void> {
   process.on('SIGUSR1', () => void daemon?.save(true));
 
   const args = parseArguments(process.argv.slice(2));
+  if (args.checkAcl !== undefined) checkAclFile(args.checkAcl);
   const config = readConfig(args);
   try {
     daemon = await Daemon.start({ config, verbose: args.verbose, extensions: await bridgeExtensions(config) });

@@ -98,7 +98,7 @@ test('hostile inputs get a clear error and leave passwd and ACL byte for byte as
   callPlugin(bin, files, 'add_user', { username: 'keeper', password: 'pw' });
   const passwdBefore = readFileSync(files.passwd);
   const aclBefore = readFileSync(files.acl);
-  const cases: [string, string | object, RegExp][] = [
+  const cases: [string, string | object | Buffer, RegExp][] = [
     ['add_user', { username: 'a:b', password: 'x' }, /cannot contain ':'/],
     ['add_user', { username: 'a\nb', password: 'x' }, /control characters or newlines/],
     ['add_user', { username: 'a\u0001b', password: 'x' }, /control characters/],
@@ -116,18 +116,26 @@ test('hostile inputs get a clear error and leave passwd and ACL byte for byte as
     ['add_user', '{"username":"x"', /unterminated|expected/],
     ['add_user', '["x"]', /expected a JSON object/],
     ['add_user', '{"username":"x","password":"y"} trailing', /text after the object/],
-    ['set_acl', { acl: 'topic read a/#/b\n' }, /ACL line 1: # must be a whole level/],
-    ['set_acl', { acl: 'user bob\ntopic write a+/b\n' }, /ACL line 2: \+ must be a whole level/],
-    ['set_acl', { acl: 'topic read ok\nallow all\n' }, /ACL line 2: expected topic, pattern or user/],
-    ['set_acl', { acl: 'user\n' }, /user needs a name/],
+    // The broker's own reader (mqttd --check-acl) judges the ACL: its messages, its lines.
+    ['set_acl', { acl: 'topic read a/#/b\n' }, /ACL line 1: invalid topic filter: "#" must be a whole level/],
+    ['set_acl', { acl: 'user bob\ntopic write a+/b\n' }, /ACL line 2: invalid topic filter: "\+" must be a whole level/],
+    ['set_acl', { acl: 'topic read ok\nallow all\n' }, /ACL line 2: unknown keyword "allow"/],
+    ['set_acl', { acl: 'topic reed x\n' }, /ACL line 1: unknown access "reed"/],
+    ['set_acl', { acl: 'user\n' }, /"user" needs a username/],
     ['set_acl', { acl: 'topic read \u0007bell\n' }, /control character/],
+    // Not UTF-8, or half a surrogate pair: refused before anything is written.
+    ['set_acl', Buffer.from('{"acl":"topic read caf\xe9\\n"}', 'latin1'), /not UTF-8/],
+    ['add_user', Buffer.from('{"username":"\xff\xfe","password":"x"}', 'latin1'), /not UTF-8/],
+    ['add_user', Buffer.from('{"username":"\xed\xa0\x80","password":"x"}', 'latin1'), /not UTF-8/],
+    ['add_user', '{"username":"\\ud800","password":"x"}', /half of a surrogate pair/],
+    ['add_user', '{"username":"a\\udc00b","password":"x"}', /half of a surrogate pair/],
     ['set_acl', {}, /acl is required/],
     ['set_acl', { acl: 'topic read #\n'.repeat(6000) }, /request too large/],
     ['no_such_method', {}, /unknown method/],
   ];
   for (const [method, request, expected] of cases) {
     const reply = callPlugin(bin, files, method, request);
-    assert.match(String(reply.error), expected, `${method} ${JSON.stringify(request).slice(0, 80)} -> ${JSON.stringify(reply)}`);
+    assert.match(String(reply.error), expected, `${method} ${String(JSON.stringify(request)).slice(0, 80)} -> ${JSON.stringify(reply)}`);
   }
   assert.deepEqual(readFileSync(files.passwd), passwdBefore);
   assert.deepEqual(readFileSync(files.acl), aclBefore);
@@ -155,6 +163,49 @@ test('ACL: get and set round-trip the text; mode 0640', { skip }, () => {
   assert.equal(readFileSync(files.acl, 'utf8'), acl);
   assert.equal(callPlugin(bin, files, 'get_acl').acl, acl.replace(/\n$/, ''));
   assert.equal(statSync(files.acl).mode & 0o777, 0o640);
+});
+
+test('delete_user treats the name as data: backslashes, awk escapes and regex characters', { skip }, () => {
+  const names = ['HOME\\alice', 'back\\slash', 'back\\\\slash', 'tab\\tname', 'dot.star*', 'a[b]', '^caret$', 'per%cent'];
+  for (const username of names) assert.deepEqual(callPlugin(bin, files, 'add_user', { username, password: 'pw' }), { result: 'added' }, username);
+  const listed = () => (callPlugin(bin, files, 'list_users').users as { username: string }[]).map((u) => u.username);
+  assert.deepEqual(listed(), names);
+  // Each delete removes exactly that user: `back\\slash` must not take `back\slash` with it.
+  const left = [...names];
+  for (const username of ['back\\\\slash', 'HOME\\alice', 'dot.star*', 'tab\\tname', 'a[b]', '^caret$', 'per%cent', 'back\\slash']) {
+    assert.deepEqual(callPlugin(bin, files, 'delete_user', { username }), { result: 'deleted' }, username);
+    left.splice(left.indexOf(username), 1);
+    assert.deepEqual(listed(), left, `after deleting ${username}`);
+  }
+});
+
+test('files holding bytes that are not UTF-8: get_acl and list_users still print valid JSON (U+FFFD for each bad byte)', { skip }, () => {
+  const passwdBefore = readFileSync(files.passwd);
+  const aclBefore = readFileSync(files.acl);
+  try {
+    writeFileSync(files.passwd, Buffer.concat([Buffer.from('# users\n'), Buffer.from('caf\xe9:$7$101$a$b\n', 'latin1'), Buffer.from('\xed\xa0\x80x:$7$101$a$b\nok:$7$101$a$b\n', 'latin1')]));
+    writeFileSync(files.acl, Buffer.from('user caf\xe9\ntopic read \xff/#\n', 'latin1'));
+    assert.deepEqual(
+      (callPlugin(bin, files, 'list_users').users as { username: string }[]).map((u) => u.username),
+      ['caf\ufffd', '\ufffd\ufffd\ufffdx', 'ok'],
+    );
+    assert.equal(callPlugin(bin, files, 'get_acl').acl, 'user caf\ufffd\ntopic read \ufffd/#');
+  } finally {
+    writeFileSync(files.passwd, passwdBefore);
+    writeFileSync(files.acl, aclBefore);
+  }
+});
+
+test("set_acl takes every line the broker reads, such as 'topic read' (readwrite on the topic named read)", { skip }, () => {
+  const aclBefore = readFileSync(files.acl);
+  try {
+    for (const acl of ['topic read\n', 'pattern write\n', 'user bob\ntopic deny\ntopic readwrite\n', 'topic read a b/#\n']) {
+      assert.deepEqual(callPlugin(bin, files, 'set_acl', { acl }), { result: 'saved' }, acl);
+      assert.equal(readFileSync(files.acl, 'utf8'), acl);
+    }
+  } finally {
+    writeFileSync(files.acl, aclBefore);
+  }
 });
 
 const noBroker = skip || (!existsSync(MQTTD_JS) && 'needs dist/mqttd.js (npm run build)');

@@ -24,7 +24,7 @@ export function tempDir(prefix: string): string {
 }
 
 /**
- * A bin directory of busybox applets, node, and an mqttd_passwd that records its argv to
+ * A bin directory of busybox applets, node, mqttd, and an mqttd_passwd that records its argv to
  * argv.log (so tests can prove no password is ever passed as an argument) and runs the real
  * one: dist/mqttd_passwd.js when built, else mosquitto_passwd, whose syntax it shares.
  */
@@ -37,6 +37,9 @@ export function routerPath(): { bin: string; argvLog: string } {
   const real = existsSync(MQTTD_PASSWD_JS) ? `${process.execPath} ${MQTTD_PASSWD_JS}` : '/usr/bin/mosquitto_passwd';
   writeFileSync(join(bin, 'mqttd_passwd'), `#!/bin/sh\necho "$*" >> ${argvLog}\nexec ${real} "$@"\n`);
   chmodSync(join(bin, 'mqttd_passwd'), 0o755);
+  // The broker's command, for `mqttd --check-acl` (the ACL rules the broker applies).
+  writeFileSync(join(bin, 'mqttd'), `#!/bin/sh\nexec ${process.execPath} ${MQTTD_JS} "$@"\n`);
+  chmodSync(join(bin, 'mqttd'), 0o755);
   return { bin, argvLog };
 }
 
@@ -52,12 +55,14 @@ export function pluginFiles(): PluginFiles {
   return { passwd: join(dir, 'passwd'), acl: join(dir, 'acl'), status: join(dir, 'status.json') };
 }
 
-/** `mqttd call <method>` with the request on stdin, as rpcd runs it; returns parsed JSON. */
-export function callPlugin(bin: string, files: PluginFiles, method: string, request: string | object = {}): Record<string, unknown> {
-  const input = typeof request === 'string' ? request : JSON.stringify(request);
+/**
+ * `mqttd call <method>` with the request on stdin, as rpcd runs it; returns parsed JSON. A
+ * Buffer request is sent byte for byte. The reply must be valid UTF-8 and valid JSON.
+ */
+export function callPlugin(bin: string, files: PluginFiles, method: string, request: string | object | Buffer = {}): Record<string, unknown> {
+  const input = Buffer.isBuffer(request) ? request : typeof request === 'string' ? request : JSON.stringify(request);
   const r = spawnSync('/usr/bin/busybox', ['ash', PLUGIN, 'call', method], {
     input,
-    encoding: 'utf8',
     env: {
       PATH: bin,
       MQTTD_PASSWORD_FILE: files.passwd,
@@ -65,11 +70,17 @@ export function callPlugin(bin: string, files: PluginFiles, method: string, requ
       MQTTD_STATUS_FILE: files.status,
     },
   });
-  if (r.status !== 0) throw new Error(`plugin exited ${r.status}: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`plugin exited ${r.status}: ${r.stderr.toString()}`);
+  let text: string;
   try {
-    return JSON.parse(r.stdout) as Record<string, unknown>;
+    text = new TextDecoder('utf-8', { fatal: true }).decode(r.stdout);
   } catch {
-    throw new Error(`plugin printed invalid JSON for ${method}: ${r.stdout}\n${r.stderr}`);
+    throw new Error(`plugin printed bytes that are not UTF-8 for ${method}: ${r.stdout.toString('latin1')}`);
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error(`plugin printed invalid JSON for ${method}: ${text}\n${r.stderr.toString()}`);
   }
 }
 
