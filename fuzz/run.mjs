@@ -22,22 +22,27 @@ for (const f of files) {
 
 console.log(`mqttd fuzz: ${seconds} s per test, seed ${env.MQTTD_FUZZ_SEED ?? 'default (20240601)'}`);
 const figures = [];
+// The test runner relays what a test file writes to stderr as its own stdout: read both.
 const child = spawn(
   process.execPath,
   ['--test', '--test-reporter=spec', '--test-concurrency=1', `--test-timeout=${Math.ceil(seconds * 3 + 120) * 1000}`, ...files],
-  { env, stdio: ['ignore', 'inherit', 'pipe'] },
+  { env, stdio: ['ignore', 'pipe', 'pipe'] },
 );
-let buffered = '';
-child.stderr.on('data', (chunk) => {
-  process.stderr.write(chunk);
-  buffered += chunk.toString();
-  let nl;
-  while ((nl = buffered.indexOf('\n')) >= 0) {
-    const line = buffered.slice(0, nl);
-    buffered = buffered.slice(nl + 1);
-    if (line.startsWith('# figure: ')) figures.push(line.slice('# figure: '.length));
-  }
-});
+function collectFigures(stream, echo) {
+  let buffered = '';
+  stream.on('data', (chunk) => {
+    echo.write(chunk);
+    buffered += chunk.toString();
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (line.startsWith('# figure: ')) figures.push(line.slice('# figure: '.length));
+    }
+  });
+}
+collectFigures(child.stdout, process.stdout);
+collectFigures(child.stderr, process.stderr);
 child.on('exit', (code) => {
   console.log('\n| test | figures |\n|---|---|');
   for (const f of figures) {
