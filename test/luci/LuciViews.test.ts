@@ -198,7 +198,8 @@ test('Settings page: UCI options and listeners are saved to /etc/config/mqttd; a
   assert.equal(config.maxConnections, 32);
   assert.deepEqual(
     config.listeners.map((l) => `${l.bindAddress}:${l.port}/${l.protocol}`),
-    ['192.168.1.1:1883/mqtt', '192.168.1.1:8884/mqtt'],
+    // The shipped loopback listener (the router's own shell), the LAN one, the new one.
+    ['127.0.0.1:1883/mqtt', '192.168.1.1:1883/mqtt', '192.168.1.1:8884/mqtt'],
   );
   await page.close();
 });
