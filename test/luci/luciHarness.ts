@@ -1,7 +1,9 @@
 /**
  * The server side of the LuCI harness: serves the real view files and the minimal loader,
  * and answers ubus JSON-RPC the way rpcd would — `mqttd` calls run the real rpcd plugin
- * under busybox ash, `uci` calls read and write a real UCI file.
+ * under busybox ash (rpcd exec.c: `<plugin> call <method>`, the arguments on stdin), `uci`
+ * calls read and write a real UCI file as rpcd's uci object does (openwrt/rpcd uci.c; each
+ * method below names its function there).
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -21,7 +23,11 @@ function quote(v: string): string {
   return `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
-/** UCI sections in memory, as `uci get` returns them, written back in `uci export` style. */
+/**
+ * UCI sections in memory, as rpcd's `uci get` returns them (uci.c rpc_uci_dump_section: the
+ * options plus ".anonymous", ".type", ".name" and ".index"), written back in the format
+ * libuci's commit writes (`config <type> '<name>'`, one quoted `option`/`list` a line).
+ */
 class UciStore {
   values: UciValues = {};
   private next = 0;
@@ -44,6 +50,7 @@ class UciStore {
     this.next = pkg.sections.length + 1;
   }
 
+  /** uci.c rpc_uci_set: each value replaces the option (a list for an array). */
   set(section: string, values: Record<string, string | string[] | null>): void {
     const s = this.values[section];
     if (!s) throw new Error(`no section ${section}`);
@@ -63,10 +70,16 @@ class UciStore {
     return name;
   }
 
+  /** uci.c rpc_uci_delete, for a whole section. */
   delete(section: string): void {
     delete this.values[section];
   }
 
+  /**
+   * uci.c rpc_uci_commit: writes the file, then rpc_uci_trigger_event sends procd the
+   * "config.change" event for the package — what makes procd run `/etc/init.d/mqttd reload`
+   * (test/openwrt/Lifecycle.test.ts follows that path with the procd stand-in).
+   */
   commit(): void {
     const out: string[] = [];
     const sections = Object.values(this.values).sort((a, b) => Number(a['.index']) - Number(b['.index']));
