@@ -3,7 +3,7 @@ import type { Logger } from '../log/Logger';
 import type { MqttServer } from '../server/MqttServer';
 import { ListenerError, type Listener } from '../transport/Listener';
 
-/** Seconds between attempts to open a listener that could not bind: doubling, capped. */
+/** Milliseconds before the next attempt to open a listener that could not bind: doubling, capped. */
 export const BIND_RETRY_FIRST_MS = 1000;
 export const BIND_RETRY_MAX_MS = 60_000;
 
