@@ -49,14 +49,20 @@ function fileSink(path: string, onError: (message: string) => void): LogSink {
  * logs too.
  */
 function syslogSink(): LogSink {
-  const loggers = new Map<string, NodeJS.WritableStream>();
+  /** One writer per priority: a line in, to its logger process. */
+  const loggers = new Map<string, (level: LogLevel, line: string) => void>();
   let unavailable = false;
-  const open = (priority: string): NodeJS.WritableStream | undefined => {
+  const open = (priority: string): ((level: LogLevel, line: string) => void) => {
     const { spawn } = require('node:child_process') as typeof import('node:child_process');
     const child = spawn('logger', ['-t', 'mqttd', '-p', `daemon.${priority}`], { stdio: ['pipe', 'ignore', 'ignore'] });
+    // Lines written before the logger is known to run are kept, so none is lost if it cannot.
+    let unconfirmed: [LogLevel, string][] | undefined = [];
+    child.once('spawn', () => (unconfirmed = undefined));
     child.on('error', () => {
       unavailable = true;
       loggers.delete(priority);
+      for (const [level, line] of unconfirmed ?? []) stderrSink.write(level, line);
+      unconfirmed = undefined;
     });
     // A logger that went away is started again for the next line.
     child.on('exit', () => loggers.delete(priority));
@@ -64,8 +70,12 @@ function syslogSink(): LogSink {
     const out = child.stdin;
     out.on('error', () => loggers.delete(priority));
     (out as unknown as { unref?: () => void }).unref?.();
-    loggers.set(priority, out);
-    return out;
+    const write = (level: LogLevel, line: string): void => {
+      unconfirmed?.push([level, line]);
+      out.write(line + '\n');
+    };
+    loggers.set(priority, write);
+    return write;
   };
   return {
     write(level, line) {
@@ -74,8 +84,7 @@ function syslogSink(): LogSink {
         return;
       }
       const priority = SYSLOG_PRIORITY[level];
-      const out = loggers.get(priority) ?? open(priority);
-      out?.write(line + '\n');
+      (loggers.get(priority) ?? open(priority))(level, line);
     },
   };
 }
