@@ -1,162 +1,215 @@
 /**
- * Password-guessing defence for CONNECT.
+ * Password-guessing defence for CONNECT. It never makes a client wait: an attempt is either
+ * checked now or refused now (CONNACK "not authorised" / v5 0x9F Connection rate exceeded),
+ * well inside any client's CONNACK timeout (PubSubClient 15 s, mqtt_as 10 s).
  *
- * - Each failed login from an address doubles the wait before that address's next
- *   attempt is checked (base, 2×base, 4×base … up to maxDelayMs); parallel attempts wait
- *   in turn. A success clears it; an
- *   address quiet for forgetAfterMs is forgotten. Other addresses are not slowed.
- *   IPv6 addresses count per /64, since one host usually owns a whole /64.
- * - At most maxConcurrentHashes password hashes run at once; others wait in a queue of at
- *   most maxQueuedHashes, and beyond that a login is refused at once, so a flood of
- *   CONNECTs cannot pin a router's CPU or grow memory without bound.
- * - The address table holds at most maxAddresses entries; the least recently failed
- *   address is dropped first.
+ * - Per address and username: after the n-th failure, that pair's attempts are refused
+ *   without a check for min(base × 2^(n-1), max) ms; one check at a time per pair, so
+ *   parallel connections do not multiply the guessing rate. Other users on the same address
+ *   and other addresses are not slowed.
+ * - Per network (an IPv4 address, an IPv6 /64: a home LAN is one /64, and one host may
+ *   rotate through it): a looser bound, so rotating usernames or IPv6 addresses does not
+ *   escape it: after `networkAllowance` failures the same doubling applies to the network.
+ * - Known devices: a (address, username, client id) that logged in within `knownDeviceMs`
+ *   is judged by its own failures only, so a device behind the same address as an attacker
+ *   (the same NAT, the same LAN /64, even the same username) still logs in, and its check
+ *   goes ahead of the queue.
+ * - A success clears only the failures of the device that succeeded: never another
+ *   device's, the pair's or the network's (they fade after `forgetAfterMs` of quiet).
+ * - Every table holds at most `maxEntries`; the least recently used entry goes first.
  */
 
 export interface AuthThrottleOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   forgetAfterMs?: number;
-  maxAddresses?: number;
-  maxConcurrentHashes?: number;
-  maxQueuedHashes?: number;
-  /** Injected clock and sleep, for tests. */
+  /** Failures a network may have before its attempts are throttled at all. */
+  networkAllowance?: number;
+  /** How long a device that logged in stays known. */
+  knownDeviceMs?: number;
+  maxEntries?: number;
+  /** Injected clock, for tests. */
   now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 export const AUTH_THROTTLE_DEFAULTS = {
   baseDelayMs: 500,
   maxDelayMs: 16_000,
   forgetAfterMs: 15 * 60_000,
-  maxAddresses: 4096,
-  maxConcurrentHashes: 2,
-  maxQueuedHashes: 64,
+  networkAllowance: 20,
+  knownDeviceMs: 7 * 24 * 3600_000,
+  maxEntries: 4096,
 } as const;
+
+/** Who is trying to log in. */
+export interface LoginAttempt {
+  address: string;
+  username: string;
+  clientId: string;
+}
+
+/** What admit() decided. A ticket must be settled with recordSuccess/recordFailure/release. */
+export type Admission =
+  | { admitted: false; retryAfterMs: number }
+  | { admitted: true; ticket: AttemptTicket };
+
+export interface AttemptTicket {
+  /** A known device: its check goes ahead of the queue. */
+  readonly known: boolean;
+  readonly deviceKey: string;
+  readonly pairKey: string;
+  readonly networkKey: string;
+  /** The in-flight key this ticket holds. */
+  readonly flightKey: string;
+}
 
 interface Failures {
   count: number;
   last: number;
-  /** Attempts from this address now waiting: each waits one delay longer than the one before. */
-  waiting: number;
 }
 
-export class HashQueueFullError extends Error {
-  readonly code = 'EHASHQUEUEFULL';
-  constructor() {
-    super('too many logins waiting for a password check');
-    this.name = 'HashQueueFullError';
+/** A Map kept in least-recently-used order, bounded, whose entries fade. */
+class FadingTable<V extends { last: number }> {
+  private readonly map = new Map<string, V>();
+  constructor(
+    private readonly max: number,
+    private readonly lifetimeMs: number,
+  ) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: string, now: number): V | undefined {
+    const v = this.map.get(key);
+    if (v && now - v.last > this.lifetimeMs) {
+      this.map.delete(key);
+      return undefined;
+    }
+    return v;
+  }
+
+  set(key: string, value: V): void {
+    // Re-inserted so the Map's order stays least recently used first.
+    this.map.delete(key);
+    this.map.set(key, value);
+    while (this.map.size > this.max) {
+      const oldest = this.map.keys().next().value;
+      if (oldest === undefined) break;
+      this.map.delete(oldest);
+    }
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
   }
 }
 
 export class AuthThrottle {
-  private readonly options: Required<Omit<AuthThrottleOptions, 'now' | 'sleep'>>;
+  private readonly options: Required<Omit<AuthThrottleOptions, 'now'>>;
   private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
-  /** Insertion order = least recently failed first, so eviction takes the first key. */
-  private readonly failures = new Map<string, Failures>();
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
+  /** Per device, per address+username and per network. */
+  private readonly failures: FadingTable<Failures>;
+  private readonly networkFailures: FadingTable<Failures>;
+  private readonly knownDevices: FadingTable<{ last: number }>;
+  /** Pairs (or known devices) with a check in progress. */
+  private readonly inFlight = new Set<string>();
 
   constructor(options: AuthThrottleOptions = {}) {
+    const d = AUTH_THROTTLE_DEFAULTS;
     this.options = {
-      baseDelayMs: options.baseDelayMs ?? AUTH_THROTTLE_DEFAULTS.baseDelayMs,
-      maxDelayMs: options.maxDelayMs ?? AUTH_THROTTLE_DEFAULTS.maxDelayMs,
-      forgetAfterMs: options.forgetAfterMs ?? AUTH_THROTTLE_DEFAULTS.forgetAfterMs,
-      maxAddresses: options.maxAddresses ?? AUTH_THROTTLE_DEFAULTS.maxAddresses,
-      maxConcurrentHashes: options.maxConcurrentHashes ?? AUTH_THROTTLE_DEFAULTS.maxConcurrentHashes,
-      maxQueuedHashes: options.maxQueuedHashes ?? AUTH_THROTTLE_DEFAULTS.maxQueuedHashes,
+      baseDelayMs: options.baseDelayMs ?? d.baseDelayMs,
+      maxDelayMs: options.maxDelayMs ?? d.maxDelayMs,
+      forgetAfterMs: options.forgetAfterMs ?? d.forgetAfterMs,
+      networkAllowance: options.networkAllowance ?? d.networkAllowance,
+      knownDeviceMs: options.knownDeviceMs ?? d.knownDeviceMs,
+      maxEntries: options.maxEntries ?? d.maxEntries,
     };
     this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    const { maxEntries, forgetAfterMs, knownDeviceMs } = this.options;
+    this.failures = new FadingTable(maxEntries, forgetAfterMs);
+    this.networkFailures = new FadingTable(maxEntries, forgetAfterMs);
+    this.knownDevices = new FadingTable(maxEntries, knownDeviceMs);
   }
 
-  /** How long the next attempt from this address must wait, in ms (0 when none). */
-  delayFor(address: string): number {
-    const entry = this.current(addressKey(address));
-    if (!entry) return 0;
-    return Math.min(this.options.baseDelayMs * 2 ** Math.min(entry.count - 1, 30), this.options.maxDelayMs);
-  }
-
-  /**
-   * Waits out this address's delay. Attempts made in parallel queue behind each other
-   * (the second waits two delays, the third three …), so opening many connections at
-   * once does not multiply an attacker's guessing rate.
-   */
-  async wait(address: string): Promise<void> {
-    const entry = this.current(addressKey(address));
-    if (!entry) return;
-    const ms = this.delayFor(address) * (entry.waiting + 1);
-    entry.waiting++;
-    try {
-      await this.sleep(ms);
-    } finally {
-      entry.waiting--;
-    }
-  }
-
-  recordFailure(address: string): void {
-    const key = addressKey(address);
-    const entry = this.current(key) ?? { count: 0, last: 0, waiting: 0 };
-    entry.count++;
-    entry.last = this.now();
-    // Re-inserted so the Map's order stays least-recently-failed first.
-    this.failures.delete(key);
-    this.failures.set(key, entry);
-    while (this.failures.size > this.options.maxAddresses) {
-      const oldest = this.failures.keys().next().value;
-      if (oldest === undefined) break;
-      this.failures.delete(oldest);
-    }
-  }
-
-  recordSuccess(address: string): void {
-    this.failures.delete(addressKey(address));
-  }
-
-  /** Number of addresses currently remembered (bounded by maxAddresses). */
-  get trackedAddresses(): number {
-    return this.failures.size;
-  }
-
-  /**
-   * Runs a hash computation within the concurrency bound. Rejects with HashQueueFullError,
-   * without running it, when the queue is full.
-   */
-  async runHash<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.options.maxConcurrentHashes) {
-      if (this.waiting.length >= this.options.maxQueuedHashes) throw new HashQueueFullError();
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /** Decides, at once, whether this attempt's password is checked now or refused now. */
+  admit(attempt: LoginAttempt): Admission {
+    const now = this.now();
+    const address = exactAddress(attempt.address);
+    const pairKey = `${address} ${attempt.username}`;
+    const deviceKey = `${pairKey} ${attempt.clientId}`;
+    const networkKey = addressKey(attempt.address);
+    const known = this.knownDevices.get(deviceKey, now) !== undefined;
+    let wait: number;
+    let flightKey: string;
+    if (known) {
+      wait = this.remaining(this.failures.get(deviceKey, now), 0, now);
+      flightKey = deviceKey;
     } else {
-      this.running++;
+      wait = Math.max(
+        this.remaining(this.failures.get(pairKey, now), 0, now),
+        this.remaining(this.networkFailures.get(networkKey, now), this.options.networkAllowance, now),
+      );
+      flightKey = pairKey;
     }
-    try {
-      return await task();
-    } finally {
-      // Hand the slot straight to the next waiter, or free it.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
+    if (wait === 0 && this.inFlight.has(flightKey)) wait = this.options.baseDelayMs;
+    if (wait > 0) return { admitted: false, retryAfterMs: wait };
+    this.inFlight.add(flightKey);
+    return { admitted: true, ticket: { known, deviceKey, pairKey, networkKey, flightKey } };
   }
 
-  private current(key: string): Failures | undefined {
-    const entry = this.failures.get(key);
-    if (entry && this.now() - entry.last > this.options.forgetAfterMs) {
-      this.failures.delete(key);
-      return undefined;
-    }
-    return entry;
+  recordFailure(ticket: AttemptTicket): void {
+    this.release(ticket);
+    const now = this.now();
+    this.count(this.failures, ticket.known ? ticket.deviceKey : ticket.pairKey, now);
+    this.count(this.networkFailures, ticket.networkKey, now);
+  }
+
+  recordSuccess(ticket: AttemptTicket): void {
+    this.release(ticket);
+    this.failures.delete(ticket.deviceKey);
+    this.knownDevices.set(ticket.deviceKey, { last: this.now() });
+  }
+
+  /** Ends a ticket's check without a verdict (it could not be run). */
+  release(ticket: AttemptTicket): void {
+    this.inFlight.delete(ticket.flightKey);
+  }
+
+  /** Entries remembered now in the failure tables (each bounded by maxEntries). */
+  get trackedEntries(): number {
+    return this.failures.size + this.networkFailures.size;
+  }
+
+  /** ms until a record with this many failures (beyond `allowance`) lets the next attempt in. */
+  private remaining(entry: Failures | undefined, allowance: number, now: number): number {
+    if (!entry || entry.count <= allowance) return 0;
+    const n = entry.count - allowance;
+    const delay = Math.min(this.options.baseDelayMs * 2 ** Math.min(n - 1, 30), this.options.maxDelayMs);
+    return Math.max(0, entry.last + delay - now);
+  }
+
+  private count(table: FadingTable<Failures>, key: string, now: number): void {
+    const entry = table.get(key, now) ?? { count: 0, last: 0 };
+    entry.count++;
+    entry.last = now;
+    table.set(key, entry);
   }
 }
 
-/** IPv4 as is (IPv4-mapped IPv6 unwrapped); IPv6 reduced to its /64 prefix. */
-export function addressKey(address: string): string {
+/** The address as one host: IPv4-mapped IPv6 unwrapped, an IPv6 zone dropped. */
+function exactAddress(address: string): string {
   const unmapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (unmapped) return unmapped[1];
-  if (!address.includes(':')) return address;
-  const groups = expandIpv6(address.split('%')[0]);
-  return groups ? `${groups.slice(0, 4).join(':')}::/64` : address;
+  return address.split('%')[0].toLowerCase();
+}
+
+/** The network an address belongs to: IPv4 as is (IPv4-mapped unwrapped), IPv6 its /64. */
+export function addressKey(address: string): string {
+  const exact = exactAddress(address);
+  if (!exact.includes(':')) return exact;
+  const groups = expandIpv6(exact);
+  return groups ? `${groups.slice(0, 4).join(':')}::/64` : exact;
 }
 
 function expandIpv6(address: string): string[] | undefined {

@@ -18,7 +18,8 @@ import { FileError } from '../config/FileError';
 import type { AuthRequest, AuthResult, ClientIdentity, Security } from './Security';
 import { PasswdFile } from './PasswdFile';
 import { AclRules } from './AclRules';
-import { AuthThrottle, HashQueueFullError, type AuthThrottleOptions } from './AuthThrottle';
+import { AuthThrottle, type AuthThrottleOptions } from './AuthThrottle';
+import { CheckQueueFullError, PasswordCheckQueue, type PasswordCheckQueueOptions } from './PasswordCheckQueue';
 import { verifyPassword } from './PasswordHash';
 import { filterLevels, topicMatches } from './TopicFilter';
 
@@ -28,6 +29,8 @@ export interface FileSecurityOptions {
   aclFile?: string;
   /** A shared throttle, or options for this instance's own. */
   throttle?: AuthThrottle | AuthThrottleOptions;
+  /** How many password checks run at once and how many may wait. */
+  checks?: PasswordCheckQueueOptions;
 }
 
 export interface ReloadResult {
@@ -46,9 +49,11 @@ export class FileSecurity implements Security {
   private acl: AclRules | undefined;
   private loaded = false;
   readonly throttle: AuthThrottle;
+  readonly checks: PasswordCheckQueue;
 
   constructor(private readonly options: FileSecurityOptions) {
     this.throttle = options.throttle instanceof AuthThrottle ? options.throttle : new AuthThrottle(options.throttle);
+    this.checks = new PasswordCheckQueue(options.checks);
   }
 
   /**
@@ -83,26 +88,31 @@ export class FileSecurity implements Security {
     if (username === undefined || this.options.passwordFile === undefined) {
       return this.options.allowAnonymous ? 'ok' : 'not-authorized';
     }
-    const address = request.remoteAddress;
-    await this.throttle.wait(address);
+    // Refused at once, never kept waiting: a throttled client learns it well within its
+    // CONNACK timeout, and a waiting socket costs nothing.
+    const admission = this.throttle.admit({ address: request.remoteAddress, username, clientId: request.clientId });
+    if (!admission.admitted) return 'rate-limited';
+    const { ticket } = admission;
     const passwd = this.loaded ? this.passwd : undefined;
     const hash = passwd?.hashOf(username);
+    const password = request.password;
     let ok: boolean;
     try {
-      ok = await this.throttle.runHash(async () => {
-        if (request.password === undefined) return false;
-        const matched = await verifyPassword(hash ?? DUMMY_HASH, request.password);
+      ok = await this.checks.run(async () => {
+        if (password === undefined) return false;
+        const matched = await verifyPassword(hash ?? DUMMY_HASH, password);
         return matched && hash !== undefined;
-      });
+      }, ticket.known);
     } catch (err) {
-      if (err instanceof HashQueueFullError) return 'not-authorized';
+      this.throttle.release(ticket);
+      if (err instanceof CheckQueueFullError) return 'server-busy';
       throw err;
     }
     if (ok) {
-      this.throttle.recordSuccess(address);
+      this.throttle.recordSuccess(ticket);
       return 'ok';
     }
-    this.throttle.recordFailure(address);
+    this.throttle.recordFailure(ticket);
     return 'bad-credentials';
   }
 

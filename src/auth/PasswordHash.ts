@@ -10,10 +10,13 @@
  * mosquitto 2.1 accepts too (2.0 accepts only 12). `$argon2id$` (2.1 built with libargon2)
  * is recognised but cannot be verified here: Node 20 has no argon2.
  *
- * Hashing and verifying use async crypto so a login never blocks the event loop.
+ * Verifying never blocks the event loop: PBKDF2 runs on libuv's thread pool, bcrypt on a
+ * worker thread (BcryptWorkers), $6$ is a single SHA-512. Hashing (mqttd_passwd) runs bcrypt
+ * on the calling thread.
  */
 import { isUtf8 } from 'node:buffer';
 import type * as Bcrypt from 'bcryptjs';
+import { bcryptWorkers } from './BcryptWorkers';
 
 /** Crypto and bcryptjs load on first use, so a broker without passwords never pays for them. */
 function crypto(): typeof import('node:crypto') {
@@ -87,7 +90,7 @@ export async function verifyPassword(stored: string, password: Buffer | string):
       // bcryptjs takes a string; bytes that are not UTF-8 would collapse to U+FFFD and
       // could then match another password, so they never match.
       if (!isUtf8(bytes)) return false;
-      return bcrypt().compare(bytes.toString('utf8'), parsed.text);
+      return bcryptWorkers().compare(bytes.toString('utf8'), parsed.text);
   }
 }
 

@@ -19,9 +19,11 @@ export interface AuthRequest extends ClientIdentity {
 
 /**
  * 'ok': accepted; 'bad-credentials': unknown user or wrong password (CONNACK 4 / 0x86);
- * 'not-authorized': anonymous not allowed, or a plugin said no (CONNACK 5 / 0x87).
+ * 'not-authorized': anonymous not allowed, or a plugin said no (CONNACK 5 / 0x87);
+ * 'rate-limited': too many failed logins, refused unchecked (CONNACK 5 / v5 0x9F);
+ * 'server-busy': too many password checks waiting (CONNACK 3 / v5 0x89).
  */
-export type AuthResult = 'ok' | 'bad-credentials' | 'not-authorized';
+export type AuthResult = 'ok' | 'bad-credentials' | 'not-authorized' | 'rate-limited' | 'server-busy';
 
 export interface Security {
   authenticate(request: AuthRequest): Promise<AuthResult>;

@@ -2,6 +2,7 @@ import { allowAll, type AuthRequest, type AuthResult, type ClientIdentity, type 
 import type { StoreSnapshot, StoredMessage, StoredSession } from '../persistence/StoreSnapshot';
 import { silentLogger, escape, type Logger } from '../log/Logger';
 import { BrokerStats } from './BrokerStats';
+import { guardedAsync, guardedCheck, guardedNotify } from './hookGuards';
 import type { ClientLink, ProtocolVersion } from './ClientLink';
 import { LocalClient, type LocalHandler } from './LocalClient';
 import { Message, type QoS } from './Message';
@@ -62,7 +63,11 @@ export interface ClientInfo {
   connectedAt: number;
 }
 
-/** Places where an embedding program plugs in. Every hook is optional. */
+/**
+ * Places where an embedding program plugs in. Every hook is optional. A hook that throws
+ * (or rejects) is logged and never takes the broker down: a check counts as a refusal, a
+ * failing onConnected or onMessage closes that one client.
+ */
 export interface BrokerHooks {
   /** Called before authentication; return false to refuse (CONNACK "not authorised"). */
   onConnect?(client: ClientInfo): boolean | Promise<boolean>;
@@ -115,6 +120,9 @@ export interface SubscribeOptions {
   subscriptionId: number | undefined;
 }
 
+/** What a client whose hook failed is disconnected with (MQTT 5 0x83). */
+const IMPLEMENTATION_SPECIFIC_ERROR = 0x83;
+
 /** SUBSCRIBE results other than a granted QoS (MQTT 5 reason codes). */
 export const SUBSCRIBE_NOT_AUTHORIZED = 0x87;
 export const SUBSCRIBE_TOPIC_FILTER_INVALID = 0x8f;
@@ -141,6 +149,8 @@ export class Broker {
   readonly hooks: BrokerHooks;
   readonly log: Logger;
   connectedCount = 0;
+  /** CONNECTs being authenticated: they count against max_connections too. */
+  private connecting = 0;
   /** Bumped on any change persistence should save (sessions, subscriptions, queues). */
   private sessionChanges = 0;
   private readonly pendingWills = new Map<string, PendingWill>();
@@ -186,7 +196,7 @@ export class Broker {
    */
   subscribe(filter: string, handler: LocalHandler, options: { qos?: QoS } = {}): () => void {
     const id = `$local-${++this.localCount}`;
-    const client = new LocalClient(handler);
+    const client = new LocalClient(handler, this.log);
     const session = new Session(id, 5, this.limits);
     session.link = client;
     client.session = session;
@@ -246,15 +256,19 @@ export class Broker {
       protocolVersion: request.protocolVersion,
       connectedAt: Date.now(),
     };
-    if (this.hooks.onConnect && !(await this.hooks.onConnect(info))) {
-      return { accepted: false, reason: 'not-authorized' };
-    }
-    const auth = this.hooks.authenticate
-      ? await this.hooks.authenticate(request)
-      : await this.security.authenticate(request);
-    if (auth !== 'ok') return { accepted: false, reason: auth };
+    // Counted from CONNECT, not from acceptance: logins waiting for a password check hold
+    // sockets and memory too.
     const max = this.limits.maxConnections;
-    if (max >= 0 && this.connectedCount >= max) return { accepted: false, reason: 'server-busy' };
+    if (max >= 0 && this.connectedCount + this.connecting >= max) return { accepted: false, reason: 'server-busy' };
+    this.connecting++;
+    let auth: AuthResult;
+    try {
+      auth = await this.authenticate(request, info);
+    } finally {
+      this.connecting--;
+    }
+    if (auth !== 'ok') return { accepted: false, reason: auth };
+    if (this.closed || (max >= 0 && this.connectedCount >= max)) return { accepted: false, reason: 'server-busy' };
 
     const { clientId } = request;
     let session = this.sessions.get(clientId);
@@ -296,8 +310,21 @@ export class Broker {
     this.connectedCount++;
     this.stats.connections++;
     if (this.connectedCount > this.stats.clientsMaximum) this.stats.clientsMaximum = this.connectedCount;
-    this.hooks.onConnected?.(info);
+    const hooks = this.hooks;
+    if (hooks.onConnected && !guardedNotify(this.log, 'onConnected hook', hooks, hooks.onConnected, info, undefined)) {
+      request.link.close(IMPLEMENTATION_SPECIFIC_ERROR, 'onConnected hook failed');
+    }
     return { accepted: true, session, sessionPresent };
+  }
+
+  /** onConnect, then the authenticate hook or the Security; a throwing hook refuses. */
+  private async authenticate(request: ConnectRequest, info: ClientInfo): Promise<AuthResult> {
+    const hooks = this.hooks;
+    if (hooks.onConnect && !(await guardedAsync(this.log, 'onConnect hook', hooks, hooks.onConnect, info, false))) {
+      return 'not-authorized';
+    }
+    if (hooks.authenticate) return guardedAsync(this.log, 'authenticate hook', hooks, hooks.authenticate, request, 'not-authorized');
+    return guardedAsync(this.log, 'Security.authenticate', this.security, this.security.authenticate, request, 'not-authorized');
   }
 
   /**
@@ -312,13 +339,17 @@ export class Broker {
       const connectedAt = this.connectedAt.get(session) ?? now;
       this.connectedAt.delete(session);
       session.detach(now);
-      this.hooks.onDisconnect?.({
-        clientId: session.clientId,
-        username: session.username,
-        remoteAddress: link.remoteAddress,
-        protocolVersion: link.protocolVersion,
-        connectedAt,
-      });
+      const hooks = this.hooks;
+      if (hooks.onDisconnect) {
+        const client: ClientInfo = {
+          clientId: session.clientId,
+          username: session.username,
+          remoteAddress: link.remoteAddress,
+          protocolVersion: link.protocolVersion,
+          connectedAt,
+        };
+        guardedNotify(this.log, 'onDisconnect hook', hooks, hooks.onDisconnect, client, undefined);
+      }
       if (session.expiryInterval === 0) this.endSession(session);
     }
     if (will && !this.closed) {
@@ -342,15 +373,18 @@ export class Broker {
 
   canWrite(session: Session, topic: string): boolean {
     if (!this.security.canWrite(session, topic)) return false;
-    return this.hooks.authorizePublish ? this.hooks.authorizePublish(session, topic) : true;
+    const hooks = this.hooks;
+    return hooks.authorizePublish ? guardedCheck(this.log, 'authorizePublish hook', hooks, hooks.authorizePublish, session, topic) : true;
   }
 
   /** Routes a message from a client (or the broker when `from` is undefined); false: no subscription matched. */
   route(message: Message, from: Session | undefined): boolean {
     const stats = this.stats;
     if (message.retain && this.limits.retainAvailable) this.retained.set(message);
-    if (this.hooks.onMessage && message.topic.charCodeAt(0) !== 0x24) {
-      this.hooks.onMessage(message, from ? this.infoOf(from) : undefined);
+    const hooks = this.hooks;
+    let hookFailed = false;
+    if (hooks.onMessage && message.topic.charCodeAt(0) !== 0x24) {
+      hookFailed = !guardedNotify(this.log, 'onMessage hook', hooks, hooks.onMessage, message, from ? this.infoOf(from) : undefined);
     }
     const entries = this.subscriptions.match(message.topic);
     const security = this.security;
@@ -380,6 +414,8 @@ export class Broker {
         }
       }
     }
+    // After the fan-out: closing may publish a will, which routes in turn.
+    if (hookFailed) publisher?.close(IMPLEMENTATION_SPECIFIC_ERROR, 'onMessage hook failed');
     return entries.length > 0;
   }
 
@@ -408,7 +444,8 @@ export class Broker {
     const matchFilter = shared ? shared.filter : filter;
     if (!isValidTopicFilter(matchFilter)) return { code: SUBSCRIBE_TOPIC_FILTER_INVALID, isNew: false };
     if (!trusted && !this.security.canSubscribe(session, matchFilter)) return { code: SUBSCRIBE_NOT_AUTHORIZED, isNew: false };
-    if (!trusted && this.hooks.authorizeSubscribe && !this.hooks.authorizeSubscribe(session, filter)) {
+    const hooks = this.hooks;
+    if (!trusted && hooks.authorizeSubscribe && !guardedCheck(this.log, 'authorizeSubscribe hook', hooks, hooks.authorizeSubscribe, session, filter)) {
       return { code: SUBSCRIBE_NOT_AUTHORIZED, isNew: false };
     }
     const key = subscriptionKey(matchFilter, shared?.group);
@@ -603,7 +640,8 @@ export class Broker {
       this.log.notice(`Denied will of ${escape(identity.clientId)} on ${escape(topic)}.`);
       return;
     }
-    if (this.hooks.authorizePublish && !this.hooks.authorizePublish(identity, topic)) return;
+    const hooks = this.hooks;
+    if (hooks.authorizePublish && !guardedCheck(this.log, 'authorizePublish hook', hooks, hooks.authorizePublish, identity, topic)) return;
     this.stats.publishReceived++;
     this.route(will.message, undefined);
   }

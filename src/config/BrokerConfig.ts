@@ -2,6 +2,7 @@
  * The broker's settings, as read from mosquitto.conf syntax (ConfigFile) or UCI (UciConfig).
  * Names follow mosquitto's options; the README's option table maps one to the other.
  */
+import { PASSWORD_CHECK_DEFAULTS } from '../auth/PasswordCheckQueue';
 
 export type ListenerProtocol = 'mqtt' | 'websockets';
 
@@ -91,6 +92,9 @@ export interface BrokerConfig {
   /** Undefined until decided: the daemon sets true for the no-config local mode, else false. */
   allowAnonymous: boolean;
   passwordFile?: string;
+  /** mqttd extension: password checks run at once / waiting; beyond, CONNACK "server busy". */
+  passwordCheckConcurrency: number;
+  passwordCheckQueue: number;
   aclFile?: string;
   allowZeroLengthClientId: boolean;
   autoIdPrefix: string;
@@ -150,6 +154,8 @@ export function defaultConfig(): BrokerConfig {
     listeners: [],
     listenersAwaitingNetwork: [],
     allowAnonymous: false,
+    passwordCheckConcurrency: PASSWORD_CHECK_DEFAULTS.concurrency,
+    passwordCheckQueue: PASSWORD_CHECK_DEFAULTS.maxQueued,
     allowZeroLengthClientId: true,
     autoIdPrefix: 'auto-',
     persistence: false,

@@ -2,6 +2,7 @@
  * Every mosquitto.conf option mqttd reads, as one table: the reader (ConfigFile) looks options
  * up here, and docs/config.md's option table is generated from it (a test keeps them equal).
  */
+import { PASSWORD_CHECK_DEFAULTS } from '../auth/PasswordCheckQueue';
 import { LOG_LEVELS } from '../log/Logger';
 import type { BridgeConfig, BrokerConfig, ListenerConfig, LogDestination, LogType } from './BrokerConfig';
 import {
@@ -351,6 +352,24 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     apply: text((ctx, v) => void (ctx.config.passwordFile = v)),
   },
   {
+    name: 'password_check_concurrency',
+    aliases: [],
+    scope: 'general',
+    default: String(PASSWORD_CHECK_DEFAULTS.concurrency),
+    mosquitto: 'extension',
+    description: 'Password checks computed at once, off the event loop (bcrypt on worker threads, PBKDF2 on the thread pool).',
+    apply: int(1, 64, (ctx, v) => void (ctx.config.passwordCheckConcurrency = v)),
+  },
+  {
+    name: 'password_check_queue',
+    aliases: [],
+    scope: 'general',
+    default: String(PASSWORD_CHECK_DEFAULTS.maxQueued),
+    mosquitto: 'extension',
+    description: 'Logins that may wait for a password check; beyond it a login is refused at once with "server unavailable" (v5 0x89 Server busy).',
+    apply: int(0, 65535, (ctx, v) => void (ctx.config.passwordCheckQueue = v)),
+  },
+  {
     name: 'acl_file',
     aliases: [],
     scope: 'general',
@@ -612,7 +631,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     scope: 'general',
     default: '10',
     mosquitto: 'extension',
-    description: 'Seconds a new connection may stay open without sending CONNECT.',
+    description: 'Seconds a new connection may take to be accepted: until CONNACK, the password check included.',
     apply: int(1, 65535, (ctx, v) => void (ctx.config.connectTimeout = v)),
   },
   {

@@ -335,6 +335,8 @@ class SectionReader {
 function readGeneral(r: SectionReader, config: BrokerConfig): void {
   config.allowAnonymous = r.bool('allow_anonymous', config.allowAnonymous);
   config.passwordFile = r.string('password_file');
+  config.passwordCheckConcurrency = r.int('password_check_concurrency', config.passwordCheckConcurrency, 1, 64);
+  config.passwordCheckQueue = r.int('password_check_queue', config.passwordCheckQueue, 0, 65535);
   config.aclFile = r.string('acl_file');
   config.allowZeroLengthClientId = r.bool('allow_zero_length_clientid', config.allowZeroLengthClientId);
   config.autoIdPrefix = r.string('auto_id_prefix') ?? config.autoIdPrefix;

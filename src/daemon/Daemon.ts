@@ -90,6 +90,7 @@ export class Daemon {
       allowAnonymous: config.allowAnonymous,
       passwordFile: config.passwordFile,
       aclFile: config.aclFile,
+      checks: { concurrency: config.passwordCheckConcurrency, maxQueued: config.passwordCheckQueue },
     });
     this.broker = new Broker({
       security: this.security,
@@ -214,5 +215,7 @@ export class Daemon {
     for (const e of this.extensions) await e.stop().catch(() => undefined);
     await this.save();
     await this.server.close();
+    // The log file is an append stream: what is still buffered goes out before the exit.
+    await this.log.close();
   }
 }

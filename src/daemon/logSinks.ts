@@ -1,4 +1,4 @@
-import { appendFileSync } from 'node:fs';
+import type { WriteStream } from 'node:fs';
 import type { LogDestination } from '../config/BrokerConfig';
 import { stderrSink, stdoutSink, type LogLevel, type LogSink } from '../log/Logger';
 
@@ -26,17 +26,57 @@ export function logSinks(destinations: LogDestination[], onFileError: (message: 
   return sinks;
 }
 
-function fileSink(path: string, onError: (message: string) => void): LogSink {
-  let failing = false;
+/** Lines kept in memory while the file is slow (flash): beyond it they are counted and dropped. */
+const FILE_BUFFER_BYTES = 256 * 1024;
+/** After a write error, how long before the file is tried again. */
+const FILE_RETRY_MS = 10_000;
+
+/**
+ * log_dest file: an append stream, so a line costs the event loop no file system call
+ * (a flash write can block for tens of ms). An unwritable file is reported once, its lines
+ * dropped, and opened again FILE_RETRY_MS later; lines that find the buffer full are
+ * counted and the count written when the file catches up.
+ */
+export function fileSink(path: string, onError: (message: string) => void): LogSink {
+  const { createWriteStream } = require('node:fs') as typeof import('node:fs');
+  let out: WriteStream | undefined;
+  let failedAt = 0;
+  let dropped = 0;
+  const open = (): WriteStream => {
+    const stream = createWriteStream(path, { flags: 'a' });
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (out !== stream) return;
+      out = undefined;
+      failedAt = Date.now();
+      onError(`cannot write log file ${path}: ${err.code ?? String(err)}`);
+      stream.destroy();
+    });
+    return stream;
+  };
   return {
     write(_level, line) {
-      try {
-        appendFileSync(path, line + '\n');
-        failing = false;
-      } catch (err) {
-        if (!failing) onError(`cannot write log file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-        failing = true;
+      if (!out) {
+        if (failedAt !== 0 && Date.now() - failedAt < FILE_RETRY_MS) return;
+        out = open();
       }
+      if (out.writableLength > FILE_BUFFER_BYTES) {
+        dropped++;
+        return;
+      }
+      if (dropped > 0) {
+        out.write(`(${dropped} log lines dropped: the log file was not keeping up)\n`);
+        dropped = 0;
+      }
+      out.write(line + '\n');
+    },
+    close() {
+      const stream = out;
+      out = undefined;
+      if (!stream) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        stream.once('error', () => resolve());
+        stream.end(() => resolve());
+      });
     },
   };
 }

@@ -11,6 +11,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warning', 'notice', 'i
 
 export interface LogSink {
   write(level: LogLevel, line: string): void;
+  /** Writes out what is buffered (log_dest file) and lets go of the destination. */
+  close?(): Promise<void>;
 }
 
 export class Logger {
@@ -24,12 +26,18 @@ export class Logger {
     this.enabled = new Set(levels);
   }
 
+  /** Flushes and closes the sinks (at stop). Lines logged afterwards open them again. */
+  async close(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.close?.()));
+  }
+
   configure(sinks: LogSink[], levels: Iterable<LogLevel>, timestamps: boolean): void {
     this.sinks = sinks;
     this.enabled = new Set(levels);
     this.timestamps = timestamps;
   }
 
+  /** Call sites on busy paths check this first, so a line that is off costs no text. */
   isEnabled(level: LogLevel): boolean {
     return this.enabled.has(level);
   }

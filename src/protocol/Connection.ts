@@ -360,7 +360,7 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     if (this.protocolVersion === 5 && this.state === 'connected') {
       this.writePacket({ cmd: 'disconnect', reasonCode, properties: { reasonString: reason } } as mqtt.IDisconnectPacket);
     }
-    this.broker.log.notice(`Client ${escape(this.clientId)} disconnected: ${reason}.`);
+    if (this.broker.log.isEnabled('notice')) this.broker.log.notice(`Client ${escape(this.clientId)} disconnected: ${reason}.`);
     this.finish();
   }
 
@@ -373,9 +373,9 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   /** Malformed or forbidden input: v5 gets a DISCONNECT with the reason, then the socket closes. */
   protocolViolation(reasonCode: number, reason: string): void {
     if (this.state === 'closed') return;
-    this.broker.log.notice(
-      `Client ${escape(this.clientId || '<unknown>')} from ${this.remoteAddress} disconnected: ${escape(reason)}.`,
-    );
+    if (this.broker.log.isEnabled('notice')) {
+      this.broker.log.notice(`Client ${escape(this.clientId || '<unknown>')} from ${this.remoteAddress} disconnected: ${escape(reason)}.`);
+    }
     if (this.protocolVersion === 5 && this.state === 'connected') {
       this.writePacket({ cmd: 'disconnect', reasonCode } as mqtt.IDisconnectPacket);
     }

@@ -1,12 +1,13 @@
 import type { Broker } from '../broker/Broker';
 import type { Connection } from './Connection';
+import { refuse } from './handleConnect';
 import { ReasonCode } from './reasonCodes';
 
 /**
  * Every open connection, swept once a second for the timers MQTT needs: CONNECT timeout
- * and keepalive (1.5 × the interval [MQTT-3.1.2-24]). One shared sweep costs less than a
- * timer per connection refreshed on every packet. Flow control (publisher holds, stalled
- * subscribers) is the broker's: see Session.
+ * (until CONNACK, authentication included) and keepalive (1.5 × the interval [MQTT-3.1.2-24]).
+ * One shared sweep costs less than a timer per connection refreshed on every packet. Flow
+ * control (publisher holds, stalled subscribers) is the broker's: see Session.
  */
 export class ConnectionRegistry {
   readonly connections = new Set<Connection>();
@@ -40,6 +41,15 @@ export class ConnectionRegistry {
         if (now - c.openedAt > limits.connectTimeout * 1000) {
           this.broker.log.notice(`Client from ${c.remoteAddress} sent no CONNECT within ${limits.connectTimeout} s, closing.`);
           c.destroy();
+        }
+        continue;
+      }
+      if (c.state === 'authenticating') {
+        // connect_timeout covers the password check too: a login stuck behind a busy check
+        // queue gets its answer ("server unavailable") instead of a socket held open.
+        if (now - c.openedAt > limits.connectTimeout * 1000) {
+          this.broker.log.notice(`Client from ${c.remoteAddress} not authenticated within ${limits.connectTimeout} s, closing.`);
+          refuse(c, ReasonCode.ServerUnavailable, 'not authenticated within connect_timeout');
         }
         continue;
       }

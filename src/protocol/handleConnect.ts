@@ -16,6 +16,8 @@ import { ConnackV3, ReasonCode, connackCodeV3 } from './reasonCodes';
 const REFUSAL_REASON: Record<Exclude<ConnectRefusal, 'ok'>, number> = {
   'bad-credentials': ReasonCode.NotAuthorized,
   'not-authorized': ReasonCode.NotAuthorized,
+  // Throttled after failed logins: refused at once, unchecked (v3: "not authorised").
+  'rate-limited': ReasonCode.ConnectionRateExceeded,
   'server-busy': ReasonCode.ServerBusy,
 };
 
@@ -136,8 +138,10 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
     return;
   }
   if (!outcome.accepted) {
-    const who = username === undefined ? '' : ` u'${escape(username)}'`;
-    broker.log.notice(`Client ${escape(clientId)}${who} from ${conn.remoteAddress} refused: ${outcome.reason}.`);
+    if (broker.log.isEnabled('notice')) {
+      const who = username === undefined ? '' : ` u'${escape(username)}'`;
+      broker.log.notice(`Client ${escape(clientId)}${who} from ${conn.remoteAddress} refused: ${outcome.reason}.`);
+    }
     return refuse(conn, REFUSAL_REASON[outcome.reason], outcome.reason);
   }
 
@@ -156,16 +160,18 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
     connack.returnCode = ConnackV3.Accepted;
   }
   conn.writePacket(connack);
-  broker.log.info(
-    `New client connected from ${conn.remoteAddress} as ${escape(clientId)} (p${version}, c${clean ? 1 : 0}, k${keepalive}` +
-      `${username === undefined ? '' : `, u'${escape(username)}'`}).`,
-  );
+  if (broker.log.isEnabled('information')) {
+    broker.log.info(
+      `New client connected from ${conn.remoteAddress} as ${escape(clientId)} (p${version}, c${clean ? 1 : 0}, k${keepalive}` +
+        `${username === undefined ? '' : `, u'${escape(username)}'`}).`,
+    );
+  }
   conn.connected();
   outcome.session.resume();
 }
 
 /** CONNACK with a refusal code, then close [MQTT-3.2.2-5]. */
-function refuse(conn: Connection, reason: number, text: string): void {
+export function refuse(conn: Connection, reason: number, text: string): void {
   if (conn.state === 'closed') return;
   const connack: mqtt.IConnackPacket = { cmd: 'connack', sessionPresent: false };
   if (conn.protocolVersion === 5) {

@@ -17,6 +17,6 @@ export function handleDisconnect(conn: Connection, packet: mqtt.IDisconnectPacke
     }
     conn.broker.setSessionExpiry(session, expiry);
   }
-  conn.broker.log.info(`Client ${escape(conn.clientId)} disconnected.`);
+  if (conn.broker.log.isEnabled('information')) conn.broker.log.info(`Client ${escape(conn.clientId)} disconnected.`);
   conn.closeGracefully(packet.reasonCode === ReasonCode.DisconnectWithWill);
 }

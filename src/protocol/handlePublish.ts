@@ -70,7 +70,7 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
     if (!broker.canWrite(session, topic)) {
       refusal = ReasonCode.NotAuthorized;
       reason = 'not authorised to publish to this topic';
-      broker.log.debug(`Denied PUBLISH from ${escape(conn.clientId)} to ${escape(topic)}.`);
+      if (broker.log.isEnabled('debug')) broker.log.debug(`Denied PUBLISH from ${escape(conn.clientId)} to ${escape(topic)}.`);
     }
   }
 

@@ -37,7 +37,7 @@ export function handleSubscribe(conn: Connection, packet: mqtt.ISubscribePacket)
     // v3.1.1 has one failure code (0x80); v5 says why.
     granted.push(result.code < 0x80 || v5 ? result.code : 0x80);
     if (result.subscription) retainedToSend.push({ filter, subscription: result.subscription, isNew: result.isNew });
-    broker.log.log('subscribe', `${escape(conn.clientId)} ${result.code} ${escape(s.topic)}`);
+    if (broker.log.isEnabled('subscribe')) broker.log.log('subscribe', `${escape(conn.clientId)} ${result.code} ${escape(s.topic)}`);
   }
   conn.writePacket({ cmd: 'suback', messageId: packet.messageId, granted } as mqtt.ISubackPacket);
   for (const r of retainedToSend) broker.sendRetained(session, r.subscription, r.isNew);

@@ -14,7 +14,7 @@ export function handleUnsubscribe(conn: Connection, packet: mqtt.IUnsubscribePac
   for (const filter of packet.unsubscriptions) {
     const existed = broker.removeSubscription(session, mountPoint + filter);
     granted.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
-    broker.log.log('unsubscribe', `${escape(conn.clientId)} ${escape(filter)}`);
+    if (broker.log.isEnabled('unsubscribe')) broker.log.log('unsubscribe', `${escape(conn.clientId)} ${escape(filter)}`);
   }
   // v3 UNSUBACK has no payload; mqtt-packet writes `granted` only for v5.
   conn.writePacket({ cmd: 'unsuback', messageId: packet.messageId, granted } as mqtt.IUnsubackPacket);

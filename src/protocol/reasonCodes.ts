@@ -26,6 +26,7 @@ export const ReasonCode = {
   PacketTooLarge: 0x95,
   QuotaExceeded: 0x97,
   RetainNotSupported: 0x9a,
+  ConnectionRateExceeded: 0x9f,
   ServerShuttingDown: 0x8b,
 } as const;
 
@@ -49,6 +50,7 @@ export function connackCodeV3(reason: number): number {
     case ReasonCode.BadUsernameOrPassword:
       return ConnackV3.BadUsernameOrPassword;
     case ReasonCode.NotAuthorized:
+    case ReasonCode.ConnectionRateExceeded:
       return ConnackV3.NotAuthorized;
     default:
       return ConnackV3.ServerUnavailable;

@@ -1,118 +1,138 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addressKey, AuthThrottle, HashQueueFullError } from '../../src/auth/AuthThrottle';
+import { addressKey, AuthThrottle, type Admission, type AttemptTicket, type LoginAttempt } from '../../src/auth/AuthThrottle';
 
 function clock() {
   let t = 1_000_000;
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
 
-test('failures from one address grow its delay up to a bound; other addresses are not slowed', () => {
+function ticket(a: Admission): AttemptTicket {
+  assert.ok(a.admitted, `refused (retry after ${a.admitted ? 0 : a.retryAfterMs} ms)`);
+  return a.ticket;
+}
+
+function refusedFor(a: Admission): number {
+  assert.ok(!a.admitted, 'admitted');
+  return a.retryAfterMs;
+}
+
+const attacker: LoginAttempt = { address: '10.0.0.1', username: 'owner', clientId: 'bot' };
+
+/** n failed attempts, each after the previous one's delay has passed. */
+function fail(throttle: AuthThrottle, c: ReturnType<typeof clock>, who: LoginAttempt, n: number): void {
+  for (let i = 0; i < n; i++) {
+    let a = throttle.admit(who);
+    if (!a.admitted) {
+      c.advance(a.retryAfterMs);
+      a = throttle.admit(who);
+    }
+    throttle.recordFailure(ticket(a));
+  }
+}
+
+test('failures of one address+username block it for a doubling time, refused at once, never waited out', () => {
   const c = clock();
   const throttle = new AuthThrottle({ baseDelayMs: 100, maxDelayMs: 1000, now: c.now });
-  assert.equal(throttle.delayFor('10.0.0.1'), 0);
   const seen: number[] = [];
   for (let i = 0; i < 6; i++) {
-    throttle.recordFailure('10.0.0.1');
-    seen.push(throttle.delayFor('10.0.0.1'));
+    fail(throttle, c, attacker, 1);
+    seen.push(refusedFor(throttle.admit(attacker)));
   }
   assert.deepEqual(seen, [100, 200, 400, 800, 1000, 1000]);
-  assert.equal(throttle.delayFor('10.0.0.2'), 0);
-  throttle.recordSuccess('10.0.0.1');
-  assert.equal(throttle.delayFor('10.0.0.1'), 0);
+  c.advance(999);
+  assert.equal(refusedFor(throttle.admit(attacker)), 1);
+  c.advance(1);
+  ticket(throttle.admit(attacker));
 });
 
-test('an address quiet for forgetAfterMs is forgotten', () => {
+test('another username on the same address, and another address, are not slowed', () => {
   const c = clock();
-  const throttle = new AuthThrottle({ baseDelayMs: 100, forgetAfterMs: 60_000, now: c.now });
-  throttle.recordFailure('10.0.0.1');
-  throttle.recordFailure('10.0.0.1');
-  c.advance(59_999);
-  assert.equal(throttle.delayFor('10.0.0.1'), 200);
+  const throttle = new AuthThrottle({ baseDelayMs: 100, now: c.now });
+  fail(throttle, c, attacker, 5);
+  assert.equal(throttle.admit(attacker).admitted, false);
+  ticket(throttle.admit({ ...attacker, username: 'kitchen' }));
+  ticket(throttle.admit({ ...attacker, address: '10.0.0.2' }));
+});
+
+test('one check at a time per address+username: parallel attempts are refused, not queued', () => {
+  const throttle = new AuthThrottle({ baseDelayMs: 100 });
+  const first = ticket(throttle.admit(attacker));
+  assert.equal(refusedFor(throttle.admit({ ...attacker, clientId: 'bot-2' })), 100);
+  throttle.release(first);
+  ticket(throttle.admit(attacker));
+});
+
+test('a known device behind the same address and username logs in while the attacker is blocked', () => {
+  const c = clock();
+  const throttle = new AuthThrottle({ baseDelayMs: 100, maxDelayMs: 16_000, now: c.now });
+  const device: LoginAttempt = { ...attacker, clientId: 'thermostat' };
+  const first = ticket(throttle.admit(device));
+  assert.equal(first.known, false);
+  throttle.recordSuccess(first);
+  fail(throttle, c, attacker, 8);
+  assert.ok(refusedFor(throttle.admit(attacker)) > 0);
+  assert.ok(refusedFor(throttle.admit({ ...attacker, clientId: 'new-device' })) > 0, 'an unknown device shares the block');
+  const again = ticket(throttle.admit(device));
+  assert.equal(again.known, true);
+  throttle.recordSuccess(again);
+});
+
+test("a success clears only the succeeding device's failures, never the attacker's", () => {
+  const c = clock();
+  const throttle = new AuthThrottle({ baseDelayMs: 100, now: c.now });
+  fail(throttle, c, attacker, 3);
+  const blocked = refusedFor(throttle.admit(attacker));
+  // The owner logs in from the same address (another client id) once the pair is free.
+  c.advance(blocked);
+  const owner = ticket(throttle.admit({ ...attacker, clientId: 'owner-phone' }));
+  throttle.recordSuccess(owner);
+  fail(throttle, c, attacker, 1);
+  assert.equal(refusedFor(throttle.admit(attacker)), 800, 'the attacker kept counting: 4th failure');
+});
+
+test('a known device is judged by its own failures', () => {
+  const c = clock();
+  const throttle = new AuthThrottle({ baseDelayMs: 100, now: c.now });
+  const device: LoginAttempt = { ...attacker, clientId: 'thermostat' };
+  throttle.recordSuccess(ticket(throttle.admit(device)));
+  throttle.recordFailure(ticket(throttle.admit(device)));
+  assert.equal(refusedFor(throttle.admit(device)), 100);
+  ticket(throttle.admit({ ...attacker, clientId: 'other' }));
+});
+
+test('a network (IPv6 /64) has a looser bound over all its addresses and usernames', () => {
+  const c = clock();
+  const throttle = new AuthThrottle({ baseDelayMs: 100, networkAllowance: 5, now: c.now });
+  for (let i = 0; i < 5; i++) {
+    throttle.recordFailure(ticket(throttle.admit({ address: `2001:db8:1:2::${i + 1}`, username: `u${i}`, clientId: 'x' })));
+  }
+  const neighbour: LoginAttempt = { address: '2001:db8:1:2::99', username: 'alice', clientId: 'tv' };
+  ticket(throttle.admit(neighbour));
+  throttle.release(ticket(throttle.admit({ ...neighbour, username: 'bob' })));
+  throttle.recordFailure(ticket(throttle.admit({ address: '2001:db8:1:2::6', username: 'u6', clientId: 'x' })));
+  assert.equal(refusedFor(throttle.admit({ ...neighbour, username: 'carol' })), 100, 'beyond the allowance the network waits');
+  ticket(throttle.admit({ ...neighbour, address: '2001:db8:1:3::1', username: 'carol' }));
+});
+
+test('entries fade after forgetAfterMs, and every table is bounded', () => {
+  const c = clock();
+  const throttle = new AuthThrottle({ baseDelayMs: 100, forgetAfterMs: 60_000, maxEntries: 3, now: c.now });
+  fail(throttle, c, attacker, 2);
   c.advance(60_001);
-  assert.equal(throttle.delayFor('10.0.0.1'), 0);
-  throttle.recordFailure('10.0.0.1');
-  assert.equal(throttle.delayFor('10.0.0.1'), 100, 'counting restarts');
+  ticket(throttle.admit(attacker));
+  for (let i = 0; i < 1000; i++) {
+    throttle.recordFailure(ticket(throttle.admit({ address: `10.1.${i >> 8}.${i & 255}`, username: 'u', clientId: 'x' })));
+  }
+  assert.ok(throttle.trackedEntries <= 6, `${throttle.trackedEntries} entries`);
 });
 
-test('the address table is bounded: the least recently failed address goes first', () => {
-  const throttle = new AuthThrottle({ maxAddresses: 3 });
-  for (const a of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) throttle.recordFailure(a);
-  throttle.recordFailure('1.1.1.1'); // now the most recent
-  throttle.recordFailure('4.4.4.4');
-  assert.equal(throttle.trackedAddresses, 3);
-  assert.equal(throttle.delayFor('2.2.2.2'), 0, 'oldest evicted');
-  assert.ok(throttle.delayFor('1.1.1.1') > 0);
-  for (let i = 0; i < 1000; i++) throttle.recordFailure(`10.0.${i >> 8}.${i & 255}`);
-  assert.equal(throttle.trackedAddresses, 3);
-});
-
-test('IPv6 addresses count per /64 and IPv4-mapped addresses as IPv4', () => {
+test('IPv6 addresses share a network per /64; IPv4-mapped addresses count as IPv4', () => {
   assert.equal(addressKey('2001:db8:1:2:aaaa::1'), addressKey('2001:db8:1:2:bbbb:cccc:dddd:eeee'));
   assert.notEqual(addressKey('2001:db8:1:2::1'), addressKey('2001:db8:1:3::1'));
   assert.equal(addressKey('::ffff:192.0.2.7'), '192.0.2.7');
   assert.equal(addressKey('fe80::1%eth0'), addressKey('fe80::2'));
   const throttle = new AuthThrottle();
-  throttle.recordFailure('2001:db8::1');
-  assert.ok(throttle.delayFor('2001:db8::ffff') > 0);
-  assert.equal(throttle.delayFor('2001:db9::1'), 0);
-});
-
-test('wait() sleeps for the delay of that address only', async () => {
-  const slept: number[] = [];
-  const throttle = new AuthThrottle({ baseDelayMs: 50, sleep: async (ms) => void slept.push(ms) });
-  throttle.recordFailure('a');
-  throttle.recordFailure('a');
-  await throttle.wait('a');
-  await throttle.wait('b');
-  assert.deepEqual(slept, [100]);
-});
-
-test('parallel attempts from one address wait in turn, one delay apart', async () => {
-  const slept: number[] = [];
-  const gates: Array<() => void> = [];
-  const throttle = new AuthThrottle({
-    baseDelayMs: 50,
-    sleep: (ms) => {
-      slept.push(ms);
-      return new Promise<void>((resolve) => gates.push(resolve));
-    },
-  });
-  throttle.recordFailure('a');
-  const waits = [throttle.wait('a'), throttle.wait('a'), throttle.wait('a')];
-  assert.deepEqual(slept, [50, 100, 150]);
-  for (const open of gates) open();
-  await Promise.all(waits);
-  await throttle.wait('b');
-  assert.deepEqual(slept, [50, 100, 150], 'another address does not wait');
-  const again = throttle.wait('a');
-  assert.deepEqual(slept, [50, 100, 150, 50], 'once the queue drained, one delay again');
-  gates[3]();
-  await again;
-});
-
-test('at most maxConcurrentHashes run at once; the queue is bounded and refuses beyond it', async () => {
-  const throttle = new AuthThrottle({ maxConcurrentHashes: 2, maxQueuedHashes: 1 });
-  let running = 0;
-  let peak = 0;
-  const releases: Array<() => void> = [];
-  const task = () =>
-    throttle.runHash(async () => {
-      running++;
-      peak = Math.max(peak, running);
-      await new Promise<void>((resolve) => releases.push(resolve));
-      running--;
-      return 'done';
-    });
-  const first = [task(), task(), task()];
-  await new Promise((r) => setImmediate(r));
-  assert.equal(running, 2, 'third waits');
-  await assert.rejects(task(), HashQueueFullError);
-  while (releases.length > 0 || running > 0) {
-    releases.shift()?.();
-    await new Promise((r) => setImmediate(r));
-  }
-  assert.deepEqual(await Promise.all(first), ['done', 'done', 'done']);
-  assert.equal(peak, 2);
-  assert.equal(await throttle.runHash(async () => 'again'), 'again', 'slots were given back');
+  throttle.recordFailure(ticket(throttle.admit({ address: '::ffff:192.0.2.7', username: 'u', clientId: 'x' })));
+  assert.equal(throttle.admit({ address: '192.0.2.7', username: 'u', clientId: 'y' }).admitted, false);
 });

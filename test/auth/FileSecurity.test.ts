@@ -8,7 +8,8 @@ import { FileSecurity, type FileSecurityOptions } from '../../src/auth/FileSecur
 import type { AuthRequest } from '../../src/auth/Security';
 import { hashPassword } from '../../src/auth/PasswordHash';
 
-const noSleep = { sleep: async () => undefined };
+/** A throttle that never refuses: these tests are about the files, not guessing. */
+const noDelay = { baseDelayMs: 0, maxDelayMs: 0 };
 
 function withDir(fn: (dir: string) => Promise<void>): () => Promise<void> {
   return async () => {
@@ -26,7 +27,7 @@ function req(username?: string, password?: string, remoteAddress = '192.0.2.1'):
 }
 
 async function security(options: FileSecurityOptions): Promise<FileSecurity> {
-  const s = new FileSecurity({ throttle: noSleep, ...options });
+  const s = new FileSecurity({ throttle: noDelay, ...options });
   await s.load();
   return s;
 }
@@ -103,7 +104,7 @@ test(
     const aclFile = join(dir, 'acl');
     writeFileSync(passwordFile, `broken line\nalice:${await hashPassword('secret', { iterations: 2 })}\nbob:cleartext\n`);
     writeFileSync(aclFile, 'user alice\ntopci read x\ntopic read alice/#\n');
-    const s = new FileSecurity({ allowAnonymous: false, passwordFile, aclFile, throttle: noSleep });
+    const s = new FileSecurity({ allowAnonymous: false, passwordFile, aclFile, throttle: noDelay });
     const errors = await s.load();
     assert.deepEqual(
       errors.map((e) => [e.file, e.line]),
@@ -158,7 +159,7 @@ test(
   withDir(async (dir) => {
     const passwordFile = join(dir, 'missing-passwd');
     const aclFile = join(dir, 'missing-acl');
-    const s = new FileSecurity({ allowAnonymous: true, passwordFile, aclFile, throttle: noSleep });
+    const s = new FileSecurity({ allowAnonymous: true, passwordFile, aclFile, throttle: noDelay });
     await assert.rejects(s.load(), (err: unknown) => err instanceof FileError && err.file === passwordFile);
     assert.equal(await s.authenticate(req('alice', 'x')), 'bad-credentials');
     assert.equal(s.canRead({ clientId: 'c' }, 'a'), false);
@@ -168,28 +169,39 @@ test(
 );
 
 test(
-  'wrong passwords slow down the address that sent them, not another address',
+  'wrong passwords get the pair (address, user) refused at once for a while, not another address or a known device',
   withDir(async (dir) => {
     const passwordFile = join(dir, 'passwd');
     writeFileSync(passwordFile, `alice:${await hashPassword('secret', { iterations: 2 })}\n`);
-    const slept: Array<[number]> = [];
-    const s = await security({
-      allowAnonymous: false,
-      passwordFile,
-      throttle: { baseDelayMs: 100, sleep: async (ms) => void slept.push([ms]) },
-    });
-    for (let i = 0; i < 3; i++) assert.equal(await s.authenticate(req('alice', 'guess' + i, '198.51.100.9')), 'bad-credentials');
-    assert.deepEqual(slept, [[100], [200]], 'the 2nd and 3rd guesses waited');
-    slept.length = 0;
-    assert.equal(await s.authenticate(req('alice', 'secret', '203.0.113.5')), 'ok');
-    assert.deepEqual(slept, [], 'another address is not slowed');
-    assert.equal(await s.authenticate(req('alice', 'secret', '198.51.100.9')), 'ok');
-    assert.deepEqual(slept, [[400]], 'the guessing address waits even with the right password');
-    slept.length = 0;
-    assert.equal(await s.authenticate(req('alice', 'secret', '198.51.100.9')), 'ok');
-    assert.deepEqual(slept, [], 'a success clears the address');
+    let t = 1_000_000;
+    const s = await security({ allowAnonymous: false, passwordFile, throttle: { baseDelayMs: 100, now: () => t } });
+    const at = (clientId: string, password: string, remoteAddress: string): AuthRequest => ({ ...req('alice', password, remoteAddress), clientId });
+    // The phone logs in once: from now on it is a known device on that address.
+    assert.equal(await s.authenticate(at('phone', 'secret', '198.51.100.9')), 'ok');
+    assert.equal(await s.authenticate(at('bot', 'guess0', '198.51.100.9')), 'bad-credentials');
+    assert.equal(await s.authenticate(at('bot', 'secret', '198.51.100.9')), 'rate-limited', 'refused unchecked, even the right password');
+    assert.equal(await s.authenticate(at('tablet', 'secret', '203.0.113.5')), 'ok', 'another address is not slowed');
+    assert.equal(await s.authenticate(at('phone', 'secret', '198.51.100.9')), 'ok', 'a known device is not slowed');
+    assert.equal(await s.authenticate(at('bot', 'guess1', '198.51.100.9')), 'rate-limited', "the phone's success did not clear the bot's failures");
+    t += 100;
+    assert.equal(await s.authenticate(at('bot', 'guess1', '198.51.100.9')), 'bad-credentials');
+    assert.equal(await s.authenticate(at('bot', 'guess2', '198.51.100.9')), 'rate-limited');
     // Unknown usernames count as failures too.
-    await s.authenticate(req('nobody', 'x', '198.51.100.10'));
-    assert.equal(s.throttle.delayFor('198.51.100.10'), 100);
+    assert.equal(await s.authenticate({ ...req('nobody', 'x', '198.51.100.10') }), 'bad-credentials');
+    assert.equal(await s.authenticate({ ...req('nobody', 'x', '198.51.100.10') }), 'rate-limited');
+  }),
+);
+
+test(
+  'beyond the password-check queue a login is refused at once as server-busy',
+  withDir(async (dir) => {
+    const passwordFile = join(dir, 'passwd');
+    writeFileSync(passwordFile, `alice:${await hashPassword('secret', { iterations: 2 })}\n`);
+    const s = await security({ allowAnonymous: false, passwordFile, checks: { concurrency: 1, maxQueued: 1 } });
+    // All three start in one turn: one runs, one waits, the third finds the queue full.
+    const results = await Promise.all(
+      ['192.0.2.1', '192.0.2.2', '192.0.2.3'].map((a) => s.authenticate(req('alice', 'secret', a))),
+    );
+    assert.deepEqual(results, ['ok', 'ok', 'server-busy']);
   }),
 );

@@ -1,19 +1,13 @@
 /**
  * Overload: connection floods beyond max_connections, sockets that never send CONNECT or
- * send it byte by byte, a subscriber that stops reading while a publisher floods, and
- * password guessing. In-process broker over real sockets, so its memory and its own
- * counters can be read; figures are printed as `# figure:` lines.
+ * send it byte by byte, and a subscriber that stops reading while a publisher floods
+ * (password guessing: PasswordGuessing.test.ts). In-process broker over real sockets, so
+ * its memory and its own counters can be read; figures are printed as `# figure:` lines.
  *
  * Rounds: MQTTD_HARDENING_ROUNDS (default 10 for the flood).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { FileSecurity } from '../../src/auth/FileSecurity';
-import { HashQueueFullError } from '../../src/auth/AuthThrottle';
-import { hashPassword } from '../../src/auth/PasswordHash';
 import { connectClient, eventually, rawSession, startBroker } from '../helpers/broker';
 import { budgetRounds, figure, sleep } from './hardeningKit';
 import { connectPacket, heapKiB, openSocket, tryConnect } from './overloadKit';
@@ -212,76 +206,5 @@ test('a QoS 1 subscriber that stops reading: its queue stops at the limit, publi
     figure('slow-subscriber-qos1', { messages: MESSAGES, max_queued: maxQueued, healthy_received: healthy.received.length, stalled_disconnected: 'yes' });
   } finally {
     await b.stop();
-  }
-});
-
-test('password guessing: one address is slowed, another is not, and hashing runs at most 2 at a time', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mqttd-guess-'));
-  try {
-    const passwd = join(dir, 'passwd');
-    // bcrypt: the expensive kind of hash, to show it cannot be used to pin the CPU.
-    writeFileSync(passwd, `owner:${await hashPassword('right', { algorithm: 'bcrypt', iterations: 9 })}\n`);
-    const security = new FileSecurity({ allowAnonymous: false, passwordFile: passwd, throttle: { baseDelayMs: 100, maxDelayMs: 1600 } });
-    await security.load();
-    let running = 0;
-    let maxRunning = 0;
-    let queueFull = 0;
-    const runHash = security.throttle.runHash.bind(security.throttle);
-    security.throttle.runHash = async <T>(task: () => Promise<T>): Promise<T> => {
-      try {
-        return await runHash(async () => {
-          maxRunning = Math.max(maxRunning, ++running);
-          try {
-            return await task();
-          } finally {
-            running--;
-          }
-        });
-      } catch (err) {
-        if (err instanceof HashQueueFullError) queueFull++;
-        throw err;
-      }
-    };
-    const b = await startBroker({ security });
-    try {
-      // Wrong passwords from 127.0.0.1: each answer takes longer than the one before.
-      const guessTimes: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        const r = await tryConnect(b.port, `guesser-${i}`, { username: 'owner', password: `guess-${i}` });
-        assert.equal(r.outcome, 5);
-        guessTimes.push(r.ms);
-        r.socket.destroy();
-      }
-      assert.ok(guessTimes[4] > guessTimes[1], `delays did not grow: ${guessTimes.join(', ')} ms`);
-      // The same moment: another guess from 127.0.0.1 and the owner from 127.0.0.2.
-      const guess = tryConnect(b.port, 'guesser-x', { username: 'owner', password: 'nope' });
-      const ownerDone = tryConnect(b.port, 'owner', { username: 'owner', password: 'right', localAddress: '127.0.0.2' }).then((r) => ({ ...r, at: Date.now() }));
-      const [g, o] = await Promise.all([guess.then((r) => ({ ...r, at: Date.now() })), ownerDone]);
-      assert.equal(o.outcome, 0, 'the owner, from another address, was refused');
-      assert.ok(o.at < g.at, 'the owner from another address waited for the guesser');
-      g.socket.destroy();
-      o.socket.destroy();
-
-      // 100 guesses at once from 100 addresses: hashing stays at 2 at a time.
-      const flood = await Promise.all(
-        Array.from({ length: 100 }, (_, i) => tryConnect(b.port, `bot-${i}`, { username: 'owner', password: 'x', localAddress: `127.0.${1 + (i >> 8)}.${1 + (i & 0xff)}` })),
-      );
-      for (const f of flood) f.socket.destroy();
-      assert.ok(flood.every((f) => f.outcome === 5), 'a guess was accepted or got no CONNACK');
-      assert.ok(maxRunning <= 2, `${maxRunning} hashes ran at once`);
-      // (That the queue refuses beyond 64 waiting is proven in test/auth/AuthThrottle.test.)
-      figure('password-guessing', {
-        guess_ms: guessTimes.join('/'),
-        other_address_ms: o.ms,
-        same_address_ms: g.ms,
-        flood_attempts: flood.length,
-        max_concurrent_hashes: maxRunning,
-        refused_without_hashing: queueFull,
-      });
-    } finally {
-      await b.stop();
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 });
