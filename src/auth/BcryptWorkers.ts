@@ -41,6 +41,7 @@ export function isBcryptWorker(): boolean {
 
 /** The worker's side: answer compare requests until the broker lets go. */
 function serve(): void {
+  lowerThreadPriority();
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
   const bcrypt = require('bcryptjs') as typeof import('bcryptjs');
   parentPort?.on('message', (request: CheckRequest) => {
@@ -52,6 +53,22 @@ function serve(): void {
     }
     parentPort.postMessage(reply);
   });
+}
+
+/**
+ * On a one- or two-core router the broker's thread must win the CPU over a guessing storm's
+ * checks: this thread runs at nice 19. Linux's setpriority takes a thread id, found through
+ * /proc/thread-self; elsewhere the thread keeps the broker's priority.
+ */
+function lowerThreadPriority(): void {
+  try {
+    const { readlinkSync } = require('node:fs') as typeof import('node:fs');
+    const { setPriority } = require('node:os') as typeof import('node:os');
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
+  } catch {
+    // Not Linux, or not allowed: checks still run off the event loop, just not niced.
+  }
 }
 
 if (isBcryptWorker()) serve();

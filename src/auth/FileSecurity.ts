@@ -20,7 +20,7 @@ import { PasswdFile } from './PasswdFile';
 import { AclRules } from './AclRules';
 import { AuthThrottle, type AuthThrottleOptions } from './AuthThrottle';
 import { CheckQueueFullError, PasswordCheckQueue, type PasswordCheckQueueOptions } from './PasswordCheckQueue';
-import { verifyPassword } from './PasswordHash';
+import { parseHash, verifyPassword } from './PasswordHash';
 import { filterLevels, topicMatches } from './TopicFilter';
 
 export interface FileSecurityOptions {
@@ -49,10 +49,17 @@ export class FileSecurity implements Security {
   private acl: AclRules | undefined;
   private loaded = false;
   readonly throttle: AuthThrottle;
+  /**
+   * bcrypt checks (~0.1 s each, on worker threads) queue apart from PBKDF2 and SHA-512 ones
+   * (well under 1 ms at mosquitto's 101 iterations): a bcrypt guessing storm must not keep
+   * $7$ users out.
+   */
+  readonly bcryptChecks: PasswordCheckQueue;
   readonly checks: PasswordCheckQueue;
 
   constructor(private readonly options: FileSecurityOptions) {
     this.throttle = options.throttle instanceof AuthThrottle ? options.throttle : new AuthThrottle(options.throttle);
+    this.bcryptChecks = new PasswordCheckQueue(options.checks);
     this.checks = new PasswordCheckQueue(options.checks);
   }
 
@@ -95,12 +102,14 @@ export class FileSecurity implements Security {
     const { ticket } = admission;
     const passwd = this.loaded ? this.passwd : undefined;
     const hash = passwd?.hashOf(username);
+    const stored = hash ?? DUMMY_HASH;
     const password = request.password;
+    const queue = parseHash(stored)?.kind === 'bcrypt' ? this.bcryptChecks : this.checks;
     let ok: boolean;
     try {
-      ok = await this.checks.run(async () => {
+      ok = await queue.run(async () => {
         if (password === undefined) return false;
-        const matched = await verifyPassword(hash ?? DUMMY_HASH, password);
+        const matched = await verifyPassword(stored, password);
         return matched && hash !== undefined;
       }, ticket.known);
     } catch (err) {

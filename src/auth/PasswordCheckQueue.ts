@@ -1,7 +1,8 @@
 /**
  * The bound on password-check CPU: at most `concurrency` checks run at once, at most
- * `maxQueued` wait, and a check beyond that is refused at once (the client gets "server
- * busy" instead of a silent wait). Checks of devices that logged in before from the same
+ * `maxQueued` wait, and a check beyond that — or one whose expected wait (from the average
+ * check time) exceeds `maxWaitMs` — is refused at once: the client gets "server busy"
+ * within seconds instead of a silent wait past its CONNACK timeout. Checks of devices that logged in before from the same
  * address (AuthThrottle's "known device") go ahead of the queue, so a guessing storm
  * cannot keep a home's own devices out.
  */
@@ -9,13 +10,15 @@
 export const PASSWORD_CHECK_DEFAULTS = {
   /** A router has one or two cores: one check at a time leaves the broker a core. */
   concurrency: 1,
-  /** At ~0.1 s per bcrypt check, 16 waiting is well under any client's CONNACK timeout. */
   maxQueued: 16,
+  /** Well inside PubSubClient's 15 s and mqtt_as's 10 s CONNACK timeouts. */
+  maxWaitMs: 2000,
 } as const;
 
 export interface PasswordCheckQueueOptions {
   concurrency?: number;
   maxQueued?: number;
+  maxWaitMs?: number;
 }
 
 export class CheckQueueFullError extends Error {
@@ -32,6 +35,9 @@ type Waiter = (err?: Error) => void;
 export class PasswordCheckQueue {
   readonly concurrency: number;
   readonly maxQueued: number;
+  readonly maxWaitMs: number;
+  /** Moving average of a check's duration, ms (0 until one has run). */
+  private averageMs = 0;
   private active = 0;
   private readonly waiting: Waiter[] = [];
   /** Known devices' checks, served before `waiting`. */
@@ -40,6 +46,7 @@ export class PasswordCheckQueue {
   constructor(options: PasswordCheckQueueOptions = {}) {
     this.concurrency = Math.max(1, options.concurrency ?? PASSWORD_CHECK_DEFAULTS.concurrency);
     this.maxQueued = Math.max(0, options.maxQueued ?? PASSWORD_CHECK_DEFAULTS.maxQueued);
+    this.maxWaitMs = options.maxWaitMs ?? PASSWORD_CHECK_DEFAULTS.maxWaitMs;
   }
 
   /** Checks running now. */
@@ -59,9 +66,12 @@ export class PasswordCheckQueue {
   async run<T>(task: () => Promise<T>, preferred = false): Promise<T> {
     if (this.active >= this.concurrency) await this.enqueue(preferred);
     else this.active++;
+    const started = Date.now();
     try {
       return await task();
     } finally {
+      const ms = Date.now() - started;
+      this.averageMs = this.averageMs === 0 ? ms : this.averageMs * 0.8 + ms * 0.2;
       // Hand the slot straight to the next waiter, or free it.
       const next = this.preferred.shift() ?? this.waiting.shift();
       if (next) next();
@@ -70,6 +80,8 @@ export class PasswordCheckQueue {
   }
 
   private enqueue(preferred: boolean): Promise<void> {
+    const ahead = preferred ? this.preferred.length : this.queued;
+    if (((ahead + 1) * this.averageMs) / this.concurrency > this.maxWaitMs) return Promise.reject(new CheckQueueFullError());
     if (this.queued >= this.maxQueued) {
       const bumped = preferred ? this.waiting.pop() : undefined;
       if (bumped === undefined) return Promise.reject(new CheckQueueFullError());
