@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileSink } from '../../src/daemon/logSinks';
+import { startMqttd } from '../helpers/broker';
 import { tempDir } from '../openwrt/routerShell';
 
 const SINKS = join(__dirname, '../../src/daemon/logSinks.js');
@@ -42,3 +45,64 @@ test('log_dest syslog without a logger command: every line, the first ones too, 
   const { stderr } = logThroughSyslog(tempDir('mqttd-nologger-'));
   for (const level of ['error', 'warning', 'notice', 'information', 'debug']) assert.match(stderr, new RegExp(`line at ${level}`));
 });
+
+function withDir(fn: (dir: string) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mqttd-logsink-'));
+    try {
+      await fn(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+test(
+  'log_dest file: lines go through an append stream (nothing written during the call), all of them in order by close()',
+  withDir(async (dir) => {
+    const path = join(dir, 'mqttd.log');
+    const errors: string[] = [];
+    const sink = fileSink(path, (m) => errors.push(m));
+    for (let i = 0; i < 1000; i++) sink.write('notice', `line ${i}`);
+    // A synchronous append would have created the file by now.
+    assert.equal(existsSync(path) ? readFileSync(path, 'utf8') : '', '');
+    await sink.close!();
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    assert.equal(lines.length, 1000);
+    assert.equal(lines[999], 'line 999');
+    assert.equal(errors.length, 0, errors.join('\n'));
+    // Appends, as mosquitto does: a restart keeps the old lines.
+    const again = fileSink(path, (m) => errors.push(m));
+    again.write('notice', 'after restart');
+    await again.close!();
+    assert.equal(readFileSync(path, 'utf8').trimEnd().split('\n').at(-1), 'after restart');
+  }),
+);
+
+test(
+  'a log file that cannot be written is reported once, its lines dropped, and nothing throws',
+  withDir(async (dir) => {
+    const path = join(dir, 'missing-dir', 'mqttd.log');
+    const errors: string[] = [];
+    const sink = fileSink(path, (m) => errors.push(m));
+    sink.write('notice', 'first');
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100; i++) sink.write('notice', `line ${i}`);
+    await new Promise((r) => setTimeout(r, 50));
+    await sink.close!();
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0], /cannot write log file .*mqttd\.log: ENOENT/);
+  }),
+);
+
+test(
+  'the daemon flushes its log file at SIGTERM: the last lines are in the file',
+  withDir(async (dir) => {
+    const log = join(dir, 'mqttd.log');
+    const m = await startMqttd([`log_dest file ${log}`, 'log_dest stderr', 'log_type all'], { dir });
+    await m.stop();
+    const text = readFileSync(log, 'utf8');
+    assert.match(text, /mqttd version \S+ running/);
+    assert.match(text, /mqttd version \S+ terminating/);
+  }),
+);
