@@ -31,6 +31,16 @@ const samples: Record<string, Sample> = {
     check: (c) => assert.equal(c.passwordFile, '/etc/mqttd/passwd file'),
     bad: ['password_file', 'expected a value'],
   },
+  password_check_concurrency: {
+    line: 'password_check_concurrency 2',
+    check: (c) => assert.equal(c.passwordCheckConcurrency, 2),
+    bad: ['password_check_concurrency 0', "expected a whole number from 1 to 64, got '0'"],
+  },
+  password_check_queue: {
+    line: 'password_check_queue 0',
+    check: (c) => assert.equal(c.passwordCheckQueue, 0),
+    bad: ['password_check_queue -1', "expected a whole number from 0 to 65535, got '-1'"],
+  },
   acl_file: { line: 'acl_file /etc/mqttd/acl', check: (c) => assert.equal(c.aclFile, '/etc/mqttd/acl') },
   allow_zero_length_clientid: {
     line: 'allow_zero_length_clientid false',
