@@ -12,6 +12,22 @@ const entries = {
   mqttd_passwd: 'src/cli/mqttd_passwd.ts',
 };
 
+// The bcrypt worker thread's code (src/auth/bcryptWorkerMain.ts: bcryptjs and a message loop),
+// carried inside the broker's bundle as a string: the worker starts from it with no file of
+// its own, and without loading a second copy of the broker.
+const worker = await build({
+  entryPoints: ['src/auth/bcryptWorkerMain.ts'],
+  write: false,
+  bundle: true,
+  minify: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+const workerSource = worker.outputFiles[0].text;
+
 mkdirSync('dist', { recursive: true });
 for (const [name, entry] of Object.entries(entries)) {
   if (!existsSync(entry)) continue;
@@ -32,7 +48,7 @@ for (const [name, entry] of Object.entries(entries)) {
     // the same API and costs no flash. mqtt-packet's debug tracing is never enabled.
     // mqtt-packet's parser needs only bl's BufferList, not the stream wrapper around it.
     alias: { 'readable-stream': 'stream', debug: './scripts/shims/debug.js', bl: './node_modules/bl/BufferList.js' },
-    define: { MQTTD_VERSION: JSON.stringify(version) },
+    define: { MQTTD_VERSION: JSON.stringify(version), MQTTD_BCRYPT_WORKER: JSON.stringify(workerSource) },
     logLevel: 'warning',
   });
   chmodSync(out, 0o755);

@@ -4,74 +4,29 @@
  * runs here instead. PBKDF2 ($7$) needs none of this: `crypto.pbkdf2` already runs on
  * libuv's thread pool, and $6$ is one SHA-512.
  *
- * The worker is this very file: in the tsc build that is build/src/auth/BcryptWorkers.js, in
- * the esbuild bundle it is the bundle itself (dist/mqttd.js), so the package ships nothing
- * extra. A worker knows its role from workerData; a command whose module runs as a worker
- * must not start its own main (see `isBcryptWorker`).
- *
- * Workers start on the first check and stop after `idleMs` without work: a broker whose
- * users are all $7$ never pays a worker's megabytes.
+ * A worker runs bcryptWorkerMain: in the bundle, its code is a string the bundler built
+ * (the package ships one file per command, nothing beside it); unbundled, the file next to
+ * this one. Workers start on the first check and stop after `idleMs` without work: a broker
+ * whose users are all $7$ never pays a worker's memory.
  */
 import type { Worker } from 'node:worker_threads';
+import type { CheckReply, CheckRequest } from './bcryptWorkerMain';
 
-const ROLE = 'mqttd-bcrypt-worker';
-
-interface CheckRequest {
-  id: number;
-  password: string;
-  hash: string;
-}
-
-interface CheckReply {
-  id: number;
-  matched: boolean;
-  error?: string;
-}
+// scripts/bundle.mjs replaces this with bcryptWorkerMain's bundled code.
+declare const MQTTD_BCRYPT_WORKER: string | undefined;
 
 interface Pending {
   resolve(matched: boolean): void;
   reject(err: Error): void;
 }
 
-/** True inside a bcrypt worker thread: an entry point must then leave the thread to it. */
-export function isBcryptWorker(): boolean {
-  const threads = require('node:worker_threads') as typeof import('node:worker_threads');
-  return !threads.isMainThread && (threads.workerData as { role?: string } | null)?.role === ROLE;
+function startWorker(): Worker {
+  const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const options = { stdout: false, stderr: false };
+  if (typeof MQTTD_BCRYPT_WORKER === 'string') return new Worker(MQTTD_BCRYPT_WORKER, { ...options, eval: true });
+  const { join } = require('node:path') as typeof import('node:path');
+  return new Worker(join(__dirname, 'bcryptWorkerMain.js'), options);
 }
-
-/** The worker's side: answer compare requests until the broker lets go. */
-function serve(): void {
-  lowerThreadPriority();
-  const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
-  const bcrypt = require('bcryptjs') as typeof import('bcryptjs');
-  parentPort?.on('message', (request: CheckRequest) => {
-    let reply: CheckReply;
-    try {
-      reply = { id: request.id, matched: bcrypt.compareSync(request.password, request.hash) };
-    } catch (err) {
-      reply = { id: request.id, matched: false, error: String(err) };
-    }
-    parentPort.postMessage(reply);
-  });
-}
-
-/**
- * On a one- or two-core router the broker's thread must win the CPU over a guessing storm's
- * checks: this thread runs at nice 19. Linux's setpriority takes a thread id, found through
- * /proc/thread-self; elsewhere the thread keeps the broker's priority.
- */
-function lowerThreadPriority(): void {
-  try {
-    const { readlinkSync } = require('node:fs') as typeof import('node:fs');
-    const { setPriority } = require('node:os') as typeof import('node:os');
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
-  } catch {
-    // Not Linux, or not allowed: checks still run off the event loop, just not niced.
-  }
-}
-
-if (isBcryptWorker()) serve();
 
 class WorkerSlot {
   readonly pending = new Map<number, Pending>();
@@ -157,10 +112,7 @@ export class BcryptWorkers {
     let best: WorkerSlot | undefined;
     for (const s of this.slots) if (!best || s.pending.size < best.pending.size) best = s;
     if (best && (best.pending.size === 0 || this.slots.length >= this.threads)) return best;
-    const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
-    // Not eval: the worker needs bcryptjs, which is inside this file once bundled.
-    const worker = new Worker(__filename, { workerData: { role: ROLE }, stdout: false, stderr: false });
-    const slot = new WorkerSlot(worker, this.idleMs, (gone) => {
+    const slot = new WorkerSlot(startWorker(), this.idleMs, (gone) => {
       const i = this.slots.indexOf(gone);
       if (i >= 0) this.slots.splice(i, 1);
     });

@@ -5,7 +5,6 @@ import { loadConfigFile, parseConfig } from '../config/ConfigFile';
 import { loadUciConfig, parseNetworkArgument } from '../config/UciConfig';
 import type { BrokerConfig } from '../config/BrokerConfig';
 import { Daemon } from '../daemon/Daemon';
-import { isBcryptWorker } from '../auth/BcryptWorkers';
 import { VERSION } from '../version';
 
 const USAGE = `mqttd version ${VERSION}
@@ -183,6 +182,4 @@ async function bridgeExtensions(config: BrokerConfig): Promise<Parameters<typeof
   return bridgeExtension(config);
 }
 
-// The bundle is also the bcrypt worker's code (src/auth/BcryptWorkers.ts): a worker thread
-// loading it must not start a second broker.
-if (!isBcryptWorker()) void main();
+void main();
