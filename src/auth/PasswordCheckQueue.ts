@@ -29,8 +29,11 @@ export class CheckQueueFullError extends Error {
   }
 }
 
-/** Called with nothing when its turn comes, with an error when pushed out of the queue. */
-type Waiter = (err?: Error) => void;
+/** `go` is called with nothing when its turn comes, with an error when pushed out. */
+interface Waiter {
+  go(err?: Error): void;
+  since: number;
+}
 
 export class PasswordCheckQueue {
   readonly concurrency: number;
@@ -72,11 +75,24 @@ export class PasswordCheckQueue {
     } finally {
       const ms = Date.now() - started;
       this.averageMs = this.averageMs === 0 ? ms : this.averageMs * 0.8 + ms * 0.2;
-      // Hand the slot straight to the next waiter, or free it.
-      const next = this.preferred.shift() ?? this.waiting.shift();
-      if (next) next();
-      else this.active--;
+      this.handOver();
     }
+  }
+
+  /**
+   * Gives the slot straight to the next waiter, or frees it. A waiter that has waited
+   * longer than maxWaitMs (checks ran slower than the average promised) is refused now:
+   * its client would rather hear "busy" than wait on.
+   */
+  private handOver(): void {
+    const now = Date.now();
+    for (;;) {
+      const next = this.preferred.shift() ?? this.waiting.shift();
+      if (!next) break;
+      if (now - next.since <= this.maxWaitMs) return next.go();
+      next.go(new CheckQueueFullError());
+    }
+    this.active--;
   }
 
   private enqueue(preferred: boolean): Promise<void> {
@@ -85,10 +101,10 @@ export class PasswordCheckQueue {
     if (this.queued >= this.maxQueued) {
       const bumped = preferred ? this.waiting.pop() : undefined;
       if (bumped === undefined) return Promise.reject(new CheckQueueFullError());
-      bumped(new CheckQueueFullError());
+      bumped.go(new CheckQueueFullError());
     }
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = (err) => (err ? reject(err) : resolve());
+      const waiter: Waiter = { go: (err) => (err ? reject(err) : resolve()), since: Date.now() };
       (preferred ? this.preferred : this.waiting).push(waiter);
     });
   }

@@ -54,3 +54,22 @@ test('a check that throws gives its slot back', async () => {
   await assert.rejects(queue.run(async () => { throw new Error('boom'); }), /boom/);
   assert.equal(await queue.run(async () => 1), 1);
 });
+
+test('a check that waited longer than maxWaitMs is refused when its turn comes, and one expected to is refused at once', async () => {
+  const queue = new PasswordCheckQueue({ concurrency: 1, maxQueued: 10, maxWaitMs: 100 });
+  const gates = new Map<string, () => void>();
+  const log: string[] = [];
+  const slow = queue.run(gatedTask(log, 'slow', gates));
+  const late = queue.run(gatedTask(log, 'late', gates));
+  await new Promise((r) => setTimeout(r, 150));
+  gates.get('slow')!();
+  await slow;
+  await assert.rejects(late, CheckQueueFullError);
+  assert.deepEqual(log, ['start slow'], 'the late check never ran');
+  // The average check now takes ~150 ms: a check that would wait behind one is refused at once.
+  const next = queue.run(gatedTask(log, 'next', gates));
+  await assert.rejects(queue.run(async () => 'behind'), CheckQueueFullError);
+  await new Promise((r) => setImmediate(r));
+  gates.get('next')!();
+  assert.equal(await next, 'next');
+});
