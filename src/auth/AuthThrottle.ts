@@ -3,8 +3,9 @@
  * checked now or refused now (CONNACK "not authorised" / v5 0x9F Connection rate exceeded),
  * well inside any client's CONNACK timeout (PubSubClient 15 s, mqtt_as 10 s).
  *
- * - Per address and username: after the n-th failure, that pair's attempts are refused
- *   without a check for min(base × 2^(n-1), max) ms; one check at a time per pair, so
+ * - Per address and username: the first `allowance` failures are free (a typo, then the
+ *   retry); after the n-th failure beyond them, that pair's attempts are refused without a
+ *   check for min(base × 2^(n-1), max) ms; one check at a time per pair, so
  *   parallel connections do not multiply the guessing rate. Other users on the same address
  *   and other addresses are not slowed.
  * - Per network (an IPv4 address, an IPv6 /64: a home LAN is one /64, and one host may
@@ -23,6 +24,8 @@ export interface AuthThrottleOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   forgetAfterMs?: number;
+  /** Failures an address+username (or a known device) may have before it is throttled. */
+  allowance?: number;
   /** Failures a network may have before its attempts are throttled at all. */
   networkAllowance?: number;
   /** How long a device that logged in stays known. */
@@ -36,6 +39,7 @@ export const AUTH_THROTTLE_DEFAULTS = {
   baseDelayMs: 500,
   maxDelayMs: 16_000,
   forgetAfterMs: 15 * 60_000,
+  allowance: 2,
   networkAllowance: 20,
   knownDeviceMs: 7 * 24 * 3600_000,
   maxEntries: 4096,
@@ -121,6 +125,7 @@ export class AuthThrottle {
       baseDelayMs: options.baseDelayMs ?? d.baseDelayMs,
       maxDelayMs: options.maxDelayMs ?? d.maxDelayMs,
       forgetAfterMs: options.forgetAfterMs ?? d.forgetAfterMs,
+      allowance: options.allowance ?? d.allowance,
       networkAllowance: options.networkAllowance ?? d.networkAllowance,
       knownDeviceMs: options.knownDeviceMs ?? d.knownDeviceMs,
       maxEntries: options.maxEntries ?? d.maxEntries,
@@ -143,11 +148,11 @@ export class AuthThrottle {
     let wait: number;
     let flightKey: string;
     if (known) {
-      wait = this.remaining(this.failures.get(deviceKey, now), 0, now);
+      wait = this.remaining(this.failures.get(deviceKey, now), this.options.allowance, now);
       flightKey = deviceKey;
     } else {
       wait = Math.max(
-        this.remaining(this.failures.get(pairKey, now), 0, now),
+        this.remaining(this.failures.get(pairKey, now), this.options.allowance, now),
         this.remaining(this.networkFailures.get(networkKey, now), this.options.networkAllowance, now),
       );
       flightKey = pairKey;

@@ -33,7 +33,7 @@ function fail(throttle: AuthThrottle, c: ReturnType<typeof clock>, who: LoginAtt
 
 test('failures of one address+username block it for a doubling time, refused at once, never waited out', () => {
   const c = clock();
-  const throttle = new AuthThrottle({ baseDelayMs: 100, maxDelayMs: 1000, now: c.now });
+  const throttle = new AuthThrottle({ allowance: 0, baseDelayMs: 100, maxDelayMs: 1000, now: c.now });
   const seen: number[] = [];
   for (let i = 0; i < 6; i++) {
     fail(throttle, c, attacker, 1);
@@ -46,9 +46,16 @@ test('failures of one address+username block it for a doubling time, refused at 
   ticket(throttle.admit(attacker));
 });
 
+test('by default two failures of a pair are free (a typo and its retry); the third starts the doubling', () => {
+  const c = clock();
+  const throttle = new AuthThrottle({ now: c.now });
+  for (let i = 0; i < 3; i++) throttle.recordFailure(ticket(throttle.admit(attacker)));
+  assert.equal(refusedFor(throttle.admit(attacker)), 500);
+});
+
 test('another username on the same address, and another address, are not slowed', () => {
   const c = clock();
-  const throttle = new AuthThrottle({ baseDelayMs: 100, now: c.now });
+  const throttle = new AuthThrottle({ allowance: 0, baseDelayMs: 100, now: c.now });
   fail(throttle, c, attacker, 5);
   assert.equal(throttle.admit(attacker).admitted, false);
   ticket(throttle.admit({ ...attacker, username: 'kitchen' }));
@@ -56,7 +63,7 @@ test('another username on the same address, and another address, are not slowed'
 });
 
 test('one check at a time per address+username: parallel attempts are refused, not queued', () => {
-  const throttle = new AuthThrottle({ baseDelayMs: 100 });
+  const throttle = new AuthThrottle({ allowance: 0, baseDelayMs: 100 });
   const first = ticket(throttle.admit(attacker));
   assert.equal(refusedFor(throttle.admit({ ...attacker, clientId: 'bot-2' })), 100);
   throttle.release(first);
@@ -65,7 +72,7 @@ test('one check at a time per address+username: parallel attempts are refused, n
 
 test('a known device behind the same address and username logs in while the attacker is blocked', () => {
   const c = clock();
-  const throttle = new AuthThrottle({ baseDelayMs: 100, maxDelayMs: 16_000, now: c.now });
+  const throttle = new AuthThrottle({ allowance: 0, baseDelayMs: 100, maxDelayMs: 16_000, now: c.now });
   const device: LoginAttempt = { ...attacker, clientId: 'thermostat' };
   const first = ticket(throttle.admit(device));
   assert.equal(first.known, false);
@@ -80,7 +87,7 @@ test('a known device behind the same address and username logs in while the atta
 
 test("a success clears only the succeeding device's failures, never the attacker's", () => {
   const c = clock();
-  const throttle = new AuthThrottle({ baseDelayMs: 100, now: c.now });
+  const throttle = new AuthThrottle({ allowance: 0, baseDelayMs: 100, now: c.now });
   fail(throttle, c, attacker, 3);
   const blocked = refusedFor(throttle.admit(attacker));
   // The owner logs in from the same address (another client id) once the pair is free.
@@ -93,7 +100,7 @@ test("a success clears only the succeeding device's failures, never the attacker
 
 test('a known device is judged by its own failures', () => {
   const c = clock();
-  const throttle = new AuthThrottle({ baseDelayMs: 100, now: c.now });
+  const throttle = new AuthThrottle({ allowance: 0, baseDelayMs: 100, now: c.now });
   const device: LoginAttempt = { ...attacker, clientId: 'thermostat' };
   throttle.recordSuccess(ticket(throttle.admit(device)));
   throttle.recordFailure(ticket(throttle.admit(device)));
@@ -103,7 +110,7 @@ test('a known device is judged by its own failures', () => {
 
 test('a network (IPv6 /64) has a looser bound over all its addresses and usernames', () => {
   const c = clock();
-  const throttle = new AuthThrottle({ baseDelayMs: 100, networkAllowance: 5, now: c.now });
+  const throttle = new AuthThrottle({ allowance: 0, baseDelayMs: 100, networkAllowance: 5, now: c.now });
   for (let i = 0; i < 5; i++) {
     throttle.recordFailure(ticket(throttle.admit({ address: `2001:db8:1:2::${i + 1}`, username: `u${i}`, clientId: 'x' })));
   }
@@ -117,7 +124,7 @@ test('a network (IPv6 /64) has a looser bound over all its addresses and usernam
 
 test('entries fade after forgetAfterMs, and every table is bounded', () => {
   const c = clock();
-  const throttle = new AuthThrottle({ baseDelayMs: 100, forgetAfterMs: 60_000, maxEntries: 3, now: c.now });
+  const throttle = new AuthThrottle({ allowance: 0, baseDelayMs: 100, forgetAfterMs: 60_000, maxEntries: 3, now: c.now });
   fail(throttle, c, attacker, 2);
   c.advance(60_001);
   ticket(throttle.admit(attacker));
@@ -132,7 +139,7 @@ test('IPv6 addresses share a network per /64; IPv4-mapped addresses count as IPv
   assert.notEqual(addressKey('2001:db8:1:2::1'), addressKey('2001:db8:1:3::1'));
   assert.equal(addressKey('::ffff:192.0.2.7'), '192.0.2.7');
   assert.equal(addressKey('fe80::1%eth0'), addressKey('fe80::2'));
-  const throttle = new AuthThrottle();
+  const throttle = new AuthThrottle({ allowance: 0 });
   throttle.recordFailure(ticket(throttle.admit({ address: '::ffff:192.0.2.7', username: 'u', clientId: 'x' })));
   assert.equal(throttle.admit({ address: '192.0.2.7', username: 'u', clientId: 'y' }).admitted, false);
 });

@@ -174,7 +174,7 @@ test(
     const passwordFile = join(dir, 'passwd');
     writeFileSync(passwordFile, `alice:${await hashPassword('secret', { iterations: 2 })}\n`);
     let t = 1_000_000;
-    const s = await security({ allowAnonymous: false, passwordFile, throttle: { baseDelayMs: 100, now: () => t } });
+    const s = await security({ allowAnonymous: false, passwordFile, throttle: { allowance: 0, baseDelayMs: 100, now: () => t } });
     const at = (clientId: string, password: string, remoteAddress: string): AuthRequest => ({ ...req('alice', password, remoteAddress), clientId });
     // The phone logs in once: from now on it is a known device on that address.
     assert.equal(await s.authenticate(at('phone', 'secret', '198.51.100.9')), 'ok');

@@ -46,7 +46,7 @@ async function v5Refusal(url: string, options: { clientId: string; username?: st
 
 test('a throttled login is refused at once: CONNACK 5 (v3) or 0x9F (v5); a known device on that address and another address still log in', async () => {
   await withPasswd('owner', await hashPassword('right', { algorithm: 'bcrypt', iterations: 4 }), async (passwordFile) => {
-    const security = new FileSecurity({ allowAnonymous: false, passwordFile, throttle: { maxDelayMs: 60_000 } });
+    const security = new FileSecurity({ allowAnonymous: false, passwordFile, throttle: { baseDelayMs: 60_000, maxDelayMs: 60_000 } });
     await security.load();
     const b = await startBroker({ security });
     try {
