@@ -62,7 +62,11 @@ class WorkerSlot {
   private settle(): void {
     if (this.pending.size > 0) return;
     this.worker.unref();
-    this.idleTimer = setTimeout(() => void this.worker.terminate(), this.idleMs);
+    this.idleTimer = setTimeout(() => {
+      // Out of the pool first, so no check is sent to a worker that is stopping.
+      this.onGone(this);
+      void this.worker.terminate();
+    }, this.idleMs);
     this.idleTimer.unref();
   }
 
