@@ -273,7 +273,7 @@ export class Broker {
     const { clientId } = request;
     let session = this.sessions.get(clientId);
     if (session?.link) {
-      this.log.notice(`Client ${escape(clientId)} already connected, closing old connection.`);
+      if (this.log.isEnabled('notice')) this.log.notice(`Client ${escape(clientId)} already connected, closing old connection.`);
       const old = session.link;
       // Detached as of now: a session live until this moment has not expired (it was
       // judged by a stale disconnect time, and a v5 session was thrown away).
