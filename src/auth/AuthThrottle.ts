@@ -5,8 +5,8 @@
  *
  * - Per address and username: the first `allowance` failures are free (a typo, then the
  *   retry); after the n-th failure beyond them, that pair's attempts are refused without a
- *   check for min(base × 2^(n-1), max) ms; one check at a time per pair, so
- *   parallel connections do not multiply the guessing rate. Other users on the same address
+ *   check for min(base × 2^(n-1), max) ms. Once a pair has failed, one check at a time,
+ *   so parallel connections do not multiply the guessing rate. Other users on the same address
  *   and other addresses are not slowed.
  * - Per network (an IPv4 address, an IPv6 /64: a home LAN is one /64, and one host may
  *   rotate through it): a looser bound, so rotating usernames or IPv6 addresses does not
@@ -116,8 +116,8 @@ export class AuthThrottle {
   private readonly failures: FadingTable<Failures>;
   private readonly networkFailures: FadingTable<Failures>;
   private readonly knownDevices: FadingTable<{ last: number }>;
-  /** Pairs (or known devices) with a check in progress. */
-  private readonly inFlight = new Set<string>();
+  /** Pairs (or known devices) with checks in progress, and how many. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(options: AuthThrottleOptions = {}) {
     const d = AUTH_THROTTLE_DEFAULTS;
@@ -145,21 +145,16 @@ export class AuthThrottle {
     const deviceKey = `${pairKey} ${attempt.clientId}`;
     const networkKey = addressKey(attempt.address);
     const known = this.knownDevices.get(deviceKey, now) !== undefined;
-    let wait: number;
-    let flightKey: string;
-    if (known) {
-      wait = this.remaining(this.failures.get(deviceKey, now), this.options.allowance, now);
-      flightKey = deviceKey;
-    } else {
-      wait = Math.max(
-        this.remaining(this.failures.get(pairKey, now), this.options.allowance, now),
-        this.remaining(this.networkFailures.get(networkKey, now), this.options.networkAllowance, now),
-      );
-      flightKey = pairKey;
-    }
-    if (wait === 0 && this.inFlight.has(flightKey)) wait = this.options.baseDelayMs;
+    const flightKey = known ? deviceKey : pairKey;
+    const own = this.failures.get(flightKey, now);
+    let wait = this.remaining(own, this.options.allowance, now);
+    if (!known) wait = Math.max(wait, this.remaining(this.networkFailures.get(networkKey, now), this.options.networkAllowance, now));
+    // Once it has failed, one check at a time: parallel guesses do not multiply the rate.
+    // Before, any number (the check queue bounds them): devices sharing one user behind one
+    // NAT all log in at once after a power cut.
+    if (wait === 0 && own !== undefined && this.inFlight.has(flightKey)) wait = this.options.baseDelayMs;
     if (wait > 0) return { admitted: false, retryAfterMs: wait };
-    this.inFlight.add(flightKey);
+    this.inFlight.set(flightKey, (this.inFlight.get(flightKey) ?? 0) + 1);
     return { admitted: true, ticket: { known, deviceKey, pairKey, networkKey, flightKey } };
   }
 
@@ -178,7 +173,9 @@ export class AuthThrottle {
 
   /** Ends a ticket's check without a verdict (it could not be run). */
   release(ticket: AttemptTicket): void {
-    this.inFlight.delete(ticket.flightKey);
+    const n = this.inFlight.get(ticket.flightKey) ?? 0;
+    if (n <= 1) this.inFlight.delete(ticket.flightKey);
+    else this.inFlight.set(ticket.flightKey, n - 1);
   }
 
   /** Entries remembered now in the failure tables (each bounded by maxEntries). */

@@ -62,10 +62,14 @@ test('another username on the same address, and another address, are not slowed'
   ticket(throttle.admit({ ...attacker, address: '10.0.0.2' }));
 });
 
-test('one check at a time per address+username: parallel attempts are refused, not queued', () => {
-  const throttle = new AuthThrottle({ allowance: 0, baseDelayMs: 100 });
+test('once a pair has failed, one check at a time: parallel attempts are refused, not queued', () => {
+  const throttle = new AuthThrottle({ allowance: 5, baseDelayMs: 100 });
+  // No failure yet: devices sharing one user behind one address log in together.
+  const together = [ticket(throttle.admit(attacker)), ticket(throttle.admit({ ...attacker, clientId: 'bot-2' }))];
+  throttle.recordFailure(together[0]);
+  throttle.recordSuccess(together[1]);
   const first = ticket(throttle.admit(attacker));
-  assert.equal(refusedFor(throttle.admit({ ...attacker, clientId: 'bot-2' })), 100);
+  assert.equal(refusedFor(throttle.admit({ ...attacker, clientId: 'bot-3' })), 100);
   throttle.release(first);
   ticket(throttle.admit(attacker));
 });
