@@ -1,7 +1,9 @@
 /**
- * Password-guessing defence for CONNECT. It never makes a client wait: an attempt is either
- * checked now or refused now (CONNACK "not authorised" / v5 0x9F Connection rate exceeded),
- * well inside any client's CONNACK timeout (PubSubClient 15 s, mqtt_as 10 s).
+ * Password-guessing defence for CONNECT. It never keeps a client waiting long: an attempt
+ * is checked now, checked after a short wait (at most `waitUpToMs`, 1 s: a script retrying
+ * after a typo is slowed, not refused), or refused now (CONNACK "not authorised" / v5 0x9F
+ * Connection rate exceeded), well inside any client's CONNACK timeout (PubSubClient 15 s,
+ * mqtt_as 10 s).
  *
  * - Per address and username: the first `allowance` failures are free (a typo, then the
  *   retry); after the n-th failure beyond them, that pair's attempts are refused without a
@@ -30,6 +32,8 @@ export interface AuthThrottleOptions {
   networkAllowance?: number;
   /** How long a device that logged in stays known. */
   knownDeviceMs?: number;
+  /** A block ending within this long is waited out (admitWithin) instead of refused. */
+  waitUpToMs?: number;
   maxEntries?: number;
   /** Injected clock, for tests. */
   now?: () => number;
@@ -42,6 +46,7 @@ export const AUTH_THROTTLE_DEFAULTS = {
   allowance: 2,
   networkAllowance: 20,
   knownDeviceMs: 7 * 24 * 3600_000,
+  waitUpToMs: 1000,
   maxEntries: 4096,
 } as const;
 
@@ -128,6 +133,7 @@ export class AuthThrottle {
       allowance: options.allowance ?? d.allowance,
       networkAllowance: options.networkAllowance ?? d.networkAllowance,
       knownDeviceMs: options.knownDeviceMs ?? d.knownDeviceMs,
+      waitUpToMs: options.waitUpToMs ?? d.waitUpToMs,
       maxEntries: options.maxEntries ?? d.maxEntries,
     };
     this.now = options.now ?? Date.now;
@@ -156,6 +162,14 @@ export class AuthThrottle {
     if (wait > 0) return { admitted: false, retryAfterMs: wait };
     this.inFlight.set(flightKey, (this.inFlight.get(flightKey) ?? 0) + 1);
     return { admitted: true, ticket: { known, deviceKey, pairKey, networkKey, flightKey } };
+  }
+
+  /** admit(), but an attempt refused for at most waitUpToMs waits that out and tries again. */
+  async admitWithin(attempt: LoginAttempt): Promise<Admission> {
+    const first = this.admit(attempt);
+    if (first.admitted || first.retryAfterMs > this.options.waitUpToMs) return first;
+    await new Promise((resolve) => setTimeout(resolve, first.retryAfterMs));
+    return this.admit(attempt);
   }
 
   recordFailure(ticket: AttemptTicket): void {

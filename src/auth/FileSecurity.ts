@@ -95,9 +95,9 @@ export class FileSecurity implements Security {
     if (username === undefined || this.options.passwordFile === undefined) {
       return this.options.allowAnonymous ? 'ok' : 'not-authorized';
     }
-    // Refused at once, never kept waiting: a throttled client learns it well within its
-    // CONNACK timeout, and a waiting socket costs nothing.
-    const admission = this.throttle.admit({ address: request.remoteAddress, username, clientId: request.clientId });
+    // Refused at once or after at most a second: a throttled client learns it well within
+    // its CONNACK timeout, and waiting sockets do not pile up.
+    const admission = await this.throttle.admitWithin({ address: request.remoteAddress, username, clientId: request.clientId });
     if (!admission.admitted) return 'rate-limited';
     const { ticket } = admission;
     const passwd = this.loaded ? this.passwd : undefined;

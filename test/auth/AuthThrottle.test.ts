@@ -147,3 +147,13 @@ test('IPv6 addresses share a network per /64; IPv4-mapped addresses count as IPv
   throttle.recordFailure(ticket(throttle.admit({ address: '::ffff:192.0.2.7', username: 'u', clientId: 'x' })));
   assert.equal(throttle.admit({ address: '192.0.2.7', username: 'u', clientId: 'y' }).admitted, false);
 });
+
+test('admitWithin waits out a block ending within waitUpToMs, and refuses at once one that ends later', async () => {
+  const short = new AuthThrottle({ allowance: 0, baseDelayMs: 50, waitUpToMs: 1000 });
+  short.recordFailure(ticket(short.admit(attacker)));
+  assert.equal(short.admit(attacker).admitted, false, 'blocked right now');
+  ticket(await short.admitWithin(attacker));
+  const long = new AuthThrottle({ allowance: 0, baseDelayMs: 60_000, waitUpToMs: 1000 });
+  long.recordFailure(ticket(long.admit(attacker)));
+  assert.ok(refusedFor(await long.admitWithin(attacker)) > 1000);
+});
