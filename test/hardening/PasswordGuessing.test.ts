@@ -81,6 +81,34 @@ test('a throttled login is refused at once: CONNACK 5 (v3) or 0x9F (v5); a known
   });
 });
 
+test('30 parallel bad logins from one address all get their CONNACK, and the known device from that address gets in', async () => {
+  await withPasswd('owner', await hashPassword('right', { algorithm: 'bcrypt', iterations: 8 }), async (passwordFile) => {
+    const security = new FileSecurity({ allowAnonymous: false, passwordFile });
+    await security.load();
+    const b = await startBroker({ security, limits: { connectTimeout: 10 } });
+    try {
+      const device = await connectClient(b.url, { clientId: 'esp-kitchen', username: 'owner', password: 'right' });
+      await device.end();
+      const bad = Array.from({ length: 30 }, (_, i) => tryConnect(b.port, `bad-${i}`, { username: 'owner', password: `nope-${i}` }));
+      const good = tryConnect(b.port, 'esp-kitchen', { username: 'owner', password: 'right' });
+      const answers = await Promise.all(bad);
+      const g = await good;
+      for (const a of [...answers, g]) a.socket.destroy();
+      const codes = new Set(answers.map((a) => a.outcome));
+      assert.ok([...codes].every((c) => c === 5 || c === 3), `answers: ${[...codes].join(', ')}`);
+      assert.equal(g.outcome, 0, 'the known device was accepted');
+      figure('parallel-bad-logins', {
+        bad_logins: answers.length,
+        slowest_answer_ms: Math.max(...answers.map((a) => a.ms)),
+        refused_busy: answers.filter((a) => a.outcome === 3).length,
+        known_device_ms: g.ms,
+      });
+    } finally {
+      await b.stop();
+    }
+  });
+});
+
 test('password checks run off the event loop: it keeps turning during a bcrypt (worker thread) and a PBKDF2 (thread pool) check', async () => {
   const cases: Array<[string, () => Promise<string>]> = [
     ['bcrypt cost 11', () => hashPassword('right', { algorithm: 'bcrypt', iterations: 11 })],
