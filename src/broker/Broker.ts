@@ -190,11 +190,11 @@ export class Broker {
 
   /**
    * Subscribes in-process. The handler receives every matching message (retained ones
-   * first, with `retain` set). Returns a function that unsubscribes. The ACL and the
-   * subscribe hooks govern network clients, not the embedding program (nor the bridges,
-   * which mosquitto lets through its ACL too).
+   * first, with `retain` set, unless `retained` is false). Returns a function that
+   * unsubscribes. The ACL and the subscribe hooks govern network clients, not the
+   * embedding program (nor the bridges, which mosquitto lets through its ACL too).
    */
-  subscribe(filter: string, handler: LocalHandler, options: { qos?: QoS } = {}): () => void {
+  subscribe(filter: string, handler: LocalHandler, options: { qos?: QoS; retained?: boolean } = {}): () => void {
     const id = `$local-${++this.localCount}`;
     const client = new LocalClient(handler, this.log);
     const session = new Session(id, 5, this.limits);
@@ -204,7 +204,7 @@ export class Broker {
       qos: options.qos ?? 2,
       noLocal: false,
       retainAsPublished: true,
-      retainHandling: 0,
+      retainHandling: options.retained === false ? 2 : 0,
       subscriptionId: undefined,
     }, true);
     if (result.code > 2) throw new Error(`cannot subscribe to ${JSON.stringify(filter)}: reason 0x${result.code.toString(16)}`);
@@ -235,6 +235,26 @@ export class Broker {
       });
     }
     return out;
+  }
+
+  /**
+   * Closes a connected client's connection as the server (v5 DISCONNECT 0x98, Administrative
+   * action). Its will is published as for any connection the server ends [MQTT-3.1.2-8];
+   * the session stays as its expiry says. False when no such client is connected.
+   */
+  kick(clientId: string): boolean {
+    const link = this.sessions.get(clientId)?.link;
+    if (!link) return false;
+    link.close(0x98, 'disconnected by the administrator');
+    return true;
+  }
+
+  /** Ends an offline session now (as its expiry would); false when none is offline under that id. */
+  removeSession(clientId: string): boolean {
+    const session = this.sessions.get(clientId);
+    if (!session || session.link !== null || clientId.startsWith('$local-')) return false;
+    this.endSession(session);
+    return true;
   }
 
   /** Disconnects every client and stops the broker's timers. */

@@ -14,6 +14,8 @@ export interface ClientLink {
   readonly backlog: number;
   /** Bytes the transport has taken from this link since it opened (only ever grows). */
   readonly transmitted: number;
+  /** Bytes read from this client's transport, for the LuCI clients page. */
+  readonly bytesReceived?: number;
   /**
    * Sends one PUBLISH. False when the client cannot take it (larger than its v5 Maximum
    * Packet Size): the message is then discarded as if delivered [MQTT-3.1.2-25].

@@ -134,6 +134,10 @@ export interface BrokerConfig {
 
   /** mqttd extension: JSON status written here every sys_interval for LuCI's Status page. */
   statusFile?: string;
+  /** mqttd extension: the LuCI explorer's control endpoint (URL and secret) is written here; unset: no endpoint. */
+  controlFile?: string;
+  /** mqttd extension: topics the explorer's "last message" cache holds while a LuCI page watches. */
+  explorerCacheSize: number;
   /** Written with the daemon's pid at start (`pid_file`). */
   pidFile?: string;
 
@@ -175,6 +179,7 @@ export function defaultConfig(): BrokerConfig {
     upgradeOutgoingQos: false,
     connectTimeout: 10,
     sysInterval: 10,
+    explorerCacheSize: 1000,
     logTypes: new Set<LogType>(['error', 'warning', 'notice', 'information']),
     logDest: ['stderr'],
     logTimestamp: true,

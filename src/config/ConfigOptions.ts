@@ -644,6 +644,27 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     once: true,
     apply: text((ctx, v) => void (ctx.config.statusFile = v)),
   },
+  {
+    name: 'control_file',
+    aliases: [],
+    scope: 'general',
+    default: '(none)',
+    mosquitto: 'extension',
+    description:
+      "Starts the control endpoint of LuCI's topic explorer (HTTP on 127.0.0.1, random port) and writes its URL and a secret made at start here, mode 0600.",
+    once: true,
+    apply: text((ctx, v) => void (ctx.config.controlFile = v)),
+  },
+  {
+    name: 'explorer_cache_size',
+    aliases: [],
+    scope: 'general',
+    default: '1000',
+    mosquitto: 'extension',
+    description:
+      'Topics whose last message the topic explorer keeps (at most 2 KiB each) while a LuCI page watches; nothing is kept when none does. 0: retained topics only.',
+    apply: int(0, 100000, (ctx, v) => void (ctx.config.explorerCacheSize = v)),
+  },
   // ---- listeners ----
   {
     name: 'listener',

@@ -239,6 +239,8 @@ const LOG_LEVELS: Record<string, LogType[]> = {
 };
 
 export const DEFAULT_STATUS_FILE = '/var/run/mqttd/status.json';
+/** Read by the rpcd plugin mqttd.explorer (as root); in RAM like the status file. */
+export const DEFAULT_CONTROL_FILE = '/var/run/mqttd/control';
 
 /** Reads one section's options with type checks, recording every problem. */
 class SectionReader {
@@ -374,6 +376,8 @@ function readGeneral(r: SectionReader, config: BrokerConfig): void {
   // logd stamps every line itself.
   config.logTimestamp = r.bool('log_timestamp', false);
   config.statusFile = r.string('status_file') ?? DEFAULT_STATUS_FILE;
+  config.controlFile = r.string('control_file') ?? DEFAULT_CONTROL_FILE;
+  config.explorerCacheSize = r.int('explorer_cache_size', config.explorerCacheSize, 0, 100000);
   config.pidFile = r.string('pid_file');
 }
 
@@ -572,6 +576,7 @@ function readBridge(r: SectionReader, config: BrokerConfig, file: string, errors
 export function uciToBrokerConfig(pkg: UciPackage, networks: Map<string, string[]>, errors: FileError[]): BrokerConfig {
   const config = defaultConfig();
   config.statusFile = DEFAULT_STATUS_FILE;
+  config.controlFile = DEFAULT_CONTROL_FILE;
   config.logTimestamp = false;
   const file = pkg.file;
   let general: UciSection | undefined;

@@ -5,6 +5,7 @@ import { FileSecurity } from '../auth/FileSecurity';
 import { Broker, type BrokerLimits } from '../broker/Broker';
 import { SysTopics } from '../broker/SysTopics';
 import type { BrokerConfig, LogType } from '../config/BrokerConfig';
+import { ControlServer } from '../control/ControlServer';
 import { LOG_LEVELS, Logger, type LogLevel } from '../log/Logger';
 import { FileStore } from '../persistence/FileStore';
 import { MemoryStore } from '../persistence/MemoryStore';
@@ -74,6 +75,8 @@ export class Daemon {
   readonly store: Store;
   readonly sys: SysTopics;
   private status: StatusFile | undefined;
+  /** LuCI's topic explorer endpoint (control_file). */
+  control: ControlServer | undefined;
   private autosaveTimer: NodeJS.Timeout | undefined;
   private savedChanges = 0;
   private saving: Promise<void> | undefined;
@@ -167,6 +170,14 @@ export class Daemon {
       );
       this.status.start(config.sysInterval > 0 ? config.sysInterval : 10);
     }
+    if (config.controlFile) {
+      const control = new ControlServer(broker, { file: config.controlFile, cacheSize: config.explorerCacheSize }, log);
+      // The explorer is a convenience: the broker serves its clients without it.
+      await control.start().then(
+        () => (this.control = control),
+        (err: Error) => log.error(`Cannot start the control endpoint (${config.controlFile}): ${err.message}`),
+      );
+    }
     if (config.pidFile !== undefined) writeFileSync(config.pidFile, `${process.pid}\n`);
     if (config.persistence && config.autosaveInterval > 0) {
       this.autosaveTimer = setInterval(() => void this.save(), config.autosaveInterval * 1000);
@@ -212,6 +223,7 @@ export class Daemon {
     if (this.autosaveTimer) clearInterval(this.autosaveTimer);
     this.sys.stop();
     this.status?.stop();
+    await this.control?.stop();
     for (const e of this.extensions) await e.stop().catch(() => undefined);
     await this.save();
     await this.server.close();

@@ -57,6 +57,8 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   will: Will | undefined;
   keepalive = 0;
   lastSeen: number;
+  /** Bytes read from the client (bytes to it: `transmitted`). */
+  bytesReceived = 0;
   readonly openedAt: number;
   /** v5 Topic Alias → topic, client to server (§3.3.2.3.4). */
   topicAliases: Map<number, string> | undefined;
@@ -148,6 +150,7 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     if (this.state === 'closed') return;
     this.lastSeen = this.registry.now;
     this.broker.stats.bytesReceived += chunk.length;
+    this.bytesReceived += chunk.length;
     this.reader.push(chunk);
   }
 
