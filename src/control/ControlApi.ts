@@ -57,7 +57,7 @@ export class ControlApi {
       const found = this.explorer.find(filter, search, MAX_MATCHES);
       return { matches: found.topics.map((t) => stateJson(t, ROW_PREVIEW)), total: found.total };
     }
-    const expanded = a.expanded === undefined ? [[]] : a.expanded;
+    const expanded = a.expanded === undefined || a.expanded === null ? [[]] : a.expanded;
     if (!Array.isArray(expanded) || expanded.length > MAX_EXPANDED || !expanded.every(isPath)) {
       throw new ControlRequestError(`expanded must be a list of at most ${MAX_EXPANDED} level paths (lists of strings)`);
     }
@@ -163,7 +163,7 @@ export class ControlApi {
 
 function optionalString(a: Args, name: string): string | undefined {
   const v = a[name];
-  if (v === undefined || v === '') return undefined;
+  if (v === undefined || v === null || v === '') return undefined;
   if (typeof v !== 'string') throw new ControlRequestError(`${name} must be a string`);
   return v;
 }

@@ -71,10 +71,13 @@ export class TopicExplorer {
     if (this.watching) return;
     const record = (_topic: string, _payload: Buffer, message: Message): void => this.record(message);
     this.unsubscribe = [this.broker.subscribe('#', record, { qos: 0, retained: false }), this.broker.subscribe('$SYS/#', record, { qos: 0, retained: false })];
-    this.idleTimer = setInterval(() => {
-      if (this.now() - this.lastUse >= IDLE_MS) this.stop();
-    }, 5000);
+    this.idleTimer = setInterval(() => this.stopIfIdle(), 5000);
     this.idleTimer.unref();
+  }
+
+  /** Stops watching when no page has asked for IDLE_MS (checked every 5 s while watching). */
+  stopIfIdle(): void {
+    if (this.watching && this.now() - this.lastUse >= IDLE_MS) this.stop();
   }
 
   /** Unsubscribes and drops the cache and history. */

@@ -6,8 +6,9 @@
  * method below names its function there).
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import { parseUci, type UciPackage } from '../../src/config/UciConfig';
 import type { FileError } from '../../src/config/FileError';
@@ -16,6 +17,43 @@ import { PLUGIN, type PluginFiles } from '../openwrt/routerShell';
 
 const VIEWS = join(REPO, 'luci/htdocs/luci-static/resources');
 const LOADER = join(REPO, 'test/luci/harness/luci-mini.js');
+const ACL_DIR = join(REPO, 'luci/root/usr/share/rpcd/acl.d');
+const EXPLORER_PLUGIN = join(REPO, 'luci/root/usr/libexec/rpcd/mqttd.explorer');
+/** rpcd's session id for "not logged in" (session.c RPC_DEFAULT_SESSION_ID). */
+export const NO_SESSION = '00000000000000000000000000000000';
+
+/** ubus object → methods (glob patterns), as an acl.d group grants them in the "ubus" scope. */
+type UbusGrants = Map<string, string[]>;
+
+/**
+ * The "ubus" scope grants of every group in the app's acl.d files, read and write alike. rpcd
+ * (session.c rpc_login_setup_acl_file) grants a logged-in user each group its login section
+ * allows; OpenWrt's root login has `list read '*'` and `list write '*'`, so every group.
+ * The all-zero session gets only the group named "unauthenticated"
+ * (rpc_login_test_permission with no login section), which this app does not define.
+ */
+function adminGrants(): UbusGrants {
+  const grants: UbusGrants = new Map();
+  for (const f of readdirSync(ACL_DIR)) {
+    const groups = JSON.parse(readFileSync(join(ACL_DIR, f), 'utf8')) as Record<string, Record<string, { ubus?: Record<string, string[]> }>>;
+    for (const [name, group] of Object.entries(groups)) {
+      if (name === 'unauthenticated') continue;
+      for (const perm of ['read', 'write']) {
+        for (const [object, methods] of Object.entries(group[perm]?.ubus ?? {})) grants.set(object, [...(grants.get(object) ?? []), ...methods]);
+      }
+    }
+  }
+  // luci-base's "luci-access" group grants uci get/changes (read) and add/delete/set/... (write);
+  // this harness's uci stand-in saves with commit where LuCI uses apply.
+  grants.set('uci', ['get', 'changes', 'add', 'delete', 'set', 'commit']);
+  return grants;
+}
+
+/** fnmatch(3) as session.c uses it for ACL patterns: only * and ? occur in acl.d files. */
+function globMatches(pattern: string, name: string): boolean {
+  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  return re.test(name);
+}
 
 type UciValues = Record<string, Record<string, string | string[] | boolean | number>>;
 
@@ -96,11 +134,9 @@ class UciStore {
   }
 }
 
-function runPlugin(bin: string, files: PluginFiles, method: string, args: unknown): Promise<unknown> {
+function runPlugin(plugin: string, env: Record<string, string>, method: string, args: unknown): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/busybox', ['ash', PLUGIN, 'call', method], {
-      env: { PATH: bin, MQTTD_PASSWORD_FILE: files.passwd, MQTTD_ACL_FILE: files.acl, MQTTD_STATUS_FILE: files.status },
-    });
+    const child = spawn('/usr/bin/busybox', ['ash', plugin, 'call', method], { env });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
@@ -116,7 +152,7 @@ function runPlugin(bin: string, files: PluginFiles, method: string, args: unknow
   });
 }
 
-const PAGE = (view: string): string => `<!DOCTYPE html>
+const PAGE = (view: string, sessionId: string): string => `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>mqttd – ${view}</title>
 <style>
 body { font-family: "Helvetica Neue", Arial, sans-serif; font-size: 13px; margin: 0; background: #f3f3f3; color: #333; }
@@ -149,6 +185,7 @@ fieldset { border: none; padding: 0; margin: 0 0 12px; min-width: 0; }
 <body><header>OpenWrt · LuCI <small>Services › MQTT Broker</small></header>
 <div id="notifications" style="max-width:1100px;margin:0 auto"></div>
 <div id="maincontent"></div>
+<script>window.L = { env: { sessionid: ${JSON.stringify(sessionId)} } };</script>
 <script src="/harness/luci-mini.js"></script>
 <script>loadView(${JSON.stringify(view)});</script>
 </body></html>`;
@@ -156,18 +193,36 @@ fieldset { border: none; padding: 0; margin: 0 0 12px; min-width: 0; }
 export interface LuciHarness {
   url: string;
   uciPath: string;
+  /** The logged-in administrator's session, as LuCI puts it in L.env.sessionid. */
+  sessionId: string;
   close(): Promise<void>;
 }
 
-export async function startLuciHarness(bin: string, files: PluginFiles, uciPath: string): Promise<LuciHarness> {
+export interface LuciHarnessOptions {
+  /** The broker's control_file, for the mqttd.explorer plugin. */
+  controlFile?: string;
+}
+
+export async function startLuciHarness(bin: string, files: PluginFiles, uciPath: string, options: LuciHarnessOptions = {}): Promise<LuciHarness> {
   const uci = new UciStore(uciPath);
+  const sessionId = randomBytes(16).toString('hex');
+  const sessions = new Map<string, UbusGrants>([[sessionId, adminGrants()], [NO_SESSION, new Map()]]);
+  /** uhttpd ubus.c uh_ubus_allowed(): rpcd's session "access" for scope "ubus"; an unknown session is denied. */
+  const allowed = (sid: unknown, object: string, method: string): boolean => {
+    const grants = typeof sid === 'string' ? sessions.get(sid) : undefined;
+    if (!grants) return false;
+    for (const [pattern, methods] of grants) if (globMatches(pattern, object) && methods.some((m) => globMatches(m, method))) return true;
+    return false;
+  };
+  const pluginEnv = { PATH: bin, MQTTD_PASSWORD_FILE: files.passwd, MQTTD_ACL_FILE: files.acl, MQTTD_STATUS_FILE: files.status };
+  const explorerEnv = { PATH: bin, MQTTD_CONTROL_FILE: options.controlFile ?? '/nonexistent' };
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const send = (status: number, type: string, body: string): void => {
       res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' });
       res.end(body);
     };
-    if (req.method === 'GET' && url.pathname === '/') return send(200, 'text/html', PAGE(url.searchParams.get('view') ?? 'mqttd/status'));
+    if (req.method === 'GET' && url.pathname === '/') return send(200, 'text/html', PAGE(url.searchParams.get('view') ?? 'mqttd/status', url.searchParams.get('session') ?? sessionId));
     if (req.method === 'GET' && url.pathname === '/harness/luci-mini.js') return send(200, 'text/javascript', readFileSync(LOADER, 'utf8'));
     if (req.method === 'GET' && url.pathname.startsWith('/luci-static/resources/')) {
       const rel = normalize(url.pathname.slice('/luci-static/resources/'.length));
@@ -183,12 +238,21 @@ export async function startLuciHarness(bin: string, files: PluginFiles, uciPath:
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
         const rpc = JSON.parse(body) as { id: number; params: [string, string, string, Record<string, unknown>] };
-        const [, object, method, args] = rpc.params;
+        const [sid, object, method, args] = rpc.params;
         const reply = (result: unknown): void => send(200, 'application/json', JSON.stringify({ jsonrpc: '2.0', id: rpc.id, result: [0, result] }));
-        const fail = (message: string): void =>
-          send(200, 'application/json', JSON.stringify({ jsonrpc: '2.0', id: rpc.id, error: { code: -32000, message } }));
+        const fail = (message: string, code = -32000): void =>
+          send(200, 'application/json', JSON.stringify({ jsonrpc: '2.0', id: rpc.id, error: { code, message } }));
+        // uhttpd ubus.c uh_ubus_handle_request_object: no access → ERROR_ACCESS {-32002, "Access denied"},
+        // and the call never reaches rpcd's plugin.
+        if (!allowed(sid, object, method)) return fail('Access denied', -32002);
+        // uh_ubus_send_request adds the caller's session to the arguments.
+        const callArgs = { ...args, ubus_rpc_session: sid };
         if (object === 'mqttd') {
-          runPlugin(bin, files, method, args).then(reply, (err: Error) => fail(err.message));
+          runPlugin(PLUGIN, pluginEnv, method, callArgs).then(reply, (err: Error) => fail(err.message));
+          return;
+        }
+        if (object === 'mqttd.explorer') {
+          runPlugin(EXPLORER_PLUGIN, explorerEnv, method, callArgs).then(reply, (err: Error) => fail(err.message));
           return;
         }
         if (object === 'uci' && args.config === 'mqttd') {
@@ -215,6 +279,7 @@ export async function startLuciHarness(bin: string, files: PluginFiles, uciPath:
   return {
     url: `http://127.0.0.1:${port}`,
     uciPath,
+    sessionId,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

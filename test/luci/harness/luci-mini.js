@@ -43,13 +43,20 @@
   window.E = E;
   window._ = function (s) { return s; };
 
+  // As rpc.js: the session id comes from L.env.sessionid (set by the page LuCI serves after
+  // login), the all-zero id when there is none.
+  var sessionId = (window.L && window.L.env && window.L.env.sessionid) || '00000000000000000000000000000000';
   var ubusId = 0;
-  function ubus(object, method, params) {
+  function post(object, method, params) {
     return fetch('/ubus', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: ++ubusId, method: 'call', params: ['00000000000000000000000000000000', object, method, params || {}] }),
-    }).then(function (r) { return r.json(); }).then(function (reply) {
+      body: JSON.stringify({ jsonrpc: '2.0', id: ++ubusId, method: 'call', params: [sessionId, object, method, params || {}] }),
+    }).then(function (r) { return r.json(); });
+  }
+  /** The uci stand-in's own calls: any error or non-zero status fails. */
+  function ubus(object, method, params) {
+    return post(object, method, params).then(function (reply) {
       if (reply.error) throw new Error(reply.error.message);
       if (reply.result[0] !== 0) throw new Error('ubus status ' + reply.result[0]);
       return reply.result[1];
@@ -57,16 +64,36 @@
   }
 
   var rpc = {
+    /**
+     * As rpc.js declare() + handleCallReply() (openwrt/luci modules/luci-base/htdocs/
+     * luci-static/resources/rpc.js): positional args become the named params; a JSON-RPC
+     * error rejects with "RPC call to o/m failed with error <code>: <message>"; a non-zero
+     * ubus status resolves to the code unless `reject` is set; `expect` picks a key and
+     * falls back to its value when the reply lacks it or has another type.
+     */
     declare: function (opts) {
       return function () {
         var params = {};
         var args = arguments;
-        (opts.params || []).forEach(function (p, i) { if (args[i] !== undefined) params[p] = args[i]; });
-        return ubus(opts.object, opts.method, params).then(function (result) {
-          if (!opts.expect) return result;
-          var key = Object.keys(opts.expect)[0];
-          if (key === '') return result;
-          return result && result[key] !== undefined ? result[key] : opts.expect[key];
+        (opts.params || []).forEach(function (p, i) { params[p] = args[i]; });
+        return post(opts.object, opts.method, params).then(function (msg) {
+          var type = Object.prototype.toString;
+          if (msg.error && msg.error.code && msg.error.message)
+            throw new Error('RPC call to ' + opts.object + '/' + opts.method + ' failed with error ' + msg.error.code + ': ' + msg.error.message);
+          var ret = null;
+          if (Array.isArray(msg.result)) {
+            if (opts.reject && msg.result[0] !== 0)
+              throw new Error('RPC call to ' + opts.object + '/' + opts.method + ' failed with ubus code ' + msg.result[0]);
+            ret = msg.result.length > 1 ? msg.result[1] : msg.result[0];
+          }
+          if (opts.expect) {
+            for (var key in opts.expect) {
+              if (ret != null && key !== '') ret = ret[key];
+              if (ret == null || type.call(ret) !== type.call(opts.expect[key])) ret = opts.expect[key];
+              break;
+            }
+          }
+          return ret;
         });
       };
     },
@@ -472,18 +499,49 @@
     },
   };
 
-  var modules = { view: view, form: form, rpc: rpc, ui: ui, poll: poll, uci: uci };
+  /** baseclass.extend as luci.js's Class.extend: a constructor whose prototype holds `proto`. */
+  var baseclass = {
+    extend: function (proto) {
+      function Class() { if (typeof this.__init__ === 'function') this.__init__.apply(this, arguments); }
+      Object.assign(Class.prototype, proto);
+      return Class;
+    },
+  };
+
+  var modules = { baseclass: baseclass, view: view, form: form, rpc: rpc, ui: ui, poll: poll, uci: uci };
+
+  /**
+   * Fetches a source file and runs it with its 'require x [as y]' modules as arguments.
+   * As luci.js require(): a module x.y is the file x/y.js under luci-static/resources,
+   * whose factory returns a class that is instantiated once (classes[name] = new _class()).
+   */
+  function compile(url) {
+    return fetch(url).then(function (r) {
+      if (!r.ok) throw new Error('HTTP error ' + r.status + ' while loading class file "' + url + '"');
+      return r.text();
+    }).then(function (src) {
+      var names = [], loads = [];
+      var re = /^\s*'require\s+([\w.]+)(?:\s+as\s+(\w+))?';/gm, m;
+      while ((m = re.exec(src)) !== null) {
+        names.push(m[2] || m[1].replace(/[^a-zA-Z0-9_]/g, '_'));
+        loads.push(requireModule(m[1]));
+      }
+      return Promise.all(loads).then(function (values) { return new Function(names.join(','), src).apply(window, values); });
+    });
+  }
+  function requireModule(name) {
+    if (modules[name]) return Promise.resolve(modules[name]);
+    if (name.indexOf('.') < 0) return Promise.reject(new Error('the harness has no module ' + name));
+    modules[name] = compile('/luci-static/resources/' + name.replace(/\./g, '/') + '.js').then(function (Class) {
+      modules[name] = new Class();
+      return modules[name];
+    });
+    return modules[name];
+  }
 
   /** Loads view/<path>.js as luci.js does and renders it into #maincontent. */
   window.loadView = function (path) {
-    return fetch('/luci-static/resources/view/' + path + '.js').then(function (r) { return r.text(); }).then(function (src) {
-      var names = [], values = [];
-      var re = /^\s*'require\s+([\w.]+)(?:\s+as\s+(\w+))?';/gm, m;
-      while ((m = re.exec(src)) !== null) {
-        if (!modules[m[1]]) throw new Error('the harness has no module ' + m[1]);
-        names.push(m[2] || m[1]); values.push(modules[m[1]]);
-      }
-      var v = new Function(names.join(','), src).apply(window, values);
+    return compile('/luci-static/resources/view/' + path + '.js').then(function (v) {
       return Promise.resolve(v.load()).then(function (data) { return v.render(data); }).then(function (node) {
         var main = document.getElementById('maincontent');
         main.appendChild(node);
