@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Broker } from '../../src/broker/Broker';
+import { ControlApi, ControlRequestError } from '../../src/control/ControlApi';
+import { TopicExplorer } from '../../src/control/TopicExplorer';
+
+function api(): { broker: Broker; api: ControlApi; explorer: TopicExplorer } {
+  const broker = new Broker({ limits: { messageSizeLimit: 100 } });
+  const explorer = new TopicExplorer(broker, 10);
+  return { broker, explorer, api: new ControlApi(broker, explorer) };
+}
+
+test('control API: every argument is checked and a bad one refused with a message; nothing is published', () => {
+  const { broker, api: a, explorer } = api();
+  const refused: [string, Record<string, unknown>, RegExp][] = [
+    ['topics', { filter: 'a/#/b' }, /invalid topic filter/],
+    ['topics', { expanded: 'home' }, /expanded must be a list/],
+    ['topics', { expanded: [[1]] }, /expanded must be a list/],
+    ['topics', { search: 5 }, /search must be a string/],
+    ['topic', {}, /topic is required/],
+    ['live', { filter: '#/x' }, /invalid topic filter/],
+    ['live', { cursor: -1 }, /cursor must be a whole number/],
+    ['live', { cursor: 'abc' }, /cursor must be a whole number/],
+    ['publish', { topic: 'a/+', payload: 'x' }, /invalid topic name/],
+    ['publish', { topic: '$SYS/broker/x', payload: 'x' }, /broker's own/],
+    ['publish', { topic: 'a', payload: 'x', qos: 3 }, /qos must be 0, 1 or 2/],
+    ['publish', { topic: 'a', payload: 'x'.repeat(101) }, /payload too large \(101 bytes, at most 100\)/],
+    ['publish', { payload: 'x' }, /topic is required/],
+    ['disconnect', { client_id: 'nobody' }, /no connected client 'nobody'/],
+    ['remove_session', { client_id: 'nobody' }, /no offline session 'nobody'/],
+  ];
+  for (const [method, args, message] of refused) {
+    assert.throws(() => a.methods[method](args), (err: Error) => err instanceof ControlRequestError && message.test(err.message), `${method} ${JSON.stringify(args)}`);
+  }
+  assert.equal(broker.retained.size, 0);
+  explorer.stop();
+  broker.close();
+});
+
+test('control API: publish as LuCI sends it (strings for qos and retain), clear retained with an empty payload', () => {
+  const { broker, api: a, explorer } = api();
+  assert.deepEqual(a.methods.publish({ topic: 'lamp/set', payload: 'on', qos: '1', retain: '1', content_type: 'text/plain', ubus_rpc_session: 'x' }), { result: 'published' });
+  const m = broker.retained.get('lamp/set')!;
+  assert.equal(m.payload.toString(), 'on');
+  assert.equal(m.qos, 1);
+  assert.equal(m.properties?.contentType, 'text/plain');
+  assert.deepEqual(a.methods.publish({ topic: 'lamp/set', payload: '', retain: true }), { result: 'cleared' });
+  assert.equal(broker.retained.get('lamp/set'), undefined);
+  explorer.stop();
+  broker.close();
+});

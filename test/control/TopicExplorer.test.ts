@@ -1,0 +1,119 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Broker } from '../../src/broker/Broker';
+import { LiveHistory } from '../../src/control/LiveHistory';
+import { PREVIEW_BYTES } from '../../src/control/PayloadPreview';
+import { RecentTopics } from '../../src/control/RecentTopics';
+import { IDLE_MS, TopicExplorer } from '../../src/control/TopicExplorer';
+
+/** Microtasks run: LocalClient delivers on one. */
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** How many subscriptions match a topic: the explorer's subscriber is one of them when watching. */
+function subscribers(broker: Broker, topic: string): number {
+  return broker.subscriptions.match(topic).length;
+}
+
+test('explorer: no subscriber and no cache until a page asks; one subscriber while watching; all gone after IDLE_MS', async () => {
+  let now = 1_000_000;
+  const broker = new Broker();
+  const explorer = new TopicExplorer(broker, 100, () => now);
+  broker.publish('a/b', 'before');
+  await settle();
+  assert.equal(subscribers(broker, 'a/b'), 0);
+  assert.equal(explorer.cachedTopics, 0);
+
+  explorer.children([], 10);
+  assert.equal(explorer.watching, true);
+  assert.equal(subscribers(broker, 'a/b'), 1);
+  broker.publish('a/b', 'during');
+  await settle();
+  assert.equal(explorer.cachedTopics, 1);
+  assert.equal(explorer.topic('a/b')?.payload.toString(), 'during');
+
+  now += IDLE_MS - 1;
+  explorer.stopIfIdle();
+  assert.equal(explorer.watching, true, 'a page polled less than IDLE_MS ago');
+  now += 1;
+  explorer.stopIfIdle();
+  assert.equal(explorer.watching, false);
+  assert.equal(subscribers(broker, 'a/b'), 0);
+  assert.equal(explorer.cachedTopics, 0, 'nothing is kept when nobody watches');
+  broker.close();
+});
+
+test('explorer: retained topics need no cache; the tree lists only the asked level with counts', async () => {
+  const broker = new Broker();
+  const explorer = new TopicExplorer(broker, 0, () => 5000);
+  for (const t of ['home/kitchen/lamp', 'home/kitchen/temp', 'home/hall', 'garage', '/leading', 'a//b']) broker.publish(t, t, { retain: true });
+  await settle();
+  const root = explorer.children([], 100);
+  assert.deepEqual(root.nodes.map((n) => [n.name, n.topics, n.state?.payload.toString()]), [
+    ['', 1, undefined],
+    ['a', 1, undefined],
+    ['garage', 1, 'garage'],
+    ['home', 3, undefined],
+  ]);
+  assert.deepEqual(explorer.children(['home'], 100).nodes.map((n) => [n.name, n.topics]), [['hall', 1], ['kitchen', 2]]);
+  assert.deepEqual(explorer.children(['a', ''], 100).nodes.map((n) => n.name), ['b']);
+  assert.equal(explorer.children(['home'], 1).more, 1);
+  assert.deepEqual(explorer.find('home/+/+', undefined, 10).topics.map((t) => t.topic), ['home/kitchen/lamp', 'home/kitchen/temp']);
+  assert.deepEqual(explorer.find(undefined, 'KITCHEN/L', 10).topics.map((t) => t.topic), ['home/kitchen/lamp']);
+  assert.equal(explorer.topic('garage')?.changedAt, undefined, 'stored before the explorer watched');
+  // An empty retained message removes the topic from the tree.
+  broker.publish('garage', '', { retain: true });
+  await settle();
+  assert.equal(explorer.topic('garage'), undefined);
+  explorer.stop();
+  broker.close();
+});
+
+test('explorer: the cache holds at most its size, evicting the topic that changed longest ago; large payloads are cut', async () => {
+  const broker = new Broker();
+  const explorer = new TopicExplorer(broker, 3, () => 5000);
+  explorer.touch();
+  for (const t of ['t/1', 't/2', 't/3']) broker.publish(t, 'x');
+  await settle();
+  broker.publish('t/1', 'again');
+  broker.publish('t/4', Buffer.alloc(PREVIEW_BYTES * 3, 1));
+  await settle();
+  assert.equal(explorer.cachedTopics, 3);
+  assert.equal(explorer.topic('t/2'), undefined, 't/2 changed longest ago');
+  const big = explorer.topic('t/4')!;
+  assert.equal(big.size, PREVIEW_BYTES * 3);
+  assert.equal(big.payload.length, PREVIEW_BYTES);
+  explorer.stop();
+  broker.close();
+});
+
+test('recent topics: messages in the last minute, in ten-second buckets', () => {
+  const recent = new RecentTopics(10);
+  let now = 100_000;
+  for (let i = 0; i < 5; i++) recent.record('x', Buffer.from('1'), 1, 0, false, undefined, now);
+  now += 30_000;
+  recent.record('x', Buffer.from('1'), 1, 0, false, undefined, now);
+  const e = recent.get('x')!;
+  assert.equal(recent.rate(e, now), 6);
+  assert.equal(recent.rate(e, now + 31_000), 1, 'the first five are over a minute old');
+  assert.equal(recent.rate(e, now + 120_000), 0);
+});
+
+test('live history: numbered messages after a cursor, filtered; what fell out is reported as missed', () => {
+  const live = new LiveHistory(4);
+  const push = (t: string): void => live.push(t, Buffer.from(t), t.length, 0, false, undefined, 0);
+  push('a/1');
+  push('b/1');
+  push('a/2');
+  assert.deepEqual(live.since(0, 'a/#', 10).messages.map((m) => m.seq), [1, 3]);
+  assert.deepEqual(live.since(1, '#', 10), { cursor: 3, missed: 0, messages: live.since(1, '#', 10).messages });
+  assert.equal(live.since(3, '#', 10).messages.length, 0);
+  for (let i = 3; i <= 8; i++) push(`a/${i}`);
+  const batch = live.since(1, '#', 10);
+  assert.deepEqual(batch.messages.map((m) => m.seq), [6, 7, 8, 9]);
+  assert.equal(batch.missed, 4);
+  assert.equal(batch.cursor, 9);
+  assert.deepEqual(live.since(5, '#', 2).messages.map((m) => m.seq), [6, 7], 'at most max');
+  assert.equal(live.since(5, '#', 2).cursor, 7);
+  // A cursor from before a restart (ahead of the history) starts again from now.
+  assert.deepEqual(live.since(1000, '#', 10), { cursor: 9, missed: 0, messages: [] });
+});
