@@ -4,7 +4,7 @@ import { Broker } from '../../src/broker/Broker';
 import { LiveHistory } from '../../src/control/LiveHistory';
 import { PREVIEW_BYTES } from '../../src/control/PayloadPreview';
 import { RecentTopics } from '../../src/control/RecentTopics';
-import { IDLE_MS, TopicExplorer } from '../../src/control/TopicExplorer';
+import { IDLE_MS, TopicExplorer, byName } from '../../src/control/TopicExplorer';
 
 /** Microtasks run: LocalClient delivers on one. */
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -116,4 +116,9 @@ test('live history: numbered messages after a cursor, filtered; what fell out is
   assert.equal(live.since(5, '#', 2).cursor, 7);
   // A cursor from before a restart (ahead of the history) starts again from now.
   assert.deepEqual(live.since(1000, '#', 10), { cursor: 9, missed: 0, messages: [] });
+});
+
+test('topic names sort naturally: numbers inside names by value', () => {
+  const names = ['s10', 's2', 'S1', 's1', 'r3/s1', 'sensor', 's02', 's', '', 'a10b2', 'a10b10', 'a9'];
+  assert.deepEqual([...names].sort(byName), ['', 'S1', 'a9', 'a10b2', 'a10b10', 'r3/s1', 's', 's1', 's02', 's2', 's10', 'sensor']);
 });

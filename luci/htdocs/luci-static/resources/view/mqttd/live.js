@@ -37,7 +37,8 @@ return view.extend({
 		for (var i = 0; i < messages.length; i++) {
 			var m = messages[i];
 			// Newest first; the row's <pre> shows JSON pretty-printed, binary as hex.
-			body.insertBefore(E('tr', { 'class': 'tr mqttd-live-message', 'data-topic': m.topic, 'data-seq': m.seq }, [
+			// data-at (broker receipt) and data-shown (on screen), both ms: the latency, for measuring.
+			body.insertBefore(E('tr', { 'class': 'tr mqttd-live-message', 'data-topic': m.topic, 'data-seq': m.seq, 'data-at': m.at, 'data-shown': Date.now() }, [
 				E('td', { 'class': 'td', 'style': 'white-space:nowrap' }, [ text(payload.time(m.at)) ]),
 				E('td', { 'class': 'td', 'style': 'word-break:break-all' }, [ text(m.topic) ]),
 				E('td', { 'class': 'td' }, [ m.size ? payload.block(m, 'auto') : E('em', {}, _('(empty)')) ]),
