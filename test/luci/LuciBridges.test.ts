@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { freePort, waitForPort } from '../helpers/ports';
 import { hasCommand, startProcess, type RunningProcess } from '../helpers/processes';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto';
@@ -11,7 +11,7 @@ import { loadUciConfig } from '../../src/config/UciConfig';
 import { ConfigErrors } from '../../src/config/ConfigErrors';
 import { REPO } from '../openwrt/openwrtRoot';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { startLuciHarness, type LuciHarness } from './luciHarness';
+import { launchChromium, openView, startLuciHarness, type LuciHarness } from './luciHarness';
 
 // The whole path of a bridge made in LuCI: Settings writes UCI, the real broker reads that UCI
 // file and connects to a real mosquitto, the Status page shows what the broker reports.
@@ -36,12 +36,8 @@ function field(sid: string, option: string): string {
   return `[id="widget.cbid.mqttd.${sid}.${option}"]`;
 }
 
-async function open(view: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  await page.goto(`${harness.url}/?view=${view}`);
-  await page.waitForFunction("document.body.hasAttribute('data-view-ready') || document.body.hasAttribute('data-view-error')");
-  assert.equal(await page.getAttribute('body', 'data-view-error'), null);
-  return page;
+function open(view: string): Promise<Page> {
+  return openView(browser, harness, view);
 }
 
 async function tab(page: Page, sid: string, name: string): Promise<void> {
@@ -108,10 +104,7 @@ before(async () => {
     ].join('\n'),
   );
   harness = await startLuciHarness(bin, files, uciPath);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -5,12 +5,12 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileS
 import { request } from 'node:http';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { freePort, waitForPort } from '../helpers/ports';
 import { hasCommand, startProcess, waitForOutput, type RunningProcess } from '../helpers/processes';
 import { REPO } from '../openwrt/openwrtRoot';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { NO_SESSION, startLuciHarness, type LuciHarness } from './luciHarness';
+import { NO_SESSION, launchChromium, openView, startLuciHarness, type LuciHarness } from './luciHarness';
 
 // The topic explorer pages (Topics, Live, Publish, Clients) in real Chromium, through the
 // harness's uhttpd/rpcd stand-in and the real mqttd.explorer plugin (busybox ash + wget),
@@ -27,14 +27,8 @@ let files: PluginFiles;
 let controlFile = '';
 let port = 0;
 
-async function open(view: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  page.on('dialog', (d) => void d.accept());
-  await page.goto(`${harness.url}/?view=${view}`);
-  await page.waitForFunction("document.body.hasAttribute('data-view-ready') || document.body.hasAttribute('data-view-error')");
-  const error = await page.getAttribute('body', 'data-view-error');
-  assert.equal(error, null, `view ${view} failed: ${error}`);
-  return page;
+function open(view: string): Promise<Page> {
+  return openView(browser, harness, view);
 }
 
 function pub(...args: string[]): void {
@@ -92,10 +86,7 @@ before(async () => {
   pub('-t', 'garage/door', '-m', 'closed', '-r');
 
   harness = await startLuciHarness(bin, files, uciPath, { controlFile });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

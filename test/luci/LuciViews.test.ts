@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { freePort, waitForPort } from '../helpers/ports';
 import { hasCommand, startProcess, type RunningProcess } from '../helpers/processes';
 import { loadUciConfig } from '../../src/config/UciConfig';
 import { REPO } from '../openwrt/openwrtRoot';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { startLuciHarness, type LuciHarness } from './luciHarness';
+import { launchChromium, openView, startLuciHarness, type LuciHarness } from './luciHarness';
 
 const skip =
   !(hasCommand('chromium') && hasCommand('busybox') && hasCommand('mosquitto_sub')) ? 'needs chromium, busybox and mosquitto-clients' : !existsSync(MQTTD_JS) && 'needs dist/mqttd.js (npm run build)';
@@ -21,14 +21,8 @@ let broker: RunningProcess;
 let files: PluginFiles;
 let port = 0;
 
-async function open(view: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  page.on('dialog', (d) => void d.accept());
-  await page.goto(`${harness.url}/?view=${view}`);
-  await page.waitForFunction("document.body.hasAttribute('data-view-ready') || document.body.hasAttribute('data-view-error')");
-  const error = await page.getAttribute('body', 'data-view-error');
-  assert.equal(error, null, `view ${view} failed: ${error}`);
-  return page;
+function open(view: string): Promise<Page> {
+  return openView(browser, harness, view);
 }
 
 function connects(user: string, password: string): boolean {
@@ -63,10 +57,7 @@ before(async () => {
   broker = startProcess(process.execPath, [MQTTD_JS, '-c', conf]);
   await waitForPort(port);
   harness = await startLuciHarness(bin, files, uciPath);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

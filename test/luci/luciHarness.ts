@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, normalize } from 'node:path';
+import assert from 'node:assert/strict';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { parseUci, type UciPackage } from '../../src/config/UciConfig';
 import type { FileError } from '../../src/config/FileError';
 import { REPO } from '../openwrt/openwrtRoot';
@@ -282,4 +284,23 @@ export async function startLuciHarness(bin: string, files: PluginFiles, uciPath:
     sessionId,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** Headless Debian Chromium, quiet: no network of its own, no first-run work. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Opens a view as an administrator would; confirmation dialogs are accepted. Fails if the view failed to load. */
+export async function openView(browser: Browser, harness: LuciHarness, view: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  page.on('dialog', (d) => void d.accept());
+  await page.goto(`${harness.url}/?view=${view}`);
+  await page.waitForFunction("document.body.hasAttribute('data-view-ready') || document.body.hasAttribute('data-view-error')");
+  const error = await page.getAttribute('body', 'data-view-error');
+  assert.equal(error, null, `view ${view} failed: ${error}`);
+  return page;
 }
