@@ -159,6 +159,8 @@ export class Broker {
   private readonly connectedAt = new Map<Session, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private localCount = 0;
+  /** In-process subscribers that watch without counting as a receiver (the LuCI explorer). */
+  private readonly observers = new Set<Session>();
   private closed = false;
 
   constructor(options: BrokerOptions = {}) {
@@ -192,9 +194,15 @@ export class Broker {
    * Subscribes in-process. The handler receives every matching message (retained ones
    * first, with `retain` set, unless `retained` is false). Returns a function that
    * unsubscribes. The ACL and the subscribe hooks govern network clients, not the
-   * embedding program (nor the bridges, which mosquitto lets through its ACL too).
+   * embedding program (nor the bridges, which mosquitto lets through its ACL too). An
+   * `observer` does not count as a receiver: a v5 publisher still hears "no matching
+   * subscribers" when it is the only one.
    */
-  subscribe(filter: string, handler: LocalHandler, options: { qos?: QoS; retained?: boolean } = {}): () => void {
+  subscribe(
+    filter: string,
+    handler: LocalHandler,
+    options: { qos?: QoS; retained?: boolean; observer?: boolean } = {},
+  ): () => void {
     const id = `$local-${++this.localCount}`;
     const client = new LocalClient(handler, this.log);
     const session = new Session(id, 5, this.limits);
@@ -209,11 +217,13 @@ export class Broker {
     }, true);
     if (result.code > 2) throw new Error(`cannot subscribe to ${JSON.stringify(filter)}: reason 0x${result.code.toString(16)}`);
     this.sendRetained(session, result.subscription!, true);
+    if (options.observer) this.observers.add(session);
     return () => {
       for (const sub of session.subscriptions.values()) this.subscriptions.remove(sub);
       session.subscriptions.clear();
       session.clearMessages();
       session.link = null;
+      this.observers.delete(session);
     };
   }
 
@@ -436,7 +446,7 @@ export class Broker {
     }
     // After the fan-out: closing may publish a will, which routes in turn.
     if (hookFailed) publisher?.close(IMPLEMENTATION_SPECIFIC_ERROR, 'onMessage hook failed');
-    return entries.length > 0;
+    return entries.length > 0 && (this.observers.size === 0 || this.hasReceiver(entries));
   }
 
   /** Records a QoS 1/2 acknowledgement and sends what the window now allows. */
@@ -635,6 +645,15 @@ export class Broker {
       if (q === undefined || e.qos > q) copies.set(e.session, e.qos);
     }
     return copies.size > 0 ? copies : undefined;
+  }
+
+  /** Whether a subscription other than an observer's matched. */
+  private hasReceiver(entries: readonly SubscriptionEntry[]): boolean {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (isShareGroup(e) || !this.observers.has(e.session)) return true;
+    }
+    return false;
   }
 
   private pickShareMember(group: ShareGroup): Subscription {

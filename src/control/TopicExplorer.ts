@@ -70,7 +70,9 @@ export class TopicExplorer {
     this.lastUse = this.now();
     if (this.watching) return;
     const record = (_topic: string, _payload: Buffer, message: Message): void => this.record(message);
-    this.unsubscribe = [this.broker.subscribe('#', record, { qos: 0, retained: false }), this.broker.subscribe('$SYS/#', record, { qos: 0, retained: false })];
+    // An observer: publishers see the same PUBACK reason codes whether a page is open or not.
+    const options = { qos: 0, retained: false, observer: true } as const;
+    this.unsubscribe = [this.broker.subscribe('#', record, options), this.broker.subscribe('$SYS/#', record, options)];
     this.idleTimer = setInterval(() => this.stopIfIdle(), 5000);
     this.idleTimer.unref();
   }

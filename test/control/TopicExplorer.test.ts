@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Broker } from '../../src/broker/Broker';
+import { Message } from '../../src/broker/Message';
 import { LiveHistory } from '../../src/control/LiveHistory';
 import { PREVIEW_BYTES } from '../../src/control/PayloadPreview';
 import { RecentTopics } from '../../src/control/RecentTopics';
@@ -39,6 +40,18 @@ test('explorer: no subscriber and no cache until a page asks; one subscriber whi
   assert.equal(explorer.watching, false);
   assert.equal(subscribers(broker, 'a/b'), 0);
   assert.equal(explorer.cachedTopics, 0, 'nothing is kept when nobody watches');
+  broker.close();
+});
+
+test('explorer: watching changes nothing a publisher sees: a message nobody else subscribed to still matches no one', () => {
+  const broker = new Broker();
+  const explorer = new TopicExplorer(broker, 10);
+  explorer.touch();
+  assert.equal(broker.route(new Message('nobody/listens', Buffer.from('x'), 1, false, undefined, undefined, 'c'), undefined), false);
+  const off = broker.subscribe('nobody/#', () => undefined);
+  assert.equal(broker.route(new Message('nobody/listens', Buffer.from('x'), 1, false, undefined, undefined, 'c'), undefined), true);
+  off();
+  explorer.stop();
   broker.close();
 });
 
