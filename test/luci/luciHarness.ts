@@ -1,9 +1,11 @@
 /**
  * The server side of the LuCI harness: serves the real view files and the minimal loader,
- * and answers ubus JSON-RPC the way rpcd would — `mqttd` calls run the real rpcd plugin
- * under busybox ash (rpcd exec.c: `<plugin> call <method>`, the arguments on stdin), `uci`
- * calls read and write a real UCI file as rpcd's uci object does (openwrt/rpcd uci.c; each
- * method below names its function there).
+ * and answers ubus JSON-RPC the way uhttpd + rpcd would — every call's session is checked
+ * against the app's acl.d grants first (an unknown or all-zero session is denied), then
+ * `mqttd` and `mqttd.explorer` calls run the real rpcd plugins under busybox ash (rpcd
+ * exec.c: `<plugin> call <method>`, the arguments on stdin), and `uci` calls read and write
+ * a real UCI file as rpcd's uci object does (openwrt/rpcd uci.c; each method below names
+ * its function there).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

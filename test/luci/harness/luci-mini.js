@@ -3,8 +3,10 @@
 // 'require' lines, build it with new Function) and provides the subset of LuCI's API the
 // views use: view, form (Map/NamedSection/TypedSection/GridSection, tabs, Flag/Value/ListValue/
 // DynamicList, parse/write/remove as form.js), uci (staged changes), rpc.declare
-// over ubus JSON-RPC, ui notifications, poll, E() and _(). ubus calls go to the harness
-// server, which runs the real rpcd plugin and edits a real UCI file.
+// over ubus JSON-RPC with the page's session id (as rpc.js), baseclass and 'require x.y'
+// modules (as luci.js require()), ui notifications, poll, E() and _(). ubus calls go to the
+// harness server, which checks the session as uhttpd/rpcd do, runs the real rpcd plugins
+// and edits a real UCI file.
 'use strict';
 
 (function () {
