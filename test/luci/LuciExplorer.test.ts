@@ -127,6 +127,28 @@ test('Topics page: retained topics published by mosquitto_pub appear in the tree
   await page.close();
 });
 
+test('Topics page: a large payload is cut with its size shown; a binary one is shown as hex', { skip }, async () => {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+  await client.publishAsync('blob/large', 'x'.repeat(10_000), { retain: true, qos: 1 });
+  await client.publishAsync('blob/binary', Buffer.from([0x00, 0x01, 0xfe, 0xff, 0x41]), { retain: true, qos: 1 });
+  await client.endAsync();
+  const page = await open('mqttd/topics');
+  await page.fill('#mqttd-topic-filter', 'blob/+');
+  await page.waitForSelector('#mqttd-topics-info >> text=2 matching topics');
+  assert.match(await page.innerText('tr[data-topic="blob/large"]'), /x{80}…\s+9\.8 KiB/);
+  assert.match(await page.innerText('tr[data-topic="blob/binary"]'), /00 01 fe ff 41\s+5 B/);
+  await page.click('tr[data-topic="blob/large"]');
+  await page.waitForSelector('#mqttd-topic-detail >> text=Showing the first 2.0 KiB of 9.8 KiB.');
+  assert.equal((await page.innerText('#mqttd-topic-detail pre')).length, 2048);
+  await page.click('tr[data-topic="blob/binary"]');
+  await page.waitForSelector('#mqttd-topic-detail .mqttd-payload[data-kind="hex"]');
+  assert.equal(await page.innerText('#mqttd-topic-detail pre'), '0000  00 01 fe ff 41  ....A');
+  await page.screenshot({ path: join(SHOTS, 'luci-topics-binary.png'), fullPage: true });
+  await page.fill('#mqttd-topic-filter', 'nothing/+');
+  await page.waitForSelector('#mqttd-topics >> text=No topic matches.');
+  await page.close();
+});
+
 test('Topics page with 10,000 retained topics: only expanded levels are drawn; search finds one among them', { skip }, async () => {
   const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
   for (let room = 0; room < 100; room++) {

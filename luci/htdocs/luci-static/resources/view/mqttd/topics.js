@@ -132,7 +132,9 @@ return view.extend({
 			rows = this.treeRows(levels, [], 0, []);
 		}
 		if (!rows.length)
-			rows = [ E('tr', { 'class': 'tr placeholder' }, [ E('td', { 'class': 'td', 'colspan': TITLES.length }, [ E('em', {}, _('No topic yet: nothing is retained and nothing was published since this page opened.')) ]) ]) ];
+			rows = [ E('tr', { 'class': 'tr placeholder' }, [ E('td', { 'class': 'td', 'colspan': TITLES.length }, [ E('em', {}, reply.matches
+				? _('No topic matches.')
+				: _('No topic yet: nothing is retained and nothing was published since this page opened.')) ]) ]) ];
 		this.info.textContent = info;
 		this.table.replaceChildren.apply(this.table, [ E('tr', { 'class': 'tr table-titles' }, TITLES.map(function(t) { return E('th', { 'class': 'th' }, t); })) ].concat(rows));
 	},
