@@ -93,10 +93,12 @@ export class ControlServer {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
+      if (size > MAX_REQUEST_BYTES) return;
       size += chunk.length;
       if (size > MAX_REQUEST_BYTES) {
+        // Refused unread; the socket goes once the answer is out.
+        res.once('finish', () => req.destroy());
         reply(413, { error: `request over ${MAX_REQUEST_BYTES} bytes` });
-        req.destroy();
         return;
       }
       chunks.push(chunk);

@@ -136,6 +136,12 @@ const samples: Record<string, Sample> = {
     bad: ['connect_timeout 0', "expected a whole number from 1 to 65535, got '0'"],
   },
   status_file: { line: 'status_file /var/run/mqttd/status.json', check: (c) => assert.equal(c.statusFile, '/var/run/mqttd/status.json') },
+  control_file: { line: 'control_file /var/run/mqttd/control', check: (c) => assert.equal(c.controlFile, '/var/run/mqttd/control') },
+  explorer_cache_size: {
+    line: 'explorer_cache_size 50',
+    check: (c) => assert.equal(c.explorerCacheSize, 50),
+    bad: ['explorer_cache_size 100001', "expected a whole number from 0 to 100000, got '100001'"],
+  },
   listener: {
     line: 'listener 8883 192.168.1.1',
     check: (c) => assert.deepEqual(c.listeners.map((l) => [l.port, l.bindAddress]), [[1884, undefined], [8883, '192.168.1.1']]),

@@ -146,6 +146,14 @@ test('Topics page: a large payload is cut with its size shown; a binary one is s
   await page.screenshot({ path: join(SHOTS, 'luci-topics-binary.png'), fullPage: true });
   await page.fill('#mqttd-topic-filter', 'nothing/+');
   await page.waitForSelector('#mqttd-topics >> text=No topic matches.');
+
+  // Topic names and payloads that are markup are shown as text, never run.
+  pub('-t', 'xss/<img src=x onerror="document.body.dataset.xss=1">', '-m', '<img src=x onerror="document.body.dataset.xss=2">', '-r');
+  await page.fill('#mqttd-topic-filter', 'xss/+');
+  await page.click('tr[data-topic^="xss/<img"]');
+  await page.waitForSelector('#mqttd-topic-detail .mqttd-payload');
+  assert.match(await page.innerText('#mqttd-topic-detail pre'), /^<img src=x/);
+  assert.equal(await page.getAttribute('body', 'data-xss'), null);
   await page.close();
 });
 
@@ -325,6 +333,8 @@ test('Without a valid LuCI session the explorer is refused, and the control endp
     assert.equal(r.status, 401, body);
     assert.equal(r.body, '{"error":"not authorised"}');
   }
+  // Too large: refused unread, even with the secret.
+  assert.equal((await controlPost(url, 'publish', `${token}\n${JSON.stringify({ topic: 'a', payload: 'x'.repeat(300_000) })}`)).status, 413);
   const r = await controlPost(url, 'clients', `${token}\n{}`);
   assert.equal(r.status, 200);
   assert.ok(Array.isArray((JSON.parse(r.body) as { connected: unknown[] }).connected));
