@@ -118,11 +118,11 @@ test('Topics page: retained topics published by mosquitto_pub appear in the tree
 
   // An MQTT filter: a flat list of what matches.
   await page.fill('#mqttd-topic-filter', 'home/+/temperature');
-  await page.waitForSelector('#mqttd-topics-info >> text=1 matching topics');
+  await page.waitForSelector('#mqttd-topics-info >> text="1 matching topic"');
   assert.deepEqual(await page.locator('#mqttd-topics tr[data-topic]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-topic'))), ['home/livingroom/temperature']);
   await page.fill('#mqttd-topic-filter', '');
   await page.fill('#mqttd-topic-search', 'KITCH');
-  await page.waitForSelector('#mqttd-topics-info >> text=2 matching topics');
+  await page.waitForSelector('#mqttd-topics-info >> text="2 matching topics"');
   await page.screenshot({ path: join(SHOTS, 'luci-topics-search.png'), fullPage: true });
   await page.close();
 });
@@ -134,13 +134,14 @@ test('Topics page: a large payload is cut with its size shown; a binary one is s
   await client.endAsync();
   const page = await open('mqttd/topics');
   await page.fill('#mqttd-topic-filter', 'blob/+');
-  await page.waitForSelector('#mqttd-topics-info >> text=2 matching topics');
+  await page.waitForSelector('#mqttd-topics-info >> text="2 matching topics"');
   assert.match(await page.innerText('tr[data-topic="blob/large"]'), /x{80}…\s+9\.8 KiB/);
   assert.match(await page.innerText('tr[data-topic="blob/binary"]'), /00 01 fe ff 41\s+5 B/);
   await page.click('tr[data-topic="blob/large"]');
   await page.waitForSelector('#mqttd-topic-detail >> text=Showing the first 2.0 KiB of 9.8 KiB.');
   assert.equal((await page.innerText('#mqttd-topic-detail pre')).length, 2048);
   await page.click('tr[data-topic="blob/binary"]');
+  await page.waitForSelector('#mqttd-topic-detail h3 >> text=Topic blob/binary');
   await page.waitForSelector('#mqttd-topic-detail .mqttd-payload[data-kind="hex"]');
   assert.equal(await page.innerText('#mqttd-topic-detail pre'), '0000  00 01 fe ff 41  ....A');
   await page.screenshot({ path: join(SHOTS, 'luci-topics-binary.png'), fullPage: true });
@@ -151,7 +152,7 @@ test('Topics page: a large payload is cut with its size shown; a binary one is s
   pub('-t', 'xss/<img src=x onerror="document.body.dataset.xss=1">', '-m', '<img src=x onerror="document.body.dataset.xss=2">', '-r');
   await page.fill('#mqttd-topic-filter', 'xss/+');
   await page.click('tr[data-topic^="xss/<img"]');
-  await page.waitForSelector('#mqttd-topic-detail .mqttd-payload');
+  await page.waitForSelector('#mqttd-topic-detail h3 >> text=Topic xss/<img');
   assert.match(await page.innerText('#mqttd-topic-detail pre'), /^<img src=x/);
   assert.equal(await page.getAttribute('body', 'data-xss'), null);
   await page.close();
@@ -180,7 +181,7 @@ test('Topics page with 10,000 retained topics: only expanded levels are drawn; s
   assert.ok(rows < 250, `${rows} rows drawn`);
   await page.screenshot({ path: join(SHOTS, 'luci-topics-10k.png') });
   await page.fill('#mqttd-topic-search', 'r73/s19');
-  await page.waitForSelector('#mqttd-topics-info >> text=1 matching topics');
+  await page.waitForSelector('#mqttd-topics-info >> text="1 matching topic"');
   assert.match(await page.innerText('tr[data-topic="bulk/r73/s19"]'), /v73\.19/);
   await page.close();
 });
@@ -250,7 +251,7 @@ test('Clear retained: the topic leaves the tree and a new subscriber gets no ret
   await page.waitForSelector('#mqttd-clear-retained');
   await page.click('#mqttd-clear-retained');
   await page.waitForSelector('text=Retained message of test/clear-me cleared.');
-  await page.waitForSelector('#mqttd-topics-info >> text=0 matching topics');
+  await page.waitForSelector('#mqttd-topics-info >> text="0 matching topics"');
   assert.equal(await page.locator('tr[data-topic="test/clear-me"]').count(), 0);
   await page.screenshot({ path: join(SHOTS, 'luci-topics-cleared.png'), fullPage: true });
   await page.close();
@@ -316,6 +317,8 @@ test('Without a valid LuCI session the explorer is refused, and the control endp
       assert.deepEqual(r.error, { code: -32002, message: 'Access denied' }, `${sid}/${method}`);
     }
   }
+  // Nor can a caller name another session in the arguments.
+  assert.deepEqual((await ubusCall(harness.sessionId, 'mqttd.explorer', 'clients', { ubus_rpc_session: NO_SESSION })).error, { code: -32602, message: 'Invalid parameters' });
   // A page opened without the session shows the refusal, and nothing else.
   const page = await browser.newPage();
   await page.goto(`${harness.url}/?view=mqttd/clients&session=${NO_SESSION}`);

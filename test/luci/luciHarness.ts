@@ -249,7 +249,9 @@ export async function startLuciHarness(bin: string, files: PluginFiles, uciPath:
         // uhttpd ubus.c uh_ubus_handle_request_object: no access → ERROR_ACCESS {-32002, "Access denied"},
         // and the call never reaches rpcd's plugin.
         if (!allowed(sid, object, method)) return fail('Access denied', -32002);
-        // uh_ubus_send_request adds the caller's session to the arguments.
+        // uh_ubus_send_request adds the caller's session to the arguments, and refuses a
+        // call that brings its own ubus_rpc_session (ERROR_PARAMS).
+        if (Object.hasOwn(args ?? {}, 'ubus_rpc_session')) return fail('Invalid parameters', -32602);
         const callArgs = { ...args, ubus_rpc_session: sid };
         if (object === 'mqttd') {
           runPlugin(PLUGIN, pluginEnv, method, callArgs).then(reply, (err: Error) => fail(err.message));

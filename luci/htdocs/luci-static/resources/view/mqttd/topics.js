@@ -83,6 +83,8 @@ return view.extend({
 				if (ev.target.closest('.mqttd-toggle'))
 					return;
 				ev.preventDefault();
+				if (self.selected !== topic)
+					self.detail.replaceChildren();
 				self.selected = topic;
 				self.refresh();
 			});
@@ -125,7 +127,7 @@ return view.extend({
 		if (reply.matches) {
 			var self = this;
 			rows = reply.matches.map(function(m) { return self.row(m.topic, m.topic, 0, m, null); });
-			info = _('%d matching topics').format(reply.total) + (reply.total > reply.matches.length ? ' ' + _('(first %d shown)').format(reply.matches.length) : '');
+			info = (reply.total === 1 ? _('1 matching topic') : _('%d matching topics').format(reply.total)) + (reply.total > reply.matches.length ? ' ' + _('(first %d shown)').format(reply.matches.length) : '');
 		} else {
 			var levels = {};
 			(reply.levels || []).forEach(function(l) { levels[key(l.path)] = l; });
