@@ -219,6 +219,18 @@ test('Live view: a message published by mosquitto_pub appears on screen; pause h
   await page.waitForSelector('tr.mqttd-live-message[data-topic="live/while-paused"]');
   assert.equal(await page.locator('tr[data-topic="other/topic"]').count(), 0, 'the filter applies');
   await page.screenshot({ path: join(SHOTS, 'luci-live.png'), fullPage: true });
+
+  // A burst larger than one poll's batch (100): every message once, none twice.
+  await page.fill('#mqttd-live-filter', 'burst/#');
+  await page.click('#mqttd-live-watch');
+  const burst = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+  for (let i = 0; i < 150; i++) burst.publish(`burst/${i}`, String(i));
+  await burst.publishAsync('burst/last', 'end', { qos: 1 });
+  await burst.endAsync();
+  await page.waitForSelector('tr.mqttd-live-message[data-topic="burst/last"]');
+  const seen = await page.locator('tr.mqttd-live-message[data-topic^="burst/"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-topic')));
+  assert.equal(seen.length, 151);
+  assert.equal(new Set(seen).size, 151);
   await page.close();
 });
 

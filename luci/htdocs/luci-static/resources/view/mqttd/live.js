@@ -10,6 +10,7 @@
 var callLive = rpc.declare({ object: 'mqttd.explorer', method: 'live', params: [ 'filter', 'cursor' ], expect: { '': {} } });
 
 var POLL_MS = 500;
+var ERROR_POLL_MS = 5000;
 var TITLES = [ _('Received'), _('Topic'), _('Payload'), _('Size'), _('QoS'), _('Retained') ];
 
 function text(s) {
@@ -54,33 +55,50 @@ return view.extend({
 			rows[j].remove();
 	},
 
+	/**
+	 * One poll at a time, so no message is shown twice: a request made while one is under way
+	 * (Watch, Resume, the tab shown again) runs when it returns.
+	 */
 	poll: function() {
-		var self = this;
+		var self = this, delay = POLL_MS;
 		window.clearTimeout(this.timer);
+		if (this.busy) {
+			this.again = true;
+			return Promise.resolve();
+		}
 		if (this.paused || document.hidden)
-			return;
-		callLive(this.filter, this.cursor).then(function(r) {
+			return Promise.resolve();
+		this.busy = true;
+		return callLive(this.filter, this.cursor).then(function(r) {
 			self.errorBox.replaceChildren();
 			if (r.error) {
+				// The broker is down or restarting: ask less often until it answers.
+				delay = ERROR_POLL_MS;
 				self.errorBox.appendChild(E('div', { 'class': 'alert-message danger' }, [ text(r.error) ]));
-			} else {
-				// The first poll only learns where the history ends: the view shows what comes after.
-				if (self.cursor !== undefined) {
-					if (r.missed > 0)
-						self.errorBox.appendChild(E('div', { 'class': 'alert-message warning' }, [ text(_('%d messages arrived faster than the page could show them and were skipped.').format(r.missed)) ]));
-					self.addMessages(r.messages || []);
-				}
-				self.cursor = r.cursor;
-				self.status.setAttribute('data-cursor', r.cursor);
-				if (r.messages && r.messages.length >= 100 && !self.paused)
-					return self.poll();
+				return;
 			}
+			// The first poll only learns where the history ends: the view shows what comes after.
+			if (self.cursor !== undefined) {
+				if (r.missed > 0)
+					self.errorBox.appendChild(E('div', { 'class': 'alert-message warning' }, [ text(_('%d messages arrived faster than the page could show them and were skipped.').format(r.missed)) ]));
+				self.addMessages(r.messages || []);
+			}
+			self.cursor = r.cursor;
+			self.status.setAttribute('data-cursor', r.cursor);
+			// A full batch: more are waiting, fetch them now.
+			if (r.messages && r.messages.length >= 100)
+				self.again = true;
 		}, function(err) {
+			delay = ERROR_POLL_MS;
 			self.errorBox.replaceChildren(E('div', { 'class': 'alert-message danger' }, [ text(err.message) ]));
 		}).then(function() {
-			window.clearTimeout(self.timer);
+			self.busy = false;
+			if (self.again) {
+				self.again = false;
+				return self.poll();
+			}
 			if (!self.paused)
-				self.timer = window.setTimeout(function() { self.poll(); }, POLL_MS);
+				self.timer = window.setTimeout(function() { self.poll(); }, delay);
 		});
 	},
 
