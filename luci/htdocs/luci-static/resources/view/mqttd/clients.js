@@ -107,7 +107,7 @@ return view.extend({
 
 	render: function(reply) {
 		var self = this;
-		poll.add(function() { return callClients().then(function(r) { self.update(r); }); }, 5);
+		poll.add(function() { return document.hidden ? null : callClients().then(function(r) { self.update(r); }); }, 5);
 		return E('div', { 'class': 'cbi-map' }, [
 			E('h2', {}, _('MQTT Broker: Clients')),
 			E('div', { 'class': 'cbi-map-descr' }, _('In flight: QoS 1/2 messages sent and not yet acknowledged. Queued: messages waiting for the client (its receive window, or while it is offline).')),

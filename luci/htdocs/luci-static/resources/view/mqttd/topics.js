@@ -197,7 +197,8 @@ return view.extend({
 		this.table = E('table', { 'class': 'table', 'id': 'mqttd-topics' });
 		this.detail = E('div', { 'id': 'mqttd-topic-detail', 'class': 'cbi-section' });
 		this.draw(reply);
-		poll.add(function() { return self.refresh(); }, 3);
+		// A hidden tab asks nothing (and after 30 s the broker stops watching for it).
+		poll.add(function() { return document.hidden ? null : self.refresh(); }, 3);
 		return E('div', { 'class': 'cbi-map' }, [
 			E('h2', {}, _('MQTT Broker: Topics')),
 			E('div', { 'class': 'cbi-map-descr' }, _('Retained topics, and every topic that carried a message since this page opened (the broker starts watching when an explorer page is open, and stops 30 seconds after the last one closes). Click a topic to see its last payload.')),
