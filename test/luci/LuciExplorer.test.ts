@@ -329,6 +329,11 @@ test('Without a valid LuCI session the explorer is refused, and the control endp
       assert.deepEqual(r.error, { code: -32002, message: 'Access denied' }, `${sid}/${method}`);
     }
   }
+  // A user with read permission only sees, and may not act.
+  assert.equal((await ubusCall(harness.readOnlySessionId, 'mqttd.explorer', 'topics')).error, undefined);
+  for (const method of ['publish', 'disconnect', 'remove_session']) {
+    assert.deepEqual((await ubusCall(harness.readOnlySessionId, 'mqttd.explorer', method, { topic: 'x', client_id: 'x' })).error, { code: -32002, message: 'Access denied' });
+  }
   // Nor can a caller name another session in the arguments.
   assert.deepEqual((await ubusCall(harness.sessionId, 'mqttd.explorer', 'clients', { ubus_rpc_session: NO_SESSION })).error, { code: -32602, message: 'Invalid parameters' });
   // A page opened without the session shows the refusal, and nothing else.

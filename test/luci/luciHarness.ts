@@ -30,26 +30,27 @@ export const NO_SESSION = '00000000000000000000000000000000';
 type UbusGrants = Map<string, string[]>;
 
 /**
- * The "ubus" scope grants of every group in the app's acl.d files, read and write alike. rpcd
- * (session.c rpc_login_setup_acl_file) grants a logged-in user each group its login section
- * allows; OpenWrt's root login has `list read '*'` and `list write '*'`, so every group.
+ * The "ubus" scope grants of every group in the app's acl.d files, for the given permissions.
+ * rpcd (session.c rpc_login_setup_acl_file) grants a logged-in user each group its login
+ * section allows; OpenWrt's root login has `list read '*'` and `list write '*'`, so every
+ * group, read and write; a login with only `list read '*'` gets the read grants.
  * The all-zero session gets only the group named "unauthenticated"
  * (rpc_login_test_permission with no login section), which this app does not define.
  */
-function adminGrants(): UbusGrants {
+function loginGrants(perms: readonly ('read' | 'write')[]): UbusGrants {
   const grants: UbusGrants = new Map();
   for (const f of readdirSync(ACL_DIR)) {
     const groups = JSON.parse(readFileSync(join(ACL_DIR, f), 'utf8')) as Record<string, Record<string, { ubus?: Record<string, string[]> }>>;
     for (const [name, group] of Object.entries(groups)) {
       if (name === 'unauthenticated') continue;
-      for (const perm of ['read', 'write']) {
+      for (const perm of perms) {
         for (const [object, methods] of Object.entries(group[perm]?.ubus ?? {})) grants.set(object, [...(grants.get(object) ?? []), ...methods]);
       }
     }
   }
   // luci-base's "luci-access" group grants uci get/changes (read) and add/delete/set/... (write);
   // this harness's uci stand-in saves with commit where LuCI uses apply.
-  grants.set('uci', ['get', 'changes', 'add', 'delete', 'set', 'commit']);
+  grants.set('uci', perms.includes('write') ? ['get', 'changes', 'add', 'delete', 'set', 'commit'] : ['get', 'changes']);
   return grants;
 }
 
@@ -199,6 +200,8 @@ export interface LuciHarness {
   uciPath: string;
   /** The logged-in administrator's session, as LuCI puts it in L.env.sessionid. */
   sessionId: string;
+  /** A logged-in user with read permission only. */
+  readOnlySessionId: string;
   close(): Promise<void>;
 }
 
@@ -210,7 +213,12 @@ export interface LuciHarnessOptions {
 export async function startLuciHarness(bin: string, files: PluginFiles, uciPath: string, options: LuciHarnessOptions = {}): Promise<LuciHarness> {
   const uci = new UciStore(uciPath);
   const sessionId = randomBytes(16).toString('hex');
-  const sessions = new Map<string, UbusGrants>([[sessionId, adminGrants()], [NO_SESSION, new Map()]]);
+  const readOnlySessionId = randomBytes(16).toString('hex');
+  const sessions = new Map<string, UbusGrants>([
+    [sessionId, loginGrants(['read', 'write'])],
+    [readOnlySessionId, loginGrants(['read'])],
+    [NO_SESSION, new Map()],
+  ]);
   /** uhttpd ubus.c uh_ubus_allowed(): rpcd's session "access" for scope "ubus"; an unknown session is denied. */
   const allowed = (sid: unknown, object: string, method: string): boolean => {
     const grants = typeof sid === 'string' ? sessions.get(sid) : undefined;
@@ -286,6 +294,7 @@ export async function startLuciHarness(bin: string, files: PluginFiles, uciPath:
     url: `http://127.0.0.1:${port}`,
     uciPath,
     sessionId,
+    readOnlySessionId,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
