@@ -227,6 +227,13 @@ export class Broker {
     };
   }
 
+  /** Subscriptions as $SYS and the status page count them: observers are not subscribers. */
+  get subscriptionCount(): number {
+    let n = this.subscriptions.count;
+    for (const s of this.observers) n -= s.subscriptions.size;
+    return n;
+  }
+
   getClientCount(): number {
     return this.connectedCount;
   }

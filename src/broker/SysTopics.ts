@@ -76,7 +76,7 @@ export class SysTopics {
       ['publish/bytes/sent', s.publishBytesSent],
       ['bytes/received', s.bytesReceived],
       ['bytes/sent', s.bytesSent],
-      ['subscriptions/count', b.subscriptions.count],
+      ['subscriptions/count', b.subscriptionCount],
       ['retained messages/count', b.retained.size],
       ['heap/current', process.memoryUsage().heapUsed],
     ];

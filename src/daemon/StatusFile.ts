@@ -88,7 +88,7 @@ export class StatusFile {
       counts: {
         clients_connected: b.connectedCount,
         clients_total: b.sessions.size,
-        subscriptions: b.subscriptions.count,
+        subscriptions: b.subscriptionCount,
         retained: b.retained.size,
         messages_received: s.publishReceived,
         messages_sent: s.publishSent,

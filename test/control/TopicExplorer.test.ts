@@ -48,7 +48,9 @@ test('explorer: watching changes nothing a publisher sees: a message nobody else
   const explorer = new TopicExplorer(broker, 10);
   explorer.touch();
   assert.equal(broker.route(new Message('nobody/listens', Buffer.from('x'), 1, false, undefined, undefined, 'c'), undefined), false);
+  assert.equal(broker.subscriptionCount, 0, '$SYS and the status page do not count the explorer');
   const off = broker.subscribe('nobody/#', () => undefined);
+  assert.equal(broker.subscriptionCount, 1);
   assert.equal(broker.route(new Message('nobody/listens', Buffer.from('x'), 1, false, undefined, undefined, 'c'), undefined), true);
   off();
   explorer.stop();
