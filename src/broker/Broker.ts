@@ -262,7 +262,7 @@ export class Broker {
   kick(clientId: string): boolean {
     const link = this.sessions.get(clientId)?.link;
     if (!link) return false;
-    link.close(0x98, 'disconnected by the administrator');
+    link.close(0x98, 'administrative action');
     return true;
   }
 

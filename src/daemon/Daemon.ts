@@ -5,7 +5,7 @@ import { FileSecurity } from '../auth/FileSecurity';
 import { Broker, type BrokerLimits } from '../broker/Broker';
 import { SysTopics } from '../broker/SysTopics';
 import type { BrokerConfig, LogType } from '../config/BrokerConfig';
-import { ControlServer } from '../control/ControlServer';
+import type { ControlServer } from '../control/ControlServer';
 import { LOG_LEVELS, Logger, type LogLevel } from '../log/Logger';
 import { FileStore } from '../persistence/FileStore';
 import { MemoryStore } from '../persistence/MemoryStore';
@@ -171,6 +171,8 @@ export class Daemon {
       this.status.start(config.sysInterval > 0 ? config.sysInterval : 10);
     }
     if (config.controlFile) {
+      // Loaded only when configured, as the WebSocket listener: node:http costs RAM.
+      const { ControlServer } = require('../control/ControlServer') as typeof import('../control/ControlServer');
       const control = new ControlServer(broker, { file: config.controlFile, cacheSize: config.explorerCacheSize }, log);
       // The explorer is a convenience: the broker serves its clients without it.
       await control.start().then(
