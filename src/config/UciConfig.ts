@@ -376,7 +376,8 @@ function readGeneral(r: SectionReader, config: BrokerConfig): void {
   // logd stamps every line itself.
   config.logTimestamp = r.bool('log_timestamp', false);
   config.statusFile = r.string('status_file') ?? DEFAULT_STATUS_FILE;
-  config.controlFile = r.string('control_file') ?? DEFAULT_CONTROL_FILE;
+  // `option control_file ''` turns the explorer's endpoint off; no option at all: the default.
+  config.controlFile = r.section.options.has('control_file') ? (r.string('control_file') ?? '') : DEFAULT_CONTROL_FILE;
   config.explorerCacheSize = r.int('explorer_cache_size', config.explorerCacheSize, 0, 100000);
   config.pidFile = r.string('pid_file');
 }
