@@ -104,6 +104,14 @@ test('Topics page: retained topics published by mosquitto_pub appear in the tree
   await page.click('tr[data-topic="home/kitchen"] .mqttd-toggle');
   await page.waitForSelector('tr[data-topic="home/kitchen/lamp"]');
   assert.match(await page.innerText('tr[data-topic="home/kitchen/humidity"]'), /48/);
+  // Published while the page watches: the new value, when, and two messages in the last minute.
+  pub('-t', 'home/kitchen/humidity', '-m', '49', '-r');
+  pub('-t', 'home/kitchen/humidity', '-m', '50', '-r');
+  const humidity = page.locator('tr[data-topic="home/kitchen/humidity"] td');
+  await page.waitForFunction(`document.querySelector('tr[data-topic="home/kitchen/humidity"] td:last-child')?.textContent === '2'`);
+  const cells = await humidity.allInnerTexts();
+  assert.equal(cells[1], '50');
+  assert.match(cells[5], /\d+:\d+:\d+/, 'last changed is known');
 
   await page.click('tr[data-topic="home/kitchen/lamp"]');
   await page.waitForSelector('#mqttd-topic-detail .mqttd-payload[data-kind="json"]');
