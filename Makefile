@@ -117,7 +117,7 @@ define Package/luci-app-mqttd/postrm
 rm -f /tmp/luci-indexcache /tmp/luci-indexcache.*
 rm -rf /tmp/luci-modulecache/
 /etc/init.d/rpcd reload
-rmdir /www/luci-static/resources/view/mqttd 2> /dev/null
+rmdir /www/luci-static/resources/view/mqttd /www/luci-static/resources/mqttd 2> /dev/null
 exit 0
 endef
 

@@ -75,8 +75,9 @@ export class Daemon {
   readonly store: Store;
   readonly sys: SysTopics;
   private status: StatusFile | undefined;
-  /** LuCI's topic explorer endpoint (control_file). */
+  /** LuCI's topic explorer endpoint (control_file), once started. */
   control: ControlServer | undefined;
+  private controlStarting: Promise<void> | undefined;
   private autosaveTimer: NodeJS.Timeout | undefined;
   private savedChanges = 0;
   private saving: Promise<void> | undefined;
@@ -170,22 +171,23 @@ export class Daemon {
       );
       this.status.start(config.sysInterval > 0 ? config.sysInterval : 10);
     }
-    if (config.controlFile) {
-      // Loaded only when configured, as the WebSocket listener: node:http costs RAM.
-      const { ControlServer } = require('../control/ControlServer') as typeof import('../control/ControlServer');
-      const control = new ControlServer(broker, { file: config.controlFile, cacheSize: config.explorerCacheSize }, log);
-      // The explorer is a convenience: the broker serves its clients without it.
-      await control.start().then(
-        () => (this.control = control),
-        (err: Error) => log.error(`Cannot start the control endpoint (${config.controlFile}): ${err.message}`),
-      );
-    }
     if (config.pidFile !== undefined) writeFileSync(config.pidFile, `${process.pid}\n`);
     if (config.persistence && config.autosaveInterval > 0) {
       this.autosaveTimer = setInterval(() => void this.save(), config.autosaveInterval * 1000);
       this.autosaveTimer.unref();
     }
     log.notice(`mqttd version ${VERSION} running`);
+    if (config.controlFile) {
+      // Loaded only when configured, as the WebSocket listener: node:http costs RAM.
+      const { ControlServer } = require('../control/ControlServer') as typeof import('../control/ControlServer');
+      const control = new ControlServer(broker, { file: config.controlFile, cacheSize: config.explorerCacheSize }, log);
+      // The explorer is a convenience: it starts beside the broker, which runs (and serves its
+      // clients) without waiting for it, or without it when it cannot start.
+      this.controlStarting = control.start().then(
+        () => void (this.control = control),
+        (err: Error) => log.error(`Cannot start the control endpoint (${config.controlFile}): ${err.message}`),
+      );
+    }
   }
 
   /** SIGHUP: re-reads the password and ACL files; clients stay connected. */
@@ -225,6 +227,7 @@ export class Daemon {
     if (this.autosaveTimer) clearInterval(this.autosaveTimer);
     this.sys.stop();
     this.status?.stop();
+    await this.controlStarting;
     await this.control?.stop();
     for (const e of this.extensions) await e.stop().catch(() => undefined);
     await this.save();

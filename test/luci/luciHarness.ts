@@ -153,6 +153,9 @@ function runPlugin(plugin: string, env: Record<string, string>, method: string, 
         reject(new Error(`plugin printed invalid JSON: ${out}`));
       }
     });
+    // A method that reads no arguments may exit before its stdin is written: as for rpcd
+    // (exec.c writes the request with ustream and ignores a closed pipe), that is no error.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(JSON.stringify(args ?? {}));
   });
 }

@@ -148,12 +148,12 @@ test('opkg install, upgrade and remove: user and passwd created, a disabled serv
     assert.equal(readFileSync(join(box.root, 'etc/mqttd/passwd'), 'utf8'), 'alice:$7$101$abc$def\n');
     assert.equal(existsSync(join(box.root, 'etc/mqttd/passwd-opkg')), false, 'no passwd-opkg beside the users file');
 
-    // LuCI app: rpcd learns the mqttd object on install and forgets it on removal.
+    // LuCI app: rpcd learns the mqttd and mqttd.explorer objects on install and forgets them on removal.
     mkdirSync(join(box.root, 'tmp/luci-modulecache'), { recursive: true });
     writeFileSync(join(box.root, 'tmp/luci-indexcache.json'), '{}');
     assert.equal(box.run(['/etc/init.d/rpcd', 'start']).status, 0);
     opkgInstall(box, 'luci-app-mqttd', false);
-    assert.deepEqual(readFileSync(join(box.root, 'var/run/rpcd.objects'), 'utf8').split('\n').filter(Boolean), ['luci', 'mqttd']);
+    assert.deepEqual(readFileSync(join(box.root, 'var/run/rpcd.objects'), 'utf8').split('\n').filter(Boolean), ['luci', 'mqttd', 'mqttd.explorer']);
     writeFileSync(join(box.root, 'tmp/luci-indexcache.json'), '{}');
     opkgRemove(box, 'luci-app-mqttd');
     assert.deepEqual(readFileSync(join(box.root, 'var/run/rpcd.objects'), 'utf8'), 'luci\n', 'rpcd no longer lists mqttd');
