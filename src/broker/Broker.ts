@@ -179,15 +179,20 @@ export class Broker {
 
   // ---- Embedding API -------------------------------------------------------------
 
-  /** Publishes as the broker itself, like any client would (retained, QoS, properties). */
+  /**
+   * Publishes as the broker itself, like any client would (retained, QoS, properties).
+   * Returns the routed message, which local subscribers receive as this same object.
+   */
   publish(
     topic: string,
     payload: string | Buffer,
     options: { qos?: QoS; retain?: boolean; properties?: Message['properties'] } = {},
-  ): void {
+  ): Message {
     if (!isValidTopicName(topic)) throw new Error(`invalid topic name: ${JSON.stringify(topic)}`);
     const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
-    this.route(new Message(topic, body, options.qos ?? 0, options.retain ?? false, options.properties, undefined, undefined), undefined);
+    const message = new Message(topic, body, options.qos ?? 0, options.retain ?? false, options.properties, undefined, undefined);
+    this.route(message, undefined);
+    return message;
   }
 
   /**
