@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { AclRules } from '../auth/AclRules';
+import { isMainThread } from 'node:worker_threads';
 import { ConfigErrors } from '../config/ConfigErrors';
 import { loadConfigFile, parseConfig } from '../config/ConfigFile';
 import { loadUciConfig, parseNetworkArgument } from '../config/UciConfig';
 import type { BrokerConfig } from '../config/BrokerConfig';
-import { Daemon } from '../daemon/Daemon';
+import { Daemon, ruleSources } from '../daemon/Daemon';
+import { loadRules } from '../rules/RuleSources';
 import { VERSION } from '../version';
 
 const USAGE = `mqttd version ${VERSION}
@@ -22,6 +24,8 @@ Usage: mqttd [-c config_file | --uci uci_file [--network name=addr[,addr]]...] [
  --network : the addresses of an OpenWrt network named in the UCI config.
  --check-acl : check an ACL file as the broker reads it; prints its problems
       as file:line: reason and exits 3 if it has any (used by LuCI).
+ --check-rules : check the configured rules (rules_file, rules_dir, UCI rule sections),
+      print each problem as file:line, and exit (3 when any rule is broken).
  --version : print the version and exit.
  -h, --help : display this help.
 
@@ -35,11 +39,12 @@ interface Arguments {
   port?: number;
   verbose: boolean;
   checkAcl?: string;
+  checkRules: boolean;
 }
 
 /** Exit codes: 0 ok, 1 bad usage or start failure, 3 configuration errors (as mosquitto). */
 function parseArguments(argv: string[]): Arguments {
-  const args: Arguments = { networks: new Map(), verbose: false };
+  const args: Arguments = { networks: new Map(), verbose: false, checkRules: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -78,6 +83,9 @@ function parseArguments(argv: string[]): Arguments {
       case '-d':
       case '--daemon':
         fail('Error: mqttd does not put itself in the background; run it under procd, systemd or `&`.');
+        break;
+      case '--check-rules':
+        args.checkRules = true;
         break;
       case '-h':
       case '--help':
@@ -163,6 +171,7 @@ async function main(): Promise<void> {
   const args = parseArguments(process.argv.slice(2));
   if (args.checkAcl !== undefined) checkAclFile(args.checkAcl);
   const config = readConfig(args);
+  if (args.checkRules) checkRules(config);
   try {
     daemon = await Daemon.start({ config, verbose: args.verbose, extensions: await bridgeExtensions(config) });
   } catch (err) {
@@ -174,6 +183,21 @@ async function main(): Promise<void> {
   } else if (reloadWanted) void daemon.reload();
 }
 
+/** `--check-rules`: the rules as the broker would load them; exit 3 when any is broken. */
+function checkRules(config: BrokerConfig): never {
+  const sources = ruleSources(config);
+  if (!sources) {
+    process.stdout.write('No rules configured (rules_file, rules_dir).\n');
+    process.exit(0);
+  }
+  const loaded = loadRules(sources);
+  for (const e of loaded.errors) process.stderr.write(`Error: ${e.message}\n`);
+  const summary = `${loaded.rules.length} simple rule(s) and ${loaded.scripts.length} script(s) OK`;
+  if (loaded.errors.length > 0) fail(`${summary}; found ${loaded.errors.length} problem(s) in the rules.`, 3);
+  process.stdout.write(`${summary}.\n`);
+  process.exit(0);
+}
+
 /** The configured bridges (`connection` blocks or UCI `bridge` sections), started after the listeners. */
 async function bridgeExtensions(config: BrokerConfig): Promise<Parameters<typeof Daemon.start>[0]['extensions']> {
   if (config.bridges.length === 0) return [];
@@ -182,4 +206,5 @@ async function bridgeExtensions(config: BrokerConfig): Promise<Parameters<typeof
   return bridgeExtension(config);
 }
 
-void main();
+// The bundle also runs as mqttd's worker threads (src/worker/WorkerRoles.ts): only the main thread is the command.
+if (isMainThread) void main();

@@ -141,6 +141,13 @@ export interface BrokerConfig {
   /** Written with the daemon's pid at start (`pid_file`). */
   pidFile?: string;
 
+  /** `rules_file`: simple rules in mosquitto.conf style (docs/rules.md); may be given more than once. */
+  rulesFiles: string[];
+  /** `rules_dir`: every `*.js` file in it is a script rule. */
+  rulesDir?: string;
+  /** The UCI file whose `config rule` sections are simple rules (re-read on reload). */
+  uciRulesFile?: string;
+
   bridges: BridgeConfig[];
 
   /**
@@ -183,6 +190,7 @@ export function defaultConfig(): BrokerConfig {
     logTypes: new Set<LogType>(['error', 'warning', 'notice', 'information']),
     logDest: ['stderr'],
     logTimestamp: true,
+    rulesFiles: [],
     bridges: [],
     localOnly: false,
   };

@@ -665,6 +665,25 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
       'Topics whose last message the topic explorer keeps (at most 2 KiB each) while a LuCI page watches; nothing is kept when none does. 0: retained topics only.',
     apply: int(0, 100000, (ctx, v) => void (ctx.config.explorerCacheSize = v)),
   },
+  {
+    name: 'rules_file',
+    aliases: [],
+    scope: 'general',
+    default: '(none)',
+    mosquitto: 'extension',
+    description: 'A file of simple rules (`rule <name>` blocks, see docs/rules.md); may be given more than once. Reread on SIGHUP.',
+    apply: text((ctx, v) => void ctx.config.rulesFiles.push(v)),
+  },
+  {
+    name: 'rules_dir',
+    aliases: [],
+    scope: 'general',
+    default: '(none; UCI: /etc/mqttd/rules.d)',
+    mosquitto: 'extension',
+    description: 'A directory of script rules: each `*.js` file is one (docs/rules.md). Reread on SIGHUP.',
+    once: true,
+    apply: text((ctx, v) => void (ctx.config.rulesDir = v)),
+  },
   // ---- listeners ----
   {
     name: 'listener',

@@ -241,6 +241,8 @@ const LOG_LEVELS: Record<string, LogType[]> = {
 export const DEFAULT_STATUS_FILE = '/var/run/mqttd/status.json';
 /** Read by the rpcd plugin mqttd.explorer (as root); in RAM like the status file. */
 export const DEFAULT_CONTROL_FILE = '/var/run/mqttd/control';
+/** Script rules on OpenWrt: root-owned config, like the passwd and ACL files beside it. */
+export const DEFAULT_RULES_DIR = '/etc/mqttd/rules.d';
 
 /** Reads one section's options with type checks, recording every problem. */
 class SectionReader {
@@ -380,6 +382,7 @@ function readGeneral(r: SectionReader, config: BrokerConfig): void {
   config.controlFile = r.section.options.has('control_file') ? (r.string('control_file') ?? '') : DEFAULT_CONTROL_FILE;
   config.explorerCacheSize = r.int('explorer_cache_size', config.explorerCacheSize, 0, 100000);
   config.pidFile = r.string('pid_file');
+  config.rulesDir = r.string('rules_dir') ?? DEFAULT_RULES_DIR;
 }
 
 const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
@@ -578,6 +581,8 @@ export function uciToBrokerConfig(pkg: UciPackage, networks: Map<string, string[
   const config = defaultConfig();
   config.statusFile = DEFAULT_STATUS_FILE;
   config.controlFile = DEFAULT_CONTROL_FILE;
+  config.rulesDir = DEFAULT_RULES_DIR;
+  config.uciRulesFile = pkg.file;
   config.logTimestamp = false;
   const file = pkg.file;
   let general: UciSection | undefined;
@@ -596,8 +601,10 @@ export function uciToBrokerConfig(pkg: UciPackage, networks: Map<string, string[
       r.reportUnknown();
       continue;
     }
+    // Simple rules are read (and checked, by file and line) by the rules engine, at start and on reload.
+    if (section.type === 'rule') continue;
     if (section.type !== 'listener' && section.type !== 'bridge') {
-      errors.push(new FileError(file, section.line, `unknown section type '${section.type}' (expected mqttd, listener or bridge)`));
+      errors.push(new FileError(file, section.line, `unknown section type '${section.type}' (expected mqttd, listener, bridge or rule)`));
       continue;
     }
     const enabled = r.bool('enabled', true);

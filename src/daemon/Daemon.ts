@@ -10,6 +10,10 @@ import { LOG_LEVELS, Logger, type LogLevel } from '../log/Logger';
 import { FileStore } from '../persistence/FileStore';
 import { MemoryStore } from '../persistence/MemoryStore';
 import type { Store } from '../persistence/Store';
+import type { Clock } from '../rules/Clock';
+import { RulesEngine } from '../rules/RulesEngine';
+import type { RuleSourcePaths } from '../rules/RuleSources';
+import type { ScriptLimits } from '../rules/ScriptHost';
 import { MqttServer } from '../server/MqttServer';
 import { VERSION } from '../version';
 import { ListenerOpener } from './ListenerOpener';
@@ -60,6 +64,15 @@ export interface DaemonOptions {
   verbose?: boolean;
   /** Started after the listeners, e.g. the bridges. */
   extensions?: ((broker: Broker, log: Logger) => DaemonExtension)[];
+  /** The rules' clock (tests pass their own); the system clock by default. */
+  clock?: Clock;
+  scriptLimits?: Partial<ScriptLimits>;
+}
+
+/** Where the configured rules come from, or undefined when none are configured. */
+export function ruleSources(config: BrokerConfig): RuleSourcePaths | undefined {
+  if (config.rulesFiles.length === 0 && config.rulesDir === undefined && config.uciRulesFile === undefined) return undefined;
+  return { rulesFiles: config.rulesFiles, rulesDir: config.rulesDir, uciFile: config.uciRulesFile };
 }
 
 /**
@@ -83,6 +96,8 @@ export class Daemon {
   private saving: Promise<void> | undefined;
   private readonly extensions: DaemonExtension[] = [];
   private readonly opener: ListenerOpener;
+  /** Simple and script rules (docs/rules.md), when any source of rules is configured. */
+  rules: RulesEngine | undefined;
 
   private constructor(readonly config: BrokerConfig, verbose: boolean) {
     this.log = new Logger(
@@ -147,6 +162,20 @@ export class Daemon {
       );
     }
 
+    // Rules run before the listeners open, so none misses the first messages.
+    const sources = ruleSources(config);
+    if (sources) {
+      this.rules = new RulesEngine({
+        broker,
+        log,
+        clock: options.clock,
+        scriptLimits: options.scriptLimits,
+        statePath: config.persistence ? join(config.persistenceLocation || '.', 'mqttd-rules.json') : undefined,
+        changed: () => this.status?.changed(),
+      });
+      await this.rules.start(sources);
+    }
+
     for (const waiting of config.listenersAwaitingNetwork) log.notice(waiting);
     // Local-only mode binds ::1 too; a machine without IPv6 still serves on 127.0.0.1.
     const listeners = config.localOnly ? config.listeners.filter((l) => l.bindAddress !== '::1' || hasIpv6Loopback()) : config.listeners;
@@ -168,6 +197,7 @@ export class Daemon {
         () => this.server.listeners,
         () => this.extensions.flatMap((e) => e.status()),
         (m) => log.warning(m),
+        () => this.rules?.status() ?? [],
       );
       this.status.start(config.sysInterval > 0 ? config.sysInterval : 10);
     }
@@ -190,17 +220,23 @@ export class Daemon {
     }
   }
 
-  /** SIGHUP: re-reads the password and ACL files; clients stay connected. */
+  /** SIGHUP: re-reads the password and ACL files and the rules; clients stay connected. */
   async reload(): Promise<void> {
     this.log.notice('Reloading password and ACL files.');
     const result = await this.security.reload();
     for (const err of result.errors) this.log.warning(err.message);
     if (!result.applied) this.log.error('Reload failed; the previous users and ACL rules stay in force.');
+    const sources = ruleSources(this.config);
+    if (this.rules && sources) {
+      this.log.notice('Reloading rules.');
+      await this.rules.reload(sources);
+    }
   }
 
   /** Saves if anything changed since the last save (flash wear). SIGUSR1 forces it. */
   async save(force = false): Promise<void> {
     if (!this.config.persistence) return;
+    await this.rules?.save();
     // A save in progress holds an older snapshot: wait for it, then decide afresh, so a
     // SIGUSR1 or SIGTERM during an autosave still saves what came after its snapshot.
     while (this.saving) await this.saving;
@@ -230,6 +266,7 @@ export class Daemon {
     await this.controlStarting;
     await this.control?.stop();
     for (const e of this.extensions) await e.stop().catch(() => undefined);
+    await this.rules?.stop();
     await this.save();
     await this.server.close();
     // The log file is an append stream: what is still buffered goes out before the exit.

@@ -2,6 +2,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Broker } from '../broker/Broker';
 import type { SysTopics } from '../broker/SysTopics';
+import type { RuleStatus } from '../rules/Rule';
 import type { Listener } from '../transport/Listener';
 import { VERSION } from '../version';
 
@@ -39,6 +40,7 @@ export class StatusFile {
     private readonly listeners: () => Listener[],
     private readonly bridges: () => BridgeStatus[],
     private readonly onError: (message: string) => void,
+    private readonly rules: () => RuleStatus[] = () => [],
   ) {}
 
   start(intervalSeconds: number): void {
@@ -98,6 +100,7 @@ export class StatusFile {
         messages_sent_1min: round(this.sys.load('publish/sent', 1)),
       },
       bridges: this.bridges(),
+      rules: this.rules(),
     });
   }
 

@@ -16,6 +16,7 @@ import type { RuleState } from './RuleState';
 import {
   WATCH_CURRENT,
   WATCH_GENERATION,
+  WATCH_HANDLER,
   WATCH_LAST,
   WATCH_SLOTS,
   type HostToWorker,
@@ -56,6 +57,8 @@ interface ScriptRecord {
 /** A subscription or timer held for a script in the current worker. */
 interface HeldHandler {
   script: ScriptRecord;
+  /** `file:line` of the mqttd.on/every/at call that made it. */
+  where: string;
   release(): void;
 }
 
@@ -177,7 +180,8 @@ export class ScriptHost {
         this.watchedGeneration = generation;
         this.watchedSince = now;
       } else if (now - this.watchedSince > this.limits.budgetMs) {
-        return this.blocked(current - 1, `blocked its thread for more than ${this.limits.budgetMs} ms`);
+        const where = this.handlers.get(Atomics.load(watch, WATCH_HANDLER))?.where;
+        return this.blocked(current - 1, `blocked its thread for more than ${this.limits.budgetMs} ms${where ? ` in the handler of ${where}` : ''}`);
       }
     }
     // Code outside any callback (a promise continuation) can block too: the worker then
@@ -208,8 +212,8 @@ export class ScriptHost {
     this.rt.changed();
   }
 
-  private hold(handler: number, record: ScriptRecord, release: () => void): void {
-    this.handlers.set(handler, { script: record, release });
+  private hold(handler: number, record: ScriptRecord, where: string, release: () => void): void {
+    this.handlers.set(handler, { script: record, where, release });
   }
 
   private fired(record: ScriptRecord): void {
@@ -258,7 +262,7 @@ export class ScriptHost {
           },
           { retained: false },
         );
-        this.hold(handler, record, release);
+        this.hold(handler, record, m.where, release);
         return;
       }
       case 'every':
@@ -271,7 +275,7 @@ export class ScriptHost {
         };
         const timer: TimerHandle =
           m.t === 'every' ? every(this.rt.clock, m.seconds, tick) : dailyAt(this.rt.clock, m.hour, m.minute, new Set(m.weekdays), tick);
-        this.hold(handler, record, () => timer.cancel());
+        this.hold(handler, record, m.where, () => timer.cancel());
         return;
       }
       case 'publish': {

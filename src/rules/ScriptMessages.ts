@@ -29,7 +29,9 @@ export const WATCH_CURRENT = 0;
 export const WATCH_GENERATION = 1;
 /** Index (+1) of the script that ran last. */
 export const WATCH_LAST = 2;
-export const WATCH_SLOTS = 3;
+/** The handler id of the running callback (0: loading, setup or a script's own timer). */
+export const WATCH_HANDLER = 3;
+export const WATCH_SLOTS = 4;
 
 export interface WireMessage {
   topic: string;

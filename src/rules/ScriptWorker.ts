@@ -17,6 +17,7 @@ import { parseClockTime, parseWeekdays } from './Clock';
 import {
   WATCH_CURRENT,
   WATCH_GENERATION,
+  WATCH_HANDLER,
   WATCH_LAST,
   type HostToWorker,
   type ScriptFile,
@@ -94,7 +95,8 @@ class ScriptWorker {
   }
 
   /** Runs a script's callback marked as running (for the host's watchdog), reporting a throw. */
-  private guard(script: number, hops: number, what: string, fn: () => unknown): void {
+  private guard(script: number, hops: number, what: string, fn: () => unknown, handler = 0): void {
+    Atomics.store(this.watch, WATCH_HANDLER, handler);
     Atomics.store(this.watch, WATCH_CURRENT, script + 1);
     Atomics.store(this.watch, WATCH_LAST, script + 1);
     Atomics.add(this.watch, WATCH_GENERATION, 1);
@@ -287,12 +289,12 @@ class ScriptWorker {
         const h = this.handlers.get(m.handler);
         if (!h) return;
         const message = toScriptMessage(m.message);
-        this.guard(h.script, m.hops, `handler for ${message.topic}`, () => h.fn(message));
+        this.guard(h.script, m.hops, `handler for ${message.topic}`, () => h.fn(message), m.handler);
         return;
       }
       case 'timer': {
         const h = this.handlers.get(m.handler);
-        if (h) this.guard(h.script, 1, 'timer', () => h.fn());
+        if (h) this.guard(h.script, 1, 'timer', () => h.fn(), m.handler);
         return;
       }
       case 'retained': {
