@@ -36,7 +36,8 @@ test('the shipped config registers the broker by its own name on the LAN address
   assert.deepEqual(reg.params.get('stderr'), ['1']);
   // No reload_signal: procd would send it instead of restarting on a changed config.
   assert.equal(reg.params.get('reload_signal'), undefined);
-  assert.deepEqual(reg.params.get('file'), ['/etc/config/mqttd', '/usr/lib/mqttd/mqttd.js']);
+  // The config minus its rule sections: a rule changed in LuCI is reread on HUP, not a restart.
+  assert.deepEqual(reg.params.get('file'), ['/var/run/mqttd/config.watched', '/usr/lib/mqttd/mqttd.js']);
   // The LAN listener is announced, not the loopback one.
   assert.deepEqual(reg.mdns, ['mqtt', 'tcp', '1883', 'daemon=mqttd']);
   assert.deepEqual(reg.reloadTriggers, [['mqttd']]);
