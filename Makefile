@@ -97,7 +97,7 @@ endef
 
 define Package/luci-app-mqttd/description
  Services > MQTT Broker: mqttd's settings and listeners, its users (passwd) and access
- rules (ACL), and who is connected right now.
+ rules (ACL), the simple rules engine (Rules), and who is connected right now.
 endef
 
 define Package/luci-app-mqttd/postinst
