@@ -88,9 +88,7 @@ export class RulesEngine {
     this.scripts = loaded.scripts.length > 0 ? new ScriptHost(loaded.scripts, this.rt, this.state, this.limits) : undefined;
     await this.scripts?.start();
     const active = this.status().filter((s) => s.state === 'active').length;
-    if (loaded.rules.length + loaded.scripts.length + loaded.invalid.length > 0) {
-      this.rt.log.notice(`Rules: ${active} active, ${loaded.invalid.length} not loaded (${loaded.rules.length} simple, ${loaded.scripts.length} scripts).`);
-    }
+    this.rt.log.notice(`Rules: ${active} active, ${loaded.invalid.length} not loaded (${loaded.rules.length} simple, ${loaded.scripts.length} scripts).`);
     this.rt.changed();
   }
 }

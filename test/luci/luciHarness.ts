@@ -205,6 +205,8 @@ export interface LuciHarness {
   sessionId: string;
   /** A logged-in user with read permission only. */
   readOnlySessionId: string;
+  /** Rereads the UCI file after a test edited it by hand (as rpcd's uci reads the file anew). */
+  reread(): void;
   close(): Promise<void>;
 }
 
@@ -298,6 +300,7 @@ export async function startLuciHarness(bin: string, files: PluginFiles, uciPath:
     uciPath,
     sessionId,
     readOnlySessionId,
+    reread: () => uci.read(),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
