@@ -15,9 +15,9 @@ export const brokers = {
     label: 'mqttd',
     /** The bundle as shipped, not the tsc output. */
     missing: () => (existsSync('dist/mqttd.js') ? null : 'dist/mqttd.js is missing (the broker is not built yet)'),
-    command(port, dir) {
+    command(port, dir, extra = []) {
       const conf = join(dir, `mqttd-${port}.conf`);
-      writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n`);
+      writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', ...extra, ''].join('\n'));
       return [node, ...mqttdNodeFlags, 'dist/mqttd.js', '-c', conf];
     },
     pubCommand: (port) => [node, 'dist/mqttd_pub.js', '-h', '127.0.0.1', '-p', String(port), '-n', '-t', 'x'],
@@ -55,10 +55,10 @@ export const brokers = {
  * Starts a fresh broker pinned to core; resolves once it accepts TCP connections.
  * Its output goes to a log file, shown when it fails.
  */
-export async function startBroker(name, { core, dir, port }) {
+export async function startBroker(name, { core, dir, port, extraConfig }) {
   const def = brokers[name];
   port ??= await freePort();
-  const argv = pinned(core, def.command(port, dir));
+  const argv = pinned(core, def.command(port, dir, extraConfig));
   const log = join(dir, `${name}-${port}.log`);
   const fd = openSync(log, 'w');
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd] });

@@ -1,5 +1,7 @@
 // The scenarios of the benchmark. Each measures one broker once (a fresh process) and returns
 // named figures; run.mjs repeats them, interleaved across brokers, and summarizes.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startBroker, brokers } from './brokers.mjs';
 import { runLoadgen } from './loadgen.mjs';
 import { rssKb, cpuSeconds, sleep, freePort } from './system.mjs';
@@ -33,6 +35,20 @@ async function pubsub(name, ctx, args) {
 }
 
 const timing = (q) => [...(q ? ['--warmup', '0.5', '--duration', '1.5'] : ['--warmup', '1', '--duration', '3']), '--drain-max', '5'];
+
+/**
+ * 100 simple rules as a home might have them, each on a device topic (a JSON threshold).
+ * `watching` of them instead see every bench/# message and test its payload, which never
+ * matches, so the routed traffic is the same with and without rules.
+ */
+function hundredRules(dir, watching) {
+  const lines = [];
+  for (let i = 0; i < 100 - watching; i++) lines.push(`rule dev${i}`, `when tele/dev${i}/SENSOR`, 'field json.AM2301.Temperature', 'op >', 'value 25', `topic cmnd/dev${i}/POWER`, 'payload ON', '');
+  for (let i = 0; i < watching; i++) lines.push(`rule watch${i}`, 'when bench/#', 'op =', `value never-${i}`, `topic alerts/${i}`, 'payload <payload>', '');
+  const file = join(dir, `rules-100-${watching}.conf`);
+  writeFileSync(file, lines.join('\n'));
+  return file;
+}
 
 export const scenarios = [
   {
@@ -232,6 +248,34 @@ export const scenarios = [
       } finally {
         await b.stop();
       }
+    },
+  },
+  {
+    id: 'rules',
+    title: 'rules: fan-in QoS 0 (as fanin-qos0) with no rules, with 100 simple rules on other topics, and with 100 of which 10 see every message',
+    brokers: ['mqttd'],
+    metrics: [
+      { key: 'plain_per_s', label: 'delivered msgs/s, no rules', gen: true, better: higher, digits: 0 },
+      { key: 'other_per_s', label: 'delivered msgs/s, 100 rules elsewhere', gen: true, better: higher, digits: 0 },
+      { key: 'other_pct', label: '100 rules elsewhere / no rules %', better: higher, digits: 1 },
+      { key: 'watch_per_s', label: 'delivered msgs/s, 10 of 100 rules see each message', gen: true, better: higher, digits: 0 },
+      { key: 'watch_pct', label: '10 rules see each / no rules %', better: higher, digits: 1 },
+    ],
+    async run(name, ctx) {
+      const args = ['--pubs', '4', '--subs', '1', '--qos', '0', '--ahead', '5000', ...timing(ctx.quick)];
+      const withRules = (watching) => ({ ...ctx, extraConfig: [`rules_file ${hundredRules(ctx.dir, watching)}`] });
+      const plain = await pubsub(name, ctx, args);
+      const other = await pubsub(name, withRules(0), args);
+      const watch = await pubsub(name, withRules(10), args);
+      const pct = (r) => (100 * r.delivered_per_s) / plain.delivered_per_s;
+      const values = {
+        plain_per_s: plain.delivered_per_s,
+        other_per_s: other.delivered_per_s,
+        other_pct: pct(other),
+        watch_per_s: watch.delivered_per_s,
+        watch_pct: pct(watch),
+      };
+      return { values, generatorCpu: Math.max(plain.generator_cpu, other.generator_cpu, watch.generator_cpu), raw: { plain, other, watch } };
     },
   },
   {

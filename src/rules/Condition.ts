@@ -7,7 +7,7 @@
 import { valueText, type PayloadView } from './MessageFields';
 import type { Condition } from './Rule';
 
-function asNumber(value: unknown): number | undefined {
+export function asNumber(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value === 'string' && value.trim() !== '') {
     const n = Number(value);
@@ -40,15 +40,15 @@ export function conditionHolds(condition: Condition, payload: PayloadView, topic
   const op = condition.op;
   if (op === 'changed') return value !== undefined && changes !== undefined && changes.changed(topic, valueText(value));
   if (value === undefined) return false;
+  const b = condition.number;
   if (op === '<' || op === '>') {
-    const a = asNumber(value);
-    const b = asNumber(condition.value);
+    const a = b === undefined ? undefined : asNumber(value);
     if (a === undefined || b === undefined) return false;
     return op === '<' ? a < b : a > b;
   }
   if (op === 'contains') return valueText(value).includes(condition.value);
-  const a = asNumber(value);
-  const b = asNumber(condition.value);
+  // The field is read as a number only when the rule's value is one.
+  const a = b === undefined ? undefined : asNumber(value);
   const equal = a !== undefined && b !== undefined ? a === b : valueText(value) === condition.value;
   return op === '=' ? equal : !equal;
 }

@@ -24,6 +24,8 @@ export interface Condition {
   op: ComparisonOperator;
   /** The value compared with (unused by `changed`). */
   value: string;
+  /** `value` as a number, when it is one (numbers compare as numbers). */
+  number: number | undefined;
 }
 
 export type Trigger =

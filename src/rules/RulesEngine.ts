@@ -9,6 +9,7 @@ import type { RuleStatus } from './Rule';
 import { RulePublisher } from './RulePublisher';
 import { loadRules, type RuleSourcePaths } from './RuleSources';
 import { RuleState } from './RuleState';
+import { RuleTriggers } from './RuleTriggers';
 import { DEFAULT_SCRIPT_LIMITS, ScriptHost, type ScriptLimits } from './ScriptHost';
 import { SimpleRuleRunner, type RuleRuntime } from './SimpleRuleRunner';
 
@@ -36,6 +37,7 @@ export class RulesEngine {
   constructor(options: RulesEngineOptions) {
     this.rt = {
       broker: options.broker,
+      triggers: new RuleTriggers(options.broker),
       clock: options.clock ?? systemClock,
       publisher: new RulePublisher(options.broker),
       log: options.log,

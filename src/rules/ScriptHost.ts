@@ -245,23 +245,19 @@ export class ScriptHost {
     switch (m.t) {
       case 'on': {
         const handler = m.handler;
-        const release = this.rt.broker.subscribe(
-          m.filter,
-          (_topic, _payload, message: Message) => {
-            if (record.state !== 'active') return;
-            const hops = this.rt.publisher.hopsFor(ruleId, message);
-            if (hops < 0) return;
-            this.fired(record);
-            this.post({
-              t: 'message',
-              handler,
-              hops,
-              // A copy of just the payload: cloning a Buffer would copy its whole pool.
-              message: { topic: message.topic, payload: new Uint8Array(message.payload), qos: message.qos, retain: message.retain, clientId: message.origin },
-            });
-          },
-          { retained: false },
-        );
+        const release = this.rt.triggers.listen(m.filter, (message: Message) => {
+          if (record.state !== 'active') return;
+          const hops = this.rt.publisher.hopsFor(ruleId, message);
+          if (hops < 0) return;
+          this.fired(record);
+          this.post({
+            t: 'message',
+            handler,
+            hops,
+            // A copy of just the payload: cloning a Buffer would copy its whole pool.
+            message: { topic: message.topic, payload: new Uint8Array(message.payload), qos: message.qos, retain: message.retain, clientId: message.origin },
+          });
+        });
         this.hold(handler, record, m.where, release);
         return;
       }

@@ -8,6 +8,7 @@ import { isValidTopicFilter, isValidTopicName, parseSharedFilter } from '../brok
 import { checkBool, checkInteger, quote } from '../config/ConfigValues';
 import { FileError } from '../config/FileError';
 import { parseClockTime, parseWeekdays } from './Clock';
+import { asNumber } from './Condition';
 import { parseValueSource } from './MessageFields';
 import { COMPARISON_OPERATORS, type ComparisonOperator, type Condition, type SimpleRule, type Trigger } from './Rule';
 import { compileTemplate, type Template } from './Template';
@@ -156,16 +157,13 @@ function readCondition(def: RuleDefinition, fail: Fail): Condition | undefined {
   if (typeof field === 'string') return void fail(fieldOption!.line, `field: ${field}`);
   if (op === 'changed') {
     if (valueOption) fail(valueOption.line, "'changed' compares with the previous value: give no 'value'");
-    return { field, op, value: '' };
+    return { field, op, value: '', number: undefined };
   }
   if (!valueOption) return void fail(opOption.line, `op '${op}' needs a 'value'`);
-  if ((op === '<' || op === '>') && !Number.isFinite(Number(valueOption.value.trim())) ) {
+  if ((op === '<' || op === '>') && asNumber(valueOption.value) === undefined) {
     return void fail(valueOption.line, `value: '${op}' compares numbers, got ${quote(valueOption.value)}`);
   }
-  if ((op === '<' || op === '>') && valueOption.value.trim() === '') {
-    return void fail(valueOption.line, `value: '${op}' compares numbers, got an empty value`);
-  }
-  return { field, op, value: valueOption.value };
+  return { field, op, value: valueOption.value, number: asNumber(valueOption.value) };
 }
 
 function readTemplate(name: string, option: RuleOptionValue, trigger: Trigger | undefined, fail: Fail): Template | undefined {

@@ -8,13 +8,15 @@ import type { Message } from '../broker/Message';
 import type { Logger } from '../log/Logger';
 import { dailyAt, every, type Clock, type TimerHandle } from './Clock';
 import { ChangeTracker, conditionHolds } from './Condition';
-import { PayloadView } from './MessageFields';
+import type { PayloadView } from './MessageFields';
 import type { RuleStatus, SimpleRule } from './Rule';
 import type { RulePublisher } from './RulePublisher';
+import type { RuleTriggers } from './RuleTriggers';
 import { renderTemplate, type TemplateContext } from './Template';
 
 export interface RuleRuntime {
   broker: Broker;
+  triggers: RuleTriggers;
   clock: Clock;
   publisher: RulePublisher;
   log: Logger;
@@ -48,7 +50,7 @@ export class SimpleRuleRunner {
     if (!this.rule.enabled) return;
     const t = this.rule.trigger;
     if (t.kind === 'message') {
-      this.unsubscribe = this.rt.broker.subscribe(t.filter, (_topic, _payload, message) => this.onMessage(message), { retained: false });
+      this.unsubscribe = this.rt.triggers.listen(t.filter, (message, payload) => this.onMessage(message, payload));
     } else if (t.kind === 'every') {
       this.timer = every(this.rt.clock, t.seconds, () => this.fire({ now: new Date(this.rt.clock.now()) }, 1));
     } else {
@@ -78,13 +80,12 @@ export class SimpleRuleRunner {
     };
   }
 
-  private onMessage(message: Message): void {
+  private onMessage(message: Message, payload: PayloadView): void {
     const hops = this.rt.publisher.hopsFor(this.rule.name, message);
     if (hops < 0) return;
     const t = this.rule.trigger;
-    const payload = new PayloadView(message.payload);
     if (t.kind === 'message' && t.condition && !conditionHolds(t.condition, payload, message.topic, this.changes)) return;
-    this.fire({ now: new Date(this.rt.clock.now()), topic: message.topic, levels: message.topic.split('/'), payload, clientId: message.origin }, hops);
+    this.fire({ now: new Date(this.rt.clock.now()), topic: message.topic, levels: undefined, payload, clientId: message.origin }, hops);
   }
 
   private fire(ctx: TemplateContext, hops: number): void {

@@ -91,6 +91,8 @@ function renderPart(part: Part, ctx: TemplateContext): string {
     case 'clientid':
       return ctx.clientId ?? '';
     case 'level':
+      // Split once per firing, and only by templates that use levels.
+      if (ctx.levels === undefined && ctx.topic !== undefined) ctx.levels = ctx.topic.split('/');
       return ctx.levels?.[part.index - 1] ?? '';
     case 'json':
       return ctx.payload ? valueText(ctx.payload.read(part.source)) : '';

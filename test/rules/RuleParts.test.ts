@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nextClockTime, parseWeekdays } from '../../src/rules/Clock';
-import { ChangeTracker, conditionHolds } from '../../src/rules/Condition';
+import { asNumber, ChangeTracker, conditionHolds } from '../../src/rules/Condition';
 import { PayloadView, parseValueSource } from '../../src/rules/MessageFields';
 import type { Condition, ValueSource } from '../../src/rules/Rule';
 import { compileTemplate, renderTemplate, type Template } from '../../src/rules/Template';
@@ -29,16 +29,17 @@ test('templates: levels, payload, JSON fields, client id and local time; JSON an
 test('conditions: numbers compare as numbers, text as text, contains, and changed per topic with the first value as baseline', () => {
   const field = (text: string): ValueSource => parseValueSource(text) as ValueSource;
   const holds = (c: Condition, payload: string, topic = 't', changes?: ChangeTracker): boolean => conditionHolds(c, new PayloadView(Buffer.from(payload)), topic, changes);
+  const cond = (f: ValueSource, op: Condition['op'], value: string): Condition => ({ field: f, op, value, number: asNumber(value) });
   const temp = field('json.T');
-  assert.equal(holds({ field: temp, op: '>', value: '25' }, '{"T":25.5}'), true);
-  assert.equal(holds({ field: temp, op: '>', value: '25' }, '{"T":"9"}'), false, '"9" is a number, not text after "25"');
-  assert.equal(holds({ field: temp, op: '<', value: '25' }, '{"T":"cold"}'), false, 'not a number: never matches');
-  assert.equal(holds({ field: temp, op: '=', value: '25' }, '{"T":25.0}'), true);
-  assert.equal(holds({ field: temp, op: '!=', value: '25' }, '{}'), false, 'an absent field matches nothing');
-  assert.equal(holds({ field: field('payload'), op: '=', value: 'ON' }, 'ON'), true);
-  assert.equal(holds({ field: field('payload'), op: 'contains', value: 'open' }, 'door opened'), true);
+  assert.equal(holds(cond(temp, '>', '25'), '{"T":25.5}'), true);
+  assert.equal(holds(cond(temp, '>', '25'), '{"T":"9"}'), false, '"9" is a number, not text after "25"');
+  assert.equal(holds(cond(temp, '<', '25'), '{"T":"cold"}'), false, 'not a number: never matches');
+  assert.equal(holds(cond(temp, '=', '25'), '{"T":25.0}'), true);
+  assert.equal(holds(cond(temp, '!=', '25'), '{}'), false, 'an absent field matches nothing');
+  assert.equal(holds(cond(field('payload'), '=', 'ON'), 'ON'), true);
+  assert.equal(holds(cond(field('payload'), 'contains', 'open'), 'door opened'), true);
   const changes = new ChangeTracker();
-  const changed: Condition = { field: field('json.POWER'), op: 'changed', value: '' };
+  const changed: Condition = cond(field('json.POWER'), 'changed', '');
   assert.equal(holds(changed, '{"POWER":"ON"}', 'a', changes), false, 'first value: a baseline');
   assert.equal(holds(changed, '{"POWER":"ON"}', 'a', changes), false);
   assert.equal(holds(changed, '{"POWER":"OFF"}', 'a', changes), true);
