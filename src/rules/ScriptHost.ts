@@ -34,6 +34,8 @@ export interface ScriptLimits {
   maxStateBytes: number;
   /** Heap of the scripts' thread: a leaking script ends its worker, not the broker. */
   maxHeapMb: number;
+  /** Events waiting for the scripts' thread; beyond this, new ones are dropped (and counted). */
+  maxBacklog: number;
 }
 
 export const DEFAULT_SCRIPT_LIMITS: ScriptLimits = {
@@ -42,6 +44,7 @@ export const DEFAULT_SCRIPT_LIMITS: ScriptLimits = {
   failureWindowMs: 60_000,
   maxStateBytes: 64 * 1024,
   maxHeapMb: 64,
+  maxBacklog: 10_000,
 };
 
 interface ScriptRecord {
@@ -78,6 +81,10 @@ export class ScriptHost {
   private restartTimer: NodeJS.Timeout | undefined;
   private restartDelay = 1000;
   private loaded: (() => void) | undefined;
+  /** Events posted to the current worker; with its callback count, how far behind it is. */
+  private posted = 0;
+  private dropped = 0;
+  private droppedLogged = 0;
 
   constructor(
     files: ScriptFile[],
@@ -118,6 +125,7 @@ export class ScriptHost {
     if (this.running.length === 0 || this.stopping) return Promise.resolve();
     const shared = new SharedArrayBuffer(WATCH_SLOTS * 4);
     this.watch = new Int32Array(shared);
+    this.posted = 0;
     const state: Record<string, string> = {};
     for (const r of this.running) {
       const json = this.store.get(r.file.name);
@@ -166,6 +174,28 @@ export class ScriptHost {
 
   private post(m: HostToWorker): void {
     this.worker?.postMessage(m);
+  }
+
+  /**
+   * Sends a message or timer event, unless the worker is `maxBacklog` events behind (a
+   * script too slow for its traffic): then the event is dropped, so the queue between the
+   * threads cannot grow without bound. Every callback bumps the generation, so
+   * posted − generation bounds the events not yet started.
+   */
+  private postEvent(record: ScriptRecord, m: HostToWorker): void {
+    const started = this.watch ? Atomics.load(this.watch, WATCH_GENERATION) : 0;
+    if (this.posted - started >= this.limits.maxBacklog) {
+      this.dropped++;
+      const now = Date.now();
+      if (now - this.droppedLogged >= 10_000) {
+        this.droppedLogged = now;
+        this.noteError(record, `the script thread is ${this.limits.maxBacklog} events behind; ${this.dropped} dropped so far`);
+        this.rt.log.warning(`Script rules: ${this.limits.maxBacklog} events waiting; ${this.dropped} dropped so far.`);
+      }
+      return;
+    }
+    this.posted++;
+    this.post(m);
   }
 
   /** Stops a script that overran its budget: the worker is replaced by one without it. */
@@ -250,7 +280,7 @@ export class ScriptHost {
           const hops = this.rt.publisher.hopsFor(ruleId, message);
           if (hops < 0) return;
           this.fired(record);
-          this.post({
+          this.postEvent(record, {
             t: 'message',
             handler,
             hops,
@@ -267,7 +297,7 @@ export class ScriptHost {
         const tick = (): void => {
           if (record.state !== 'active') return;
           this.fired(record);
-          this.post({ t: 'timer', handler });
+          this.postEvent(record, { t: 'timer', handler });
         };
         const timer: TimerHandle =
           m.t === 'every' ? every(this.rt.clock, m.seconds, tick) : dailyAt(this.rt.clock, m.hour, m.minute, new Set(m.weekdays), tick);

@@ -165,3 +165,32 @@ test('scripts that do not load (syntax error, wrong export) are reported with fi
     await d.stop();
   }
 });
+
+test('a script too slow for its traffic: events beyond the backlog bound are dropped and reported, memory does not grow without bound', async () => {
+  const dir = tempDir();
+  writeFiles(dir, {
+    'slow.js': `module.exports = function (mqttd) {
+  mqttd.on('slow/in', (m) => {
+    const until = Date.now() + 40;
+    while (Date.now() < until) {}
+    mqttd.publish('slow/out', m.text);
+  });
+};
+`,
+  });
+  const d = await startRulesDaemon([`rules_dir ${dir}`], { dir, scriptLimits: { maxBacklog: 5 } });
+  const c = await connectClient(d.url);
+  try {
+    await c.client.subscribeAsync('slow/out');
+    for (let i = 0; i < 40; i++) c.client.publish('slow/in', String(i));
+    await eventually(() => (d.status('slow.js').last_error ?? '').includes('events behind'), 'the drop is reported');
+    assert.equal(d.status('slow.js').state, 'active', 'a slow script is not a failed one');
+    await new Promise((r) => setTimeout(r, 800));
+    const handled = c.received.length;
+    assert.ok(handled > 0 && handled < 40, `some handled, some dropped: ${handled}`);
+    assert.ok(d.logs.some((l) => /Script rules: 5 events waiting; \d+ dropped so far/.test(l)), d.logs.join('\n'));
+  } finally {
+    await c.end();
+    await d.stop();
+  }
+});
