@@ -27,11 +27,18 @@ export class LocalClient implements ClientLink {
 
   sendPublish(message: Message, qos: QoS, retain: boolean, packetId: number): boolean {
     const delivered = retain === message.retain ? message : message.withRetain(retain);
-    queueMicrotask(() => {
-      guardedNotify(this.log, LOCAL_HANDLER, undefined, callHandler, this.handler, delivered);
-      if (qos > 0) this.session?.acknowledge(packetId);
-    });
+    // Later, never inside route(): a handler that publishes must not reorder the fan-out.
+    // One microtask per batch, not per delivery: queueMicrotask costs more than the handler
+    // call when a busy topic has local subscribers (rules).
+    pending.push({ client: this, message: delivered, qos, packetId });
+    if (pending.length === 1) queueMicrotask(deliverPending);
     return true;
+  }
+
+  /** Runs one delivery (from deliverPending). */
+  deliver(message: Message, qos: QoS, packetId: number): void {
+    guardedNotify(this.log, LOCAL_HANDLER, undefined, callHandler, this.handler, message);
+    if (qos > 0) this.session?.acknowledge(packetId);
   }
 
   sendPubrel(packetId: number): void {
@@ -49,4 +56,23 @@ const LOCAL_HANDLER = 'broker.subscribe handler';
 
 function callHandler(handler: LocalHandler, message: Message): unknown {
   return handler(message.topic, message.payload, message);
+}
+
+interface PendingDelivery {
+  client: LocalClient;
+  message: Message;
+  qos: QoS;
+  packetId: number;
+}
+
+/** Deliveries to local subscribers waiting for the next microtask, in routing order. */
+const pending: PendingDelivery[] = [];
+
+function deliverPending(): void {
+  // Deliveries a handler causes join the end of this batch, so order is kept.
+  for (let i = 0; i < pending.length; i++) {
+    const d = pending[i];
+    d.client.deliver(d.message, d.qos, d.packetId);
+  }
+  pending.length = 0;
 }

@@ -11,7 +11,8 @@ import { PayloadView } from './MessageFields';
 export type TriggerListener = (message: Message, payload: PayloadView) => void;
 
 interface Watch {
-  listeners: TriggerListener[];
+  /** Replaced, never changed in place, so a dispatch in progress keeps the list it started with. */
+  listeners: readonly TriggerListener[];
   unsubscribe: () => void;
 }
 
@@ -24,17 +25,17 @@ export class RuleTriggers {
   listen(filter: string, listener: TriggerListener): () => void {
     let watch = this.watches.get(filter);
     if (!watch) {
-      const listeners: TriggerListener[] = [];
+      const w: Watch = { listeners: [], unsubscribe: () => undefined };
       // QoS 0: a local subscriber is never offline, so nothing is queued or acknowledged.
-      const unsubscribe = this.broker.subscribe(filter, (_topic, _payload, message) => dispatch(listeners, message), { qos: 0, retained: false });
-      watch = { listeners, unsubscribe };
-      this.watches.set(filter, watch);
+      w.unsubscribe = this.broker.subscribe(filter, (_topic, _payload, message) => dispatch(w.listeners, message), { qos: 0, retained: false });
+      this.watches.set(filter, w);
+      watch = w;
     }
     const w = watch;
-    w.listeners.push(listener);
+    w.listeners = [...w.listeners, listener];
     return () => {
-      const at = w.listeners.indexOf(listener);
-      if (at >= 0) w.listeners.splice(at, 1);
+      if (!w.listeners.includes(listener)) return;
+      w.listeners = w.listeners.filter((l) => l !== listener);
       if (w.listeners.length === 0 && this.watches.get(filter) === w) {
         this.watches.delete(filter);
         w.unsubscribe();
@@ -45,7 +46,5 @@ export class RuleTriggers {
 
 function dispatch(listeners: readonly TriggerListener[], message: Message): void {
   const payload = new PayloadView(message.payload);
-  // A copy only when there are several: a listener may stop itself (or another) while called.
-  const list = listeners.length === 1 ? listeners : listeners.slice();
-  for (let i = 0; i < list.length; i++) list[i](message, payload);
+  for (let i = 0; i < listeners.length; i++) listeners[i](message, payload);
 }
