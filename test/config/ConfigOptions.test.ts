@@ -142,6 +142,8 @@ const samples: Record<string, Sample> = {
     check: (c) => assert.equal(c.explorerCacheSize, 50),
     bad: ['explorer_cache_size 100001', "expected a whole number from 0 to 100000, got '100001'"],
   },
+  rules_file: { line: 'rules_file /etc/mqttd/rules.conf', check: (c) => assert.deepEqual(c.rulesFiles, ['/etc/mqttd/rules.conf']) },
+  rules_dir: { line: 'rules_dir /etc/mqttd/rules.d', check: (c) => assert.equal(c.rulesDir, '/etc/mqttd/rules.d') },
   listener: {
     line: 'listener 8883 192.168.1.1',
     check: (c) => assert.deepEqual(c.listeners.map((l) => [l.port, l.bindAddress]), [[1884, undefined], [8883, '192.168.1.1']]),
