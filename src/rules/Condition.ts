@@ -36,8 +36,14 @@ export class ChangeTracker {
 }
 
 export function conditionHolds(condition: Condition, payload: PayloadView, topic: string, changes: ChangeTracker | undefined): boolean {
-  const value = payload.read(condition.field);
   const op = condition.op;
+  // The whole payload against text: compared as bytes, never decoded (a busy topic's common case).
+  if (condition.field.kind === 'payload' && condition.number === undefined) {
+    if (op === '=') return payload.payload.equals(condition.bytes);
+    if (op === '!=') return !payload.payload.equals(condition.bytes);
+    if (op === 'contains') return payload.payload.includes(condition.bytes);
+  }
+  const value = payload.read(condition.field);
   if (op === 'changed') return value !== undefined && changes !== undefined && changes.changed(topic, valueText(value));
   if (value === undefined) return false;
   const b = condition.number;

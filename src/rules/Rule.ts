@@ -26,6 +26,8 @@ export interface Condition {
   value: string;
   /** `value` as a number, when it is one (numbers compare as numbers). */
   number: number | undefined;
+  /** `value` as UTF-8, so a payload is compared as bytes, without decoding it. */
+  bytes: Buffer;
 }
 
 export type Trigger =

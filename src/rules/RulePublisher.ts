@@ -11,9 +11,20 @@ import { isValidTopicName } from '../broker/topics';
 
 export const MAX_RULE_HOPS = 8;
 
-interface Origin {
+/** Which rule published a message, and at what hop. */
+export interface Origin {
   rule: string;
   hops: number;
+}
+
+/**
+ * The hop count a rule's reaction to a message of this origin publishes at, or -1 when the
+ * rule must not react (its own message, or the chain is at its limit).
+ */
+export function hopsAfter(origin: Origin | undefined, rule: string): number {
+  if (origin === undefined) return 1;
+  if (origin.rule === rule || origin.hops >= MAX_RULE_HOPS) return -1;
+  return origin.hops + 1;
 }
 
 export class RulePublisher {
@@ -21,15 +32,9 @@ export class RulePublisher {
 
   constructor(private readonly broker: Broker) {}
 
-  /**
-   * The hop count a rule's reaction to this message publishes at, or -1 when the rule must
-   * not react (its own message, or the chain is at its limit).
-   */
-  hopsFor(rule: string, message: Message): number {
-    const origin = this.origins.get(message);
-    if (origin === undefined) return 1;
-    if (origin.rule === rule || origin.hops >= MAX_RULE_HOPS) return -1;
-    return origin.hops + 1;
+  /** The rule that published this message, if one did. */
+  originOf(message: Message): Origin | undefined {
+    return this.origins.get(message);
   }
 
   /** Publishes for a rule; a string says why not (a bad topic rendered from a template). */

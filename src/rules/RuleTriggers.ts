@@ -7,8 +7,10 @@
 import type { Broker } from '../broker/Broker';
 import type { Message } from '../broker/Message';
 import { PayloadView } from './MessageFields';
+import type { Origin, RulePublisher } from './RulePublisher';
 
-export type TriggerListener = (message: Message, payload: PayloadView) => void;
+/** `origin`: the rule that published the message (for loop protection), looked up once for all listeners. */
+export type TriggerListener = (message: Message, payload: PayloadView, origin: Origin | undefined) => void;
 
 interface Watch {
   /** Replaced, never changed in place, so a dispatch in progress keeps the list it started with. */
@@ -19,7 +21,10 @@ interface Watch {
 export class RuleTriggers {
   private readonly watches = new Map<string, Watch>();
 
-  constructor(private readonly broker: Broker) {}
+  constructor(
+    private readonly broker: Broker,
+    private readonly publisher: RulePublisher,
+  ) {}
 
   /** Calls `listener` for every new (not already retained) message on `filter`; returns a function that stops it. */
   listen(filter: string, listener: TriggerListener): () => void {
@@ -27,7 +32,7 @@ export class RuleTriggers {
     if (!watch) {
       const w: Watch = { listeners: [], unsubscribe: () => undefined };
       // QoS 0: a local subscriber is never offline, so nothing is queued or acknowledged.
-      w.unsubscribe = this.broker.subscribe(filter, (_topic, _payload, message) => dispatch(w.listeners, message), { qos: 0, retained: false });
+      w.unsubscribe = this.broker.subscribe(filter, (_topic, _payload, message) => dispatch(w.listeners, message, this.publisher.originOf(message)), { qos: 0, retained: false });
       this.watches.set(filter, w);
       watch = w;
     }
@@ -44,7 +49,7 @@ export class RuleTriggers {
   }
 }
 
-function dispatch(listeners: readonly TriggerListener[], message: Message): void {
+function dispatch(listeners: readonly TriggerListener[], message: Message, origin: Origin | undefined): void {
   const payload = new PayloadView(message.payload);
-  for (let i = 0; i < listeners.length; i++) listeners[i](message, payload);
+  for (let i = 0; i < listeners.length; i++) listeners[i](message, payload, origin);
 }

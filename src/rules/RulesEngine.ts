@@ -35,11 +35,12 @@ export class RulesEngine {
   private busy: Promise<void> = Promise.resolve();
 
   constructor(options: RulesEngineOptions) {
+    const publisher = new RulePublisher(options.broker);
     this.rt = {
       broker: options.broker,
-      triggers: new RuleTriggers(options.broker),
+      triggers: new RuleTriggers(options.broker, publisher),
       clock: options.clock ?? systemClock,
-      publisher: new RulePublisher(options.broker),
+      publisher,
       log: options.log,
       changed: options.changed ?? (() => undefined),
     };

@@ -10,6 +10,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { Message } from '../broker/Message';
 import { startWorker } from '../worker/WorkerRoles';
+import { hopsAfter } from './RulePublisher';
 import { dailyAt, every, type TimerHandle } from './Clock';
 import type { RuleStatus } from './Rule';
 import type { RuleState } from './RuleState';
@@ -275,9 +276,9 @@ export class ScriptHost {
     switch (m.t) {
       case 'on': {
         const handler = m.handler;
-        const release = this.rt.triggers.listen(m.filter, (message: Message) => {
+        const release = this.rt.triggers.listen(m.filter, (message: Message, _payload, origin) => {
           if (record.state !== 'active') return;
-          const hops = this.rt.publisher.hopsFor(ruleId, message);
+          const hops = hopsAfter(origin, ruleId);
           if (hops < 0) return;
           this.fired(record);
           this.postEvent(record, {

@@ -157,13 +157,13 @@ function readCondition(def: RuleDefinition, fail: Fail): Condition | undefined {
   if (typeof field === 'string') return void fail(fieldOption!.line, `field: ${field}`);
   if (op === 'changed') {
     if (valueOption) fail(valueOption.line, "'changed' compares with the previous value: give no 'value'");
-    return { field, op, value: '', number: undefined };
+    return { field, op, value: '', number: undefined, bytes: Buffer.alloc(0) };
   }
   if (!valueOption) return void fail(opOption.line, `op '${op}' needs a 'value'`);
   if ((op === '<' || op === '>') && asNumber(valueOption.value) === undefined) {
     return void fail(valueOption.line, `value: '${op}' compares numbers, got ${quote(valueOption.value)}`);
   }
-  return { field, op, value: valueOption.value, number: asNumber(valueOption.value) };
+  return { field, op, value: valueOption.value, number: asNumber(valueOption.value), bytes: Buffer.from(valueOption.value) };
 }
 
 function readTemplate(name: string, option: RuleOptionValue, trigger: Trigger | undefined, fail: Fail): Template | undefined {

@@ -10,7 +10,7 @@ import { dailyAt, every, type Clock, type TimerHandle } from './Clock';
 import { ChangeTracker, conditionHolds } from './Condition';
 import type { PayloadView } from './MessageFields';
 import type { RuleStatus, SimpleRule } from './Rule';
-import type { RulePublisher } from './RulePublisher';
+import { hopsAfter, type Origin, type RulePublisher } from './RulePublisher';
 import type { RuleTriggers } from './RuleTriggers';
 import { renderTemplate, type TemplateContext } from './Template';
 
@@ -50,7 +50,7 @@ export class SimpleRuleRunner {
     if (!this.rule.enabled) return;
     const t = this.rule.trigger;
     if (t.kind === 'message') {
-      this.unsubscribe = this.rt.triggers.listen(t.filter, (message, payload) => this.onMessage(message, payload));
+      this.unsubscribe = this.rt.triggers.listen(t.filter, (message, payload, origin) => this.onMessage(message, payload, origin));
     } else if (t.kind === 'every') {
       this.timer = every(this.rt.clock, t.seconds, () => this.fire({ now: new Date(this.rt.clock.now()) }, 1));
     } else {
@@ -80,8 +80,8 @@ export class SimpleRuleRunner {
     };
   }
 
-  private onMessage(message: Message, payload: PayloadView): void {
-    const hops = this.rt.publisher.hopsFor(this.rule.name, message);
+  private onMessage(message: Message, payload: PayloadView, origin: Origin | undefined): void {
+    const hops = hopsAfter(origin, this.rule.name);
     if (hops < 0) return;
     const t = this.rule.trigger;
     if (t.kind === 'message' && t.condition && !conditionHolds(t.condition, payload, message.topic, this.changes)) return;

@@ -29,7 +29,7 @@ test('templates: levels, payload, JSON fields, client id and local time; JSON an
 test('conditions: numbers compare as numbers, text as text, contains, and changed per topic with the first value as baseline', () => {
   const field = (text: string): ValueSource => parseValueSource(text) as ValueSource;
   const holds = (c: Condition, payload: string, topic = 't', changes?: ChangeTracker): boolean => conditionHolds(c, new PayloadView(Buffer.from(payload)), topic, changes);
-  const cond = (f: ValueSource, op: Condition['op'], value: string): Condition => ({ field: f, op, value, number: asNumber(value) });
+  const cond = (f: ValueSource, op: Condition['op'], value: string): Condition => ({ field: f, op, value, number: asNumber(value), bytes: Buffer.from(value) });
   const temp = field('json.T');
   assert.equal(holds(cond(temp, '>', '25'), '{"T":25.5}'), true);
   assert.equal(holds(cond(temp, '>', '25'), '{"T":"9"}'), false, '"9" is a number, not text after "25"');
@@ -37,6 +37,10 @@ test('conditions: numbers compare as numbers, text as text, contains, and change
   assert.equal(holds(cond(temp, '=', '25'), '{"T":25.0}'), true);
   assert.equal(holds(cond(temp, '!=', '25'), '{}'), false, 'an absent field matches nothing');
   assert.equal(holds(cond(field('payload'), '=', 'ON'), 'ON'), true);
+  assert.equal(holds(cond(field('payload'), '=', 'ON'), 'ON '), false);
+  assert.equal(holds(cond(field('payload'), '!=', 'ON'), 'OFF'), true);
+  assert.equal(holds(cond(field('payload'), '=', 'é'), 'é'), true, 'UTF-8 text compares as its bytes');
+  assert.equal(holds(cond(field('payload'), '=', '25'), '25.0'), true, 'numbers still compare as numbers');
   assert.equal(holds(cond(field('payload'), 'contains', 'open'), 'door opened'), true);
   const changes = new ChangeTracker();
   const changed: Condition = cond(field('json.POWER'), 'changed', '');
