@@ -24,6 +24,8 @@ export class RuleTriggers {
   constructor(
     private readonly broker: Broker,
     private readonly publisher: RulePublisher,
+    /** A listener that throws (a fault in mqttd, not in a rule file) is reported here; the others still run. */
+    private readonly onError: (err: unknown) => void,
   ) {}
 
   /** Calls `listener` for every new (not already retained) message on `filter`; returns a function that stops it. */
@@ -32,7 +34,7 @@ export class RuleTriggers {
     if (!watch) {
       const w: Watch = { listeners: [], unsubscribe: () => undefined };
       // QoS 0: a local subscriber is never offline, so nothing is queued or acknowledged.
-      w.unsubscribe = this.broker.subscribe(filter, (_topic, _payload, message) => dispatch(w.listeners, message, this.publisher.originOf(message)), { qos: 0, retained: false });
+      w.unsubscribe = this.broker.subscribe(filter, (_topic, _payload, message) => dispatch(w.listeners, message, this.publisher.originOf(message), this.onError), { qos: 0, retained: false });
       this.watches.set(filter, w);
       watch = w;
     }
@@ -49,7 +51,13 @@ export class RuleTriggers {
   }
 }
 
-function dispatch(listeners: readonly TriggerListener[], message: Message, origin: Origin | undefined): void {
+function dispatch(listeners: readonly TriggerListener[], message: Message, origin: Origin | undefined, onError: (err: unknown) => void): void {
   const payload = new PayloadView(message.payload);
-  for (let i = 0; i < listeners.length; i++) listeners[i](message, payload, origin);
+  for (let i = 0; i < listeners.length; i++) {
+    try {
+      listeners[i](message, payload, origin);
+    } catch (err) {
+      onError(err);
+    }
+  }
 }

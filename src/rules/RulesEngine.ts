@@ -38,7 +38,7 @@ export class RulesEngine {
     const publisher = new RulePublisher(options.broker);
     this.rt = {
       broker: options.broker,
-      triggers: new RuleTriggers(options.broker, publisher),
+      triggers: new RuleTriggers(options.broker, publisher, (err) => options.log.error(`Rules: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)),
       clock: options.clock ?? systemClock,
       publisher,
       log: options.log,

@@ -138,7 +138,14 @@ export class ScriptHost {
       { maxOldGenerationSizeMb: this.limits.maxHeapMb },
     );
     this.worker = worker;
-    worker.on('message', (m: WorkerToHost) => this.receive(m));
+    worker.on('message', (m: WorkerToHost) => {
+      // Whatever a script asks, a fault in answering it must not reach the broker's loop.
+      try {
+        this.receive(m);
+      } catch (err) {
+        this.rt.log.error(`Script rules: cannot handle '${m.t}' from the worker: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
     worker.on('error', (err) => this.rt.log.error(`Script rules: the worker failed: ${err.message}`));
     worker.on('exit', () => this.exited(worker));
     const period = Math.max(25, Math.floor(this.limits.budgetMs / 4));
