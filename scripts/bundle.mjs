@@ -12,21 +12,29 @@ const entries = {
   mqttd_passwd: 'src/cli/mqttd_passwd.ts',
 };
 
-// The bcrypt worker thread's code (src/auth/bcryptWorkerMain.ts: bcryptjs and a message loop),
-// carried inside the broker's bundle as a string: the worker starts from it with no file of
-// its own, and without loading a second copy of the broker.
-const worker = await build({
-  entryPoints: ['src/auth/bcryptWorkerMain.ts'],
-  write: false,
-  bundle: true,
-  minify: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  legalComments: 'none',
-  logLevel: 'warning',
-});
-const workerSource = worker.outputFiles[0].text;
+// Worker threads' code, carried inside the broker's bundle as strings (one `define` each): a
+// worker starts from it with no file of its own, and without loading a second copy of the broker.
+// The bcrypt worker (src/auth/bcryptWorkerMain.ts: bcryptjs and a message loop) and the script
+// rules' worker (src/rules/scriptWorkerMain.ts).
+const workers = {
+  MQTTD_BCRYPT_WORKER: 'src/auth/bcryptWorkerMain.ts',
+  MQTTD_RULES_WORKER: 'src/rules/scriptWorkerMain.ts',
+};
+const workerDefines = {};
+for (const [name, entry] of Object.entries(workers)) {
+  const result = await build({
+    entryPoints: [entry],
+    write: false,
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  workerDefines[name] = JSON.stringify(result.outputFiles[0].text);
+}
 
 mkdirSync('dist', { recursive: true });
 for (const [name, entry] of Object.entries(entries)) {
@@ -48,7 +56,7 @@ for (const [name, entry] of Object.entries(entries)) {
     // the same API and costs no flash. mqtt-packet's debug tracing is never enabled.
     // mqtt-packet's parser needs only bl's BufferList, not the stream wrapper around it.
     alias: { 'readable-stream': 'stream', debug: './scripts/shims/debug.js', bl: './node_modules/bl/BufferList.js' },
-    define: { MQTTD_VERSION: JSON.stringify(version), MQTTD_BCRYPT_WORKER: JSON.stringify(workerSource) },
+    define: { MQTTD_VERSION: JSON.stringify(version), ...workerDefines },
     logLevel: 'warning',
   });
   chmodSync(out, 0o755);

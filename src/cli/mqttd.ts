@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { AclRules } from '../auth/AclRules';
-import { isMainThread } from 'node:worker_threads';
 import { ConfigErrors } from '../config/ConfigErrors';
 import { loadConfigFile, parseConfig } from '../config/ConfigFile';
 import { loadUciConfig, parseNetworkArgument } from '../config/UciConfig';
@@ -206,5 +205,4 @@ async function bridgeExtensions(config: BrokerConfig): Promise<Parameters<typeof
   return bridgeExtension(config);
 }
 
-// The bundle also runs as mqttd's worker threads (src/worker/WorkerRoles.ts): only the main thread is the command.
-if (isMainThread) void main();
+void main();

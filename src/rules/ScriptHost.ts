@@ -7,9 +7,9 @@
  *  - a callback that runs longer than `budgetMs` (a loop) gets the worker terminated and
  *    started again without that script; the other scripts reload with their state.
  */
-import type { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Message } from '../broker/Message';
-import { startWorker } from '../worker/WorkerRoles';
 import { hopsAfter } from './RulePublisher';
 import { dailyAt, every, type TimerHandle } from './Clock';
 import type { RuleStatus } from './Rule';
@@ -22,9 +22,20 @@ import {
   WATCH_SLOTS,
   type HostToWorker,
   type ScriptFile,
+  type ScriptWorkerData,
   type WorkerToHost,
 } from './ScriptMessages';
 import type { RuleRuntime } from './SimpleRuleRunner';
+
+// scripts/bundle.mjs replaces this with scriptWorkerMain's bundled code.
+declare const MQTTD_RULES_WORKER: string | undefined;
+
+/** The scripts' thread: in the bundle from the code it carries, unbundled from the file beside this one. */
+function startScriptWorker(data: ScriptWorkerData, resourceLimits: ResourceLimits): Worker {
+  const options = { workerData: data, resourceLimits, stdout: false, stderr: false };
+  if (typeof MQTTD_RULES_WORKER === 'string') return new Worker(MQTTD_RULES_WORKER, { ...options, eval: true });
+  return new Worker(join(__dirname, 'scriptWorkerMain.js'), options);
+}
 
 export interface ScriptLimits {
   /** Longest one callback may run before its script is stopped. */
@@ -132,8 +143,7 @@ export class ScriptHost {
       const json = this.store.get(r.file.name);
       if (json !== undefined) state[r.file.name] = json;
     }
-    const worker = startWorker(
-      'rules',
+    const worker = startScriptWorker(
       { scripts: this.running.map((r) => r.file), state, watch: shared, maxStateBytes: this.limits.maxStateBytes },
       { maxOldGenerationSizeMb: this.limits.maxHeapMb },
     );

@@ -332,7 +332,7 @@ function toScriptMessage(m: WireMessage): ScriptMessage {
   };
 }
 
-/** The worker's entry (see src/worker/WorkerRoles.ts). */
+/** Runs the worker side (called by scriptWorkerMain.ts in the worker thread). */
 export function runScriptWorker(data: ScriptWorkerData): void {
   if (!parentPort) throw new Error('the script rules run in a worker thread');
   new ScriptWorker(data, parentPort).start();
