@@ -145,6 +145,8 @@ export interface BrokerConfig {
   rulesFiles: string[];
   /** `rules_dir`: every `*.js` file in it is a script rule. */
   rulesDir?: string;
+  /** `rules_script_time_limit`: ms one script callback may run before the script is stopped. */
+  rulesScriptTimeLimit: number;
   /** The UCI file whose `config rule` sections are simple rules (re-read on reload). */
   uciRulesFile?: string;
 
@@ -191,6 +193,7 @@ export function defaultConfig(): BrokerConfig {
     logDest: ['stderr'],
     logTimestamp: true,
     rulesFiles: [],
+    rulesScriptTimeLimit: 1000,
     bridges: [],
     localOnly: false,
   };

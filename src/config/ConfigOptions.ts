@@ -684,6 +684,15 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     once: true,
     apply: text((ctx, v) => void (ctx.config.rulesDir = v)),
   },
+  {
+    name: 'rules_script_time_limit',
+    aliases: [],
+    scope: 'general',
+    default: '1000',
+    mosquitto: 'extension',
+    description: 'Milliseconds one script-rule callback may run; a script that runs longer (a loop) is stopped until the next reload.',
+    apply: int(50, 60000, (ctx, v) => void (ctx.config.rulesScriptTimeLimit = v)),
+  },
   // ---- listeners ----
   {
     name: 'listener',

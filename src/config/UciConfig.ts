@@ -383,6 +383,7 @@ function readGeneral(r: SectionReader, config: BrokerConfig): void {
   config.explorerCacheSize = r.int('explorer_cache_size', config.explorerCacheSize, 0, 100000);
   config.pidFile = r.string('pid_file');
   config.rulesDir = r.string('rules_dir') ?? DEFAULT_RULES_DIR;
+  config.rulesScriptTimeLimit = r.int('rules_script_time_limit', config.rulesScriptTimeLimit, 50, 60000);
 }
 
 const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;

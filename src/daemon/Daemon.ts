@@ -169,7 +169,7 @@ export class Daemon {
         broker,
         log,
         clock: options.clock,
-        scriptLimits: options.scriptLimits,
+        scriptLimits: { budgetMs: config.rulesScriptTimeLimit, ...options.scriptLimits },
         statePath: config.persistence ? join(config.persistenceLocation || '.', 'mqttd-rules.json') : undefined,
         changed: () => this.status?.changed(),
       });

@@ -144,6 +144,11 @@ const samples: Record<string, Sample> = {
   },
   rules_file: { line: 'rules_file /etc/mqttd/rules.conf', check: (c) => assert.deepEqual(c.rulesFiles, ['/etc/mqttd/rules.conf']) },
   rules_dir: { line: 'rules_dir /etc/mqttd/rules.d', check: (c) => assert.equal(c.rulesDir, '/etc/mqttd/rules.d') },
+  rules_script_time_limit: {
+    line: 'rules_script_time_limit 250',
+    check: (c) => assert.equal(c.rulesScriptTimeLimit, 250),
+    bad: ['rules_script_time_limit 10', "expected a whole number from 50 to 60000, got '10'"],
+  },
   listener: {
     line: 'listener 8883 192.168.1.1',
     check: (c) => assert.deepEqual(c.listeners.map((l) => [l.port, l.bindAddress]), [[1884, undefined], [8883, '192.168.1.1']]),

@@ -101,7 +101,7 @@ test('a throwing script is logged with file and line and stopped after repeated 
 };
 `,
   });
-  const d = await startRulesDaemon([`rules_dir ${dir}`], { dir, scriptLimits: { budgetMs: 300, maxFailures: 3 } });
+  const d = await startRulesDaemon([`rules_dir ${dir}`, 'rules_script_time_limit 300'], { dir, scriptLimits: { maxFailures: 3 } });
   const c = await connectClient(d.url);
   const other = await connectClient(d.url);
   try {
