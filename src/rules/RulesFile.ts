@@ -32,7 +32,6 @@ export function readRulesFile(file: string, text: string, errors: FileError[]): 
     if (key === 'rule') {
       if (value === '' || /\s/.test(value)) {
         errors.push(new FileError(file, line, `rule: expected one name, got '${value}'`));
-        current = undefined;
         // The options that follow belong to no rule; skip them quietly rather than once each.
         current = { name: '', file, line, options: new Map() };
         continue;

@@ -194,3 +194,35 @@ test('a script too slow for its traffic: events beyond the backlog bound are dro
     await d.stop();
   }
 });
+
+test('a script that leaks memory ends its own thread at the heap cap; the broker keeps routing and the thread comes back', async () => {
+  const dir = tempDir();
+  writeFiles(dir, {
+    'leak.js': `const kept = [];
+module.exports = function (mqttd) {
+  mqttd.on('leak/in', () => {
+    for (let i = 0; i < 50; i++) kept.push(new Array(100000).fill(i));
+  });
+  mqttd.on('leak/ping', () => mqttd.publish('leak/pong', 'alive'));
+};
+`,
+  });
+  const d = await startRulesDaemon([`rules_dir ${dir}`], { dir, scriptLimits: { maxHeapMb: 16 } });
+  const c = await connectClient(d.url);
+  try {
+    await c.client.subscribeAsync(['leak/pong', 'plain/#']);
+    for (let i = 0; i < 10; i++) await c.client.publishAsync('leak/in', 'x', { qos: 1 });
+    await eventually(() => d.logs.some((l) => /Script rules: the worker (failed|exited)/.test(l)), 'the worker ran out of memory', 10000);
+    await c.client.publishAsync('plain/x', 'routing goes on', { qos: 1 });
+    assert.equal((await c.next()).payload, 'routing goes on');
+    // Restarted (after 1 s): the script answers again, with an empty heap.
+    for (let i = 0; i < 50 && !c.received.some((m) => m.topic === 'leak/pong'); i++) {
+      await c.client.publishAsync('leak/ping', 'x', { qos: 1 });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(c.received.some((m) => m.topic === 'leak/pong'), d.logs.join('\n'));
+  } finally {
+    await c.end();
+    await d.stop();
+  }
+});
