@@ -62,13 +62,22 @@ async function saveAndApply(page: Page): Promise<void> {
 }
 
 /** Subscribes with mosquitto_sub, then publishes with mosquitto_pub; resolves with what the subscriber got (or ''). */
+/** Subscriptions to `filter` the broker has logged (log_type subscribe: "<client id> <qos> <filter>"). */
+function subscriptions(filter: string): number {
+  return broker.output().split('\n').filter((l) => l.endsWith(` 0 ${filter}`)).length;
+}
+
+async function subscribed(filter: string, before: number): Promise<void> {
+  await eventually(() => subscriptions(filter) > before, `the broker has the subscription to ${filter}`);
+}
+
 async function trigger(topic: string, payload: string, listen: string, waitSeconds = 3): Promise<string> {
+  const before = subscriptions(listen);
   const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-t', listen, '-v', '-C', '1', '-W', String(waitSeconds)]);
   let out = '';
   sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const done = new Promise<void>((resolve) => sub.on('close', () => resolve()));
-  // The subscription is in place once the broker counts it; a short pause is enough for a local socket.
-  await new Promise((r) => setTimeout(r, 300));
+  await subscribed(listen, before);
   spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-m', payload]);
   await done;
   return out;
@@ -92,6 +101,7 @@ before(async () => {
       "\toption allow_anonymous '1'",
       "\toption persistence '0'",
       "\toption sys_interval '1'",
+      "\tlist log_type 'subscribe'",
       `\toption status_file '${files.status}'`,
       `\toption rules_dir '${join(tempDir('mqttd-rules-'), 'rules.d')}'`,
       "config listener 'lan'",

@@ -8,19 +8,26 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startMqttd } from '../helpers/broker';
+import { eventually, startMqttd, type MqttdProcess } from '../helpers/broker';
 import { hasCommand, waitForOutput } from '../helpers/processes';
 import { tempDir, writeFiles } from './rulesTestKit';
 
 const skip = !hasCommand('mosquitto_sub') && 'needs mosquitto-clients';
 
+/** Subscriptions to `filter` the broker has logged (log_type subscribe: "<client id> <qos> <filter>"). */
+function subscriptions(d: MqttdProcess, filter: string): number {
+  return d.process.output().split('\n').filter((l) => l.endsWith(` 1 ${filter}`)).length;
+}
+
 /** mosquitto_sub for one message on `listen`, then mosquitto_pub; what the subscriber printed. */
-async function roundTrip(port: number, topic: string, payload: string, listen: string): Promise<string> {
-  const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-t', listen, '-C', '1', '-W', '5', '-q', '1']);
+async function roundTrip(d: MqttdProcess, topic: string, payload: string, listen: string): Promise<string> {
+  const before = subscriptions(d, listen);
+  const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(d.port), '-t', listen, '-C', '1', '-W', '5', '-q', '1']);
   let out = '';
-  sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  sub.stdout.on('data', (b: Buffer) => (out += b.toString()));
   const done = new Promise<void>((resolve) => sub.on('close', () => resolve()));
-  await new Promise((r) => setTimeout(r, 300));
+  await eventually(() => subscriptions(d, listen) > before, `the subscription to ${listen}`);
+  const port = d.port;
   spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-m', payload, '-q', '1']);
   await done;
   return out.trim();
@@ -38,21 +45,22 @@ test('the bundle runs script rules in its worker; SIGHUP reloads them with clien
 };
 `;
   writeFiles(scripts, { 'answer.js': script('v1') });
-  const lines = [`rules_dir ${scripts}`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`];
+  const lines = [`rules_dir ${scripts}`, 'log_type all', 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`];
   let d = await startMqttd(lines, { dir });
   const port = d.port;
   try {
-    assert.equal(await roundTrip(port, 'ask', 'hi', 'answer'), 'v1 hi #1');
+    assert.equal(await roundTrip(d, 'ask', 'hi', 'answer'), 'v1 hi #1');
 
     // A client that stays connected across the reload.
+    const before = subscriptions(d, 'answer');
     const watcher = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-t', 'answer', '-q', '1']);
     let watched = '';
     watcher.stdout.on('data', (b: Buffer) => (watched += b.toString()));
-    await new Promise((r) => setTimeout(r, 300));
+    await eventually(() => subscriptions(d, 'answer') > before, 'the watcher subscribed');
     writeFiles(scripts, { 'answer.js': script('v2') });
     d.process.child.kill('SIGHUP');
     await waitForOutput(d.process, /Reloading rules\.[\s\S]*Rules: 1 active/);
-    assert.equal(await roundTrip(port, 'ask', 'again', 'answer'), 'v2 again #2', 'the new script, with the old state');
+    assert.equal(await roundTrip(d, 'ask', 'again', 'answer'), 'v2 again #2', 'the new script, with the old state');
     assert.match(watched, /v2 again #2/, 'the connected client got it: not dropped by the reload');
     assert.equal(watcher.exitCode, null);
     watcher.kill();
@@ -60,7 +68,7 @@ test('the bundle runs script rules in its worker; SIGHUP reloads them with clien
     await d.stop();
     assert.deepEqual(JSON.parse(readFileSync(join(dir, 'mqttd-rules.json'), 'utf8')), { 'answer.js': { asked: 2 } });
     d = await startMqttd(lines, { dir, port });
-    assert.equal(await roundTrip(port, 'ask', 'back', 'answer'), 'v2 back #3');
+    assert.equal(await roundTrip(d, 'ask', 'back', 'answer'), 'v2 back #3');
   } finally {
     await d.stop();
   }
