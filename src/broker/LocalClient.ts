@@ -69,10 +69,19 @@ interface PendingDelivery {
 const pending: PendingDelivery[] = [];
 
 function deliverPending(): void {
-  // Deliveries a handler causes join the end of this batch, so order is kept.
-  for (let i = 0; i < pending.length; i++) {
-    const d = pending[i];
-    d.client.deliver(d.message, d.qos, d.packetId);
+  // Deliveries a handler causes join the end of this batch, so order is kept. The batch is
+  // always emptied: a delivery left in it would keep the next one from being scheduled.
+  let i = 0;
+  try {
+    for (; i < pending.length; i++) {
+      const d = pending[i];
+      d.client.deliver(d.message, d.qos, d.packetId);
+    }
+  } finally {
+    const rest = pending.splice(0, pending.length).slice(i + 1);
+    if (rest.length > 0) {
+      pending.push(...rest);
+      queueMicrotask(deliverPending);
+    }
   }
-  pending.length = 0;
 }
