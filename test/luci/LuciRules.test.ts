@@ -102,6 +102,8 @@ before(async () => {
       "\toption persistence '0'",
       "\toption sys_interval '1'",
       "\tlist log_type 'subscribe'",
+      // The test reads the broker's log (reloads, subscriptions); on a router it goes to syslog.
+      "\toption log_dest 'stderr'",
       `\toption status_file '${files.status}'`,
       `\toption rules_dir '${join(tempDir('mqttd-rules-'), 'rules.d')}'`,
       "config listener 'lan'",
