@@ -166,6 +166,13 @@ export class ScriptHost {
 
   private exited(worker: Worker): void {
     if (worker !== this.worker) return; // terminated on purpose and already replaced
+    // Its watch slots may still say "running" (it died inside a callback): the watchdog must
+    // not blame a script for a thread that is gone.
+    this.worker = undefined;
+    this.watch = undefined;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
+    this.ping = undefined;
     this.releaseAll();
     this.loaded?.();
     if (this.stopping) return;

@@ -221,6 +221,9 @@ module.exports = function (mqttd) {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(c.received.some((m) => m.topic === 'leak/pong'), d.logs.join('\n'));
+    // Running out of memory is the thread's end, not a loop: the script is not blamed for blocking.
+    assert.equal(d.status('leak.js').state, 'active', d.logs.join('\n'));
+    assert.ok(!d.logs.some((l) => l.includes('blocked its thread')), d.logs.join('\n'));
   } finally {
     await c.end();
     await d.stop();
