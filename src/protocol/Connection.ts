@@ -291,7 +291,24 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   }
 
   writePacket(packet: mqtt.Packet): void {
-    this.write(mqtt.generate(packet, { protocolVersion: this.protocolVersion }));
+    const version = this.protocolVersion;
+    let bytes = mqtt.generate(packet, { protocolVersion: version });
+    const max = this.clientMaximumPacketSize;
+    if (max > 0 && bytes.length > max) {
+      // Reason String and User Properties go first [MQTT-3.1.2-25]; a packet still too
+      // large is not sent at all (the caller closes or carries on as if it had been).
+      const properties = (packet as { properties?: { reasonString?: string; userProperties?: unknown } }).properties;
+      if (properties !== undefined) {
+        delete properties.reasonString;
+        delete properties.userProperties;
+        bytes = mqtt.generate(packet, { protocolVersion: version });
+      }
+      if (bytes.length > max) {
+        this.broker.log.notice(`Not sending ${packet.cmd} to ${escape(this.clientId)}: larger than its Maximum Packet Size ${max}.`);
+        return;
+      }
+    }
+    this.write(bytes);
   }
 
   /**

@@ -1,9 +1,15 @@
 import * as mqtt from 'mqtt-packet';
+import type { FramingError } from './PacketReader';
+import { checkClientProperties } from './propertyRules';
+import { ReasonCode } from './reasonCodes';
 
 /** Where a parsed control packet (or the reason it could not be parsed) goes. */
 export interface ControlPacketSink {
   onPacket(packet: mqtt.Packet): void;
+  /** mqtt-packet refused the packet. */
   onParseError(error: Error): void;
+  /** mqtt-packet took the packet, but its bytes break a rule it does not check. */
+  onFramingError(error: FramingError): void;
 }
 
 interface ParserInternals {
@@ -23,32 +29,52 @@ interface ParserInternals {
  */
 const parser = mqtt.parser();
 const internals = parser as unknown as ParserInternals;
-let current: ControlPacketSink | undefined;
-let answered = false;
+let parsed: mqtt.Packet | undefined;
+/** How far mqtt-packet read into the packet's body when it emitted it. */
+let bodyRead = 0;
+let failure: Error | undefined;
 
 parser.on('packet', (packet: mqtt.Packet) => {
-  answered = true;
-  current!.onPacket(packet);
+  parsed = packet;
+  bodyRead = internals._pos;
 });
 parser.on('error', (error: Error) => {
-  answered = true;
-  current!.onParseError(error);
+  failure = error;
 });
+
+/** Drops what the listeners above kept of the last packet. */
+function forget(): void {
+  parsed = undefined;
+  failure = undefined;
+}
 
 /** Parses one complete packet (fixed header included) for a connection of this protocol level. */
 export function parseControlPacket(bytes: Buffer, protocolVersion: number, sink: ControlPacketSink): void {
-  current = sink;
-  answered = false;
+  forget();
   internals.settings = { protocolVersion };
   // _resetState() leaves the read offset where a failed packet stopped; the next packet's
   // Remaining Length would be read from there, breaking every later connection.
   internals._pos = 0;
   const left = parser.parse(bytes);
-  if (!answered || left !== 0) {
+  const packet = parsed;
+  const error = failure;
+  forget();
+  if (error !== undefined) return sink.onParseError(error);
+  if (packet === undefined || left !== 0) {
     // The packet's own fields claimed more (or fewer) bytes than its Remaining Length.
     internals._resetState();
-    if (!answered) sink.onParseError(new Error('packet shorter than its fields'));
-    else sink.onParseError(new Error('bytes left over after the packet'));
+    return sink.onParseError(new Error(packet === undefined ? 'packet shorter than its fields' : 'bytes left over after the packet'));
   }
-  current = undefined;
+  // mqtt-packet skips bytes its fields did not claim (a username whose flag is 0, a v3
+  // PUBACK with a reason code); they make the packet malformed [MQTT-3.1.4-1]. A PUBLISH's
+  // payload is the rest of the packet, so it never leaves any.
+  if (packet.cmd !== 'publish' && bodyRead !== (packet as { length: number }).length) {
+    return sink.onFramingError({ reasonCode: ReasonCode.MalformedPacket, reason: `${packet.cmd} with bytes after its last field` });
+  }
+  const v5 = packet.cmd === 'connect' ? packet.protocolVersion === 5 : protocolVersion === 5;
+  if (v5) {
+    const fault = checkClientProperties(bytes);
+    if (fault !== undefined) return sink.onFramingError(fault);
+  }
+  sink.onPacket(packet);
 }

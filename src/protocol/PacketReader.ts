@@ -107,8 +107,8 @@ export class PacketReader {
       // given: give it a copy of this one packet, so a stored message never pins the read buffer.
       this.sink.onOtherPacket(Buffer.from(data.subarray(start, end)));
       return;
-    } else if (type === 4 && first === 0x40 && end - body >= 2) {
-      // PUBACK; a v5 reason code after the id is informational.
+    } else if (type === 4 && first === 0x40 && end - body === 2) {
+      // A bare PUBACK; one with a reason code or properties is checked by the parser.
       this.sink.onPuback((data[body] << 8) | data[body + 1]);
       return;
     }

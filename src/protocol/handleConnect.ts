@@ -1,4 +1,4 @@
-import type * as mqtt from 'mqtt-packet';
+import * as mqtt from 'mqtt-packet';
 import type { ConnectRefusal } from '../broker/Broker';
 import { Message, type QoS } from '../broker/Message';
 import { NEVER_EXPIRES } from '../broker/Session';
@@ -41,28 +41,36 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
     return;
   }
   const props = packet.properties;
+  // Set before any CONNACK: a refusal's reason string must fit it too [MQTT-3.1.2-25].
+  conn.clientMaximumPacketSize = v5 ? props?.maximumPacketSize ?? 0 : 0;
   if (v5 && props?.authenticationMethod !== undefined) {
-    return refuse(conn, ReasonCode.BadAuthenticationMethod, 'enhanced authentication is not supported');
-  }
-  if (v5 && props?.receiveMaximum === 0) {
-    conn.protocolViolation(ReasonCode.ProtocolError, 'Receive Maximum of 0');
-    return;
+    return refuse(conn, ReasonCode.BadAuthenticationMethod, 'enhanced authentication is not supported', packet.username);
   }
 
-  // Client identifier rules (§3.1.3.1).
+  // Client identifier rules (§3.1.3.1). A string with U+0000 or bytes that are not UTF-8
+  // (read as U+FFFD) closes the connection without a CONNACK [MQTT-1.5.3-1, MQTT-1.5.3-2,
+  // MQTT-3.1.4-1], as mosquitto 2.0.11 does.
   let clientId = packet.clientId ?? '';
   let assignedClientId: string | undefined;
   const clean = packet.clean !== false;
-  if (clientId.includes('\u0000') || clientId.includes('\ufffd')) {
-    return refuse(conn, ReasonCode.ClientIdentifierNotValid, 'client id is not valid UTF-8');
+  conn.clientId = clientId; // for the log lines of a refusal; an assigned id replaces it
+  if (!isWellFormed(clientId)) {
+    conn.protocolViolation(ReasonCode.MalformedPacket, 'client id is not valid UTF-8 or contains U+0000');
+    return;
   }
-  if (version === 3 && (clientId.length === 0 || clientId.length > 23)) {
-    return refuse(conn, ReasonCode.ClientIdentifierNotValid, 'MQTT 3.1 client ids are 1 to 23 characters');
+  if (packet.username !== undefined && !isWellFormed(packet.username)) {
+    conn.protocolViolation(ReasonCode.MalformedPacket, 'username is not valid UTF-8 or contains U+0000');
+    return;
+  }
+  // MQTT 3.1 limits ids to 23 characters; mosquitto 2.0.11 accepts longer ones, and so do the
+  // clients that still speak 3.1. It refuses an empty one [MQTT 3.1 §3.1].
+  if (version === 3 && clientId.length === 0) {
+    return refuse(conn, ReasonCode.ClientIdentifierNotValid, 'MQTT 3.1 client id is empty', packet.username);
   }
   if (clientId.length === 0) {
     // v3.1.1: a zero-length id needs clean session [MQTT-3.1.3-8]; v5 allows it always.
     if (!limits.allowZeroLengthClientId || (version === 4 && !clean)) {
-      return refuse(conn, ReasonCode.ClientIdentifierNotValid, 'zero-length client id not allowed');
+      return refuse(conn, ReasonCode.ClientIdentifierNotValid, 'zero-length client id not allowed', packet.username);
     }
     // node:crypto is loaded only when an id is assigned: it costs megabytes of RSS.
     clientId = limits.autoIdPrefix + (require('node:crypto') as typeof import('node:crypto')).randomBytes(12).toString('hex');
@@ -74,7 +82,8 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
   let keepalive = packet.keepalive ?? 0;
   let serverKeepAlive: number | undefined;
   if (limits.maxKeepalive > 0 && (keepalive > limits.maxKeepalive || (v5 && keepalive === 0 && limits.maxKeepalive < 65535))) {
-    if (!v5) return refuse(conn, ReasonCode.ClientIdentifierNotValid, `keepalive ${keepalive} exceeds max_keepalive`);
+    // As mosquitto 2.0.12 and later; 2.0.11 accepts the client with its own keepalive.
+    if (!v5) return refuse(conn, ReasonCode.ClientIdentifierNotValid, `keepalive ${keepalive} exceeds max_keepalive`, packet.username);
     keepalive = serverKeepAlive = limits.maxKeepalive;
   }
   conn.keepalive = keepalive;
@@ -83,11 +92,24 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
   if (packet.will) {
     const w = packet.will;
     const topic = (conn.info.mountPoint ?? '') + w.topic;
-    if (!isValidTopicName(w.topic)) {
-      return refuse(conn, v5 ? ReasonCode.TopicNameInvalid : ReasonCode.NotAuthorized, 'invalid will topic');
+    // Will QoS 3 is malformed [MQTT-3.1.2-12]; mqtt-packet reads it as given.
+    if ((w.qos as number) === 3) {
+      conn.protocolViolation(ReasonCode.MalformedPacket, 'Will QoS 3');
+      return;
     }
-    if (w.retain && !limits.retainAvailable) return refuse(conn, ReasonCode.RetainNotSupported, 'retain not available');
+    // An invalid will topic closes without a CONNACK, as mosquitto 2.0.11 does [MQTT-3.1.4-1].
+    if (!isValidTopicName(w.topic)) {
+      conn.protocolViolation(ReasonCode.TopicNameInvalid, `invalid will topic ${escape(w.topic)}`);
+      return;
+    }
+    if (w.retain && !limits.retainAvailable) return refuse(conn, ReasonCode.RetainNotSupported, 'retain not available', packet.username);
     const payload = typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload;
+    // message_size_limit covers wills too; mosquitto 2.0.11 refuses the CONNECT (will__read).
+    const sizeLimit = limits.messageSizeLimit;
+    if (sizeLimit > 0 && payload.length > sizeLimit) {
+      const text = `will payload of ${payload.length} bytes exceeds message_size_limit ${sizeLimit}`;
+      return refuse(conn, ReasonCode.PacketTooLarge, text, packet.username, ConnackV3.NotAuthorized);
+    }
     const wp = w.properties;
     const expiry = wp?.messageExpiryInterval;
     conn.will = {
@@ -108,14 +130,34 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
   let password = packet.password;
   if (conn.info.useIdentityAsUsername) {
     if (conn.info.certificateIdentity === undefined) {
-      return refuse(conn, ReasonCode.NotAuthorized, 'no verified client certificate');
+      return refuse(conn, ReasonCode.NotAuthorized, 'no verified client certificate', packet.username);
     }
     username = conn.info.certificateIdentity;
     password = undefined;
   }
-  if (!v5 && version === 4 && password !== undefined && username === undefined) {
+  if (!v5 && password !== undefined && username === undefined) {
     conn.protocolViolation(ReasonCode.ProtocolError, 'password without username');
     return;
+  }
+
+  // The accepting CONNACK is known before authentication: if it cannot fit the client's
+  // Maximum Packet Size, the client cannot be served [MQTT-3.1.2-24].
+  const connack: mqtt.IConnackPacket = { cmd: 'connack', sessionPresent: false };
+  if (v5) {
+    connack.reasonCode = 0;
+    const p: NonNullable<mqtt.IConnackPacket['properties']> = { topicAliasMaximum: conn.topicAliasMaximum };
+    if (assignedClientId !== undefined) p.assignedClientIdentifier = assignedClientId;
+    if (serverKeepAlive !== undefined) p.serverKeepAlive = serverKeepAlive;
+    if (limits.maxPacketSize > 0) p.maximumPacketSize = limits.maxPacketSize;
+    if (!limits.retainAvailable) p.retainAvailable = false;
+    connack.properties = p;
+    const max = conn.clientMaximumPacketSize;
+    if (max > 0 && mqtt.generate(connack, { protocolVersion: 5 }).length > max) {
+      conn.protocolViolation(ReasonCode.ImplementationSpecificError, `CONNACK would exceed the client's Maximum Packet Size ${max}`);
+      return;
+    }
+  } else {
+    connack.returnCode = ConnackV3.Accepted;
   }
 
   const sessionExpiryInterval = v5 ? props?.sessionExpiryInterval ?? 0 : clean ? 0 : NEVER_EXPIRES;
@@ -137,28 +179,11 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
     if (outcome.accepted) broker.disconnect(outcome.session, conn, conn.will);
     return;
   }
-  if (!outcome.accepted) {
-    if (broker.log.isEnabled('notice')) {
-      const who = username === undefined ? '' : ` u'${escape(username)}'`;
-      broker.log.notice(`Client ${escape(clientId)}${who} from ${conn.remoteAddress} refused: ${outcome.reason}.`);
-    }
-    return refuse(conn, REFUSAL_REASON[outcome.reason], outcome.reason);
-  }
+  if (!outcome.accepted) return refuse(conn, REFUSAL_REASON[outcome.reason], outcome.reason, username);
 
   conn.session = outcome.session;
-  conn.clientMaximumPacketSize = props?.maximumPacketSize ?? 0;
-  const connack: mqtt.IConnackPacket = { cmd: 'connack', sessionPresent: outcome.sessionPresent };
-  if (v5) {
-    connack.reasonCode = 0;
-    const p: NonNullable<mqtt.IConnackPacket['properties']> = { topicAliasMaximum: conn.topicAliasMaximum };
-    if (assignedClientId !== undefined) p.assignedClientIdentifier = assignedClientId;
-    if (serverKeepAlive !== undefined) p.serverKeepAlive = serverKeepAlive;
-    if (limits.maxPacketSize > 0) p.maximumPacketSize = limits.maxPacketSize;
-    if (!limits.retainAvailable) p.retainAvailable = false;
-    connack.properties = p;
-  } else {
-    connack.returnCode = ConnackV3.Accepted;
-  }
+  // The session-present bit is reserved in MQTT 3.1 (its CONNACK's first byte is unused).
+  connack.sessionPresent = version !== 3 && outcome.sessionPresent;
   conn.writePacket(connack);
   if (broker.log.isEnabled('information')) {
     broker.log.info(
@@ -170,15 +195,28 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
   outcome.session.resume();
 }
 
-/** CONNACK with a refusal code, then close [MQTT-3.2.2-5]. */
-export function refuse(conn: Connection, reason: number, text: string): void {
+/** U+0000 and U+FFFD (what mqtt-packet makes of bytes that are not UTF-8) close the connection. */
+function isWellFormed(s: string): boolean {
+  return !s.includes('\u0000') && !s.includes('\ufffd');
+}
+
+/**
+ * Logs the refusal, answers with a CONNACK carrying the code, then closes [MQTT-3.2.2-5].
+ * `v3Code` overrides the v3 code mapped from the v5 reason.
+ */
+export function refuse(conn: Connection, reason: number, text: string, username?: string, v3Code?: number): void {
   if (conn.state === 'closed') return;
+  const log = conn.broker.log;
+  if (log.isEnabled('notice')) {
+    const who = username === undefined ? '' : ` u'${escape(username)}'`;
+    log.notice(`Client ${escape(conn.clientId || '<unknown>')}${who} from ${conn.remoteAddress} refused: ${escape(text)}.`);
+  }
   const connack: mqtt.IConnackPacket = { cmd: 'connack', sessionPresent: false };
   if (conn.protocolVersion === 5) {
     connack.reasonCode = reason;
     connack.properties = { reasonString: text };
   } else {
-    connack.returnCode = connackCodeV3(reason);
+    connack.returnCode = v3Code ?? connackCodeV3(reason);
   }
   conn.writePacket(connack);
   conn.closeGracefully(false);

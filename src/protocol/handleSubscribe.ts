@@ -5,6 +5,11 @@ import { escape } from '../log/Logger';
 import type { Connection } from './Connection';
 import { ReasonCode } from './reasonCodes';
 
+/** U+0000, or U+FFFD (what mqtt-packet makes of bytes that are not UTF-8): malformed [MQTT-1.5.4-1, MQTT-1.5.4-2]. */
+export function hasIllFormedText(s: string): boolean {
+  return s.includes('\u0000') || s.includes('\ufffd');
+}
+
 /**
  * SUBSCRIBE (§3.8): one result per filter in the SUBACK, then the retained messages of
  * the new subscriptions. Overlapping subscriptions: see Broker.oneCopyPerV3Client (one
@@ -15,13 +20,21 @@ export function handleSubscribe(conn: Connection, packet: mqtt.ISubscribePacket)
   const session = conn.session!;
   const v5 = conn.protocolVersion === 5;
   const subscriptionId = v5 ? (packet.properties?.subscriptionIdentifier as number | undefined) : undefined;
-  if (subscriptionId === 0) return conn.protocolViolation(ReasonCode.ProtocolError, 'subscription identifier 0');
+  // A SUBSCRIBE needs a non-zero packet id [MQTT-2.2.1-3]; mosquitto 2.0.11 calls it malformed.
+  if (packet.messageId === 0) return conn.protocolViolation(ReasonCode.MalformedPacket, 'SUBSCRIBE with packet id 0');
   // At least one filter [MQTT-3.8.3-3]; an empty SUBACK cannot even be encoded.
   if (packet.subscriptions.length === 0) return conn.protocolViolation(ReasonCode.ProtocolError, 'SUBSCRIBE with no topic filter');
   const mountPoint = conn.info.mountPoint ?? '';
   const granted: number[] = [];
   const retainedToSend: { filter: string; subscription: Subscription; isNew: boolean }[] = [];
   for (const s of packet.subscriptions) {
+    if (hasIllFormedText(s.topic)) {
+      return conn.protocolViolation(ReasonCode.MalformedPacket, `subscription filter ${escape(s.topic)} is not valid UTF-8 or contains U+0000`);
+    }
+    // No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4].
+    if (v5 && s.nl === true && s.topic.startsWith('$share/')) {
+      return conn.protocolViolation(ReasonCode.ProtocolError, `No Local on shared subscription ${escape(s.topic)}`);
+    }
     const filter = mountPoint + s.topic;
     const result = broker.addSubscription(session, filter, {
       qos: s.qos as QoS,
