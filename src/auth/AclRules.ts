@@ -12,7 +12,9 @@
  * refuses, the first that matches and carries the access grants; nothing matching refuses.
  * Patterns never apply to a client whose username or client id contains `+` or `#` (it
  * could otherwise reach other clients' topics), and that client is refused once the own
- * rules did not grant.
+ * rules did not grant. mqttd treats `/` the same: with `pattern readwrite clients/%c/#`
+ * the client id `victim/inbox` would otherwise own `clients/victim/inbox/#`. The option
+ * `acl_pattern_allow_slash` substitutes it as mosquitto 2.0.11 does.
  *
  * Where mqttd differs (see docs/security.md): a bad line is reported and skipped instead
  * of refusing to start, and a rule with an unknown access word is applied as `deny` so a
@@ -47,6 +49,17 @@ interface ClientRules {
   username: string | undefined;
   /** In evaluation order: own denies, own grants, then (when they apply) pattern denies, pattern grants. */
   rules: Rule[];
+  /** How many of `rules` are the client's own (user or anonymous block). */
+  ownCount: number;
+  /** For canEverRead: the own denies, and every deny, as trees; the longest deny's length. */
+  ownDenies?: FilterTree;
+  allDenies?: FilterTree;
+  denyDepth?: number;
+}
+
+export interface AclOptions {
+  /** Substitute a client id or username containing `/` into patterns, as mosquitto does. */
+  patternAllowSlash?: boolean;
 }
 
 export interface AclParseResult {
@@ -61,9 +74,10 @@ export class AclRules {
     private readonly anonymous: Rule[],
     private readonly users: Map<string, Rule[]>,
     private readonly patterns: PatternRule[],
+    private readonly unsafeInPattern: RegExp,
   ) {}
 
-  static parse(text: string, path: string): AclParseResult {
+  static parse(text: string, path: string, options: AclOptions = {}): AclParseResult {
     const errors: FileError[] = [];
     const anonymous: Rule[] = [];
     const users = new Map<string, Rule[]>();
@@ -131,18 +145,19 @@ export class AclRules {
       }
       block.push({ levels: filterLevels(topic), access });
     });
-    return { rules: new AclRules(denyFirst(anonymous), mapValues(users, denyFirst), denyFirstPatterns(patterns)), errors };
+    const unsafe = options.patternAllowSlash ? /[+#]/ : /[+#/]/;
+    return { rules: new AclRules(denyFirst(anonymous), mapValues(users, denyFirst), denyFirstPatterns(patterns), unsafe), errors };
   }
 
   /** Reads and parses a file. An unreadable file rejects with a FileError (no line). */
-  static async load(path: string): Promise<AclParseResult> {
+  static async load(path: string, options: AclOptions = {}): Promise<AclParseResult> {
     let text: string;
     try {
       text = await fs.readFile(path, 'utf8');
     } catch (err) {
       throw new FileError(path, undefined, `cannot read ACL file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    return AclRules.parse(text, path);
+    return AclRules.parse(text, path, options);
   }
 
   /** May this client read (receive) or write (publish) this topic name? */
@@ -161,26 +176,29 @@ export class AclRules {
    * Could any topic matching this filter ever be read by the client? Exact, not a guess:
    * for each read grant, the topics the filter shares with it are probed with one
    * representative topic per length, whose wildcard levels hold a string no rule names.
-   * Any deny or grant matching that representative matches every topic of that length in
-   * the shared set, so if none of them is readable, no topic there is.
+   * A deny matching that representative matches every topic of that length in the shared
+   * set, so if every representative is denied, no topic there is readable.
+   *
+   * A representative of a grant is readable unless a deny checked before that grant matches
+   * it: own denies for own grants; for pattern grants every deny (a representative an own
+   * grant also matches was found readable in the own pass already). Lengths beyond the
+   * longest deny behave alike, so they are probed once. Denies are matched as a tree, so
+   * a filter costs (read grants × deny depth × topic depth), not rules² × depth.
    */
   canEverRead(identity: ClientIdentity, filter: string): boolean {
     const levels = filterLevels(stripShare(filter));
-    const rules = this.rulesFor(identity).rules;
-    let depth = levels.length;
-    const literals = new Set<string>();
-    for (const rule of rules) {
-      depth = Math.max(depth, rule.levels.length);
-      for (const level of rule.levels) literals.add(level);
-    }
-    const fresh = freshLevel(literals);
-    for (const rule of rules) {
+    const compiled = this.rulesFor(identity);
+    const rules = compiled.rules;
+    if (compiled.allDenies === undefined) compileDenies(compiled);
+    const fresh: Level = FRESH_LEVEL;
+    const maxDepth = Math.max(levels.length, compiled.denyDepth!) + 1;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i];
       if ((rule.access & READ) === 0) continue;
       const shared = intersectFilters(levels, rule.levels);
       if (shared === undefined) continue;
-      for (const topic of representatives(shared, fresh, depth + 1)) {
-        if (this.check(identity, topic, 'read')) return true;
-      }
+      const denies = i < compiled.ownCount ? compiled.ownDenies! : compiled.allDenies!;
+      if (someRepresentative(shared, fresh, maxDepth, (topic) => !denies.matches(topic))) return true;
     }
     return false;
   }
@@ -190,13 +208,14 @@ export class AclRules {
     if (cached && cached.clientId === identity.clientId && cached.username === identity.username) return cached;
     const own = identity.username === undefined ? this.anonymous : (this.users.get(identity.username) ?? []);
     const rules = own.slice();
-    if (this.patterns.length > 0 && !hasWildcard(identity.username) && !hasWildcard(identity.clientId)) {
+    const unsafe = this.unsafeInPattern;
+    if (this.patterns.length > 0 && !unsafe.test(identity.username ?? '') && !unsafe.test(identity.clientId)) {
       for (const p of this.patterns) {
         if (p.usesUsername && identity.username === undefined) continue;
         rules.push({ levels: filterLevels(substitute(p.template, identity)), access: p.access });
       }
     }
-    const compiled: ClientRules = { clientId: identity.clientId, username: identity.username, rules };
+    const compiled: ClientRules = { clientId: identity.clientId, username: identity.username, rules, ownCount: own.length };
     this.cache.set(identity, compiled);
     return compiled;
   }
@@ -229,10 +248,6 @@ function mapValues<K, V>(map: Map<K, V>, f: (v: V) => V): Map<K, V> {
   return out;
 }
 
-function hasWildcard(s: string | undefined): boolean {
-  return s !== undefined && (s.includes('+') || s.includes('#'));
-}
-
 /** %c and %u replaced as mosquitto does; any other %x stays as written. */
 function substitute(template: string, identity: ClientIdentity): string {
   return template.replace(/%([cu])/g, (whole, which: string) => {
@@ -248,24 +263,83 @@ function stripShare(filter: string): string {
   return slash < 0 ? filter : filter.slice(slash + 1);
 }
 
-/** A topic level equal to no literal in any rule, so only wildcards match it. */
-function freshLevel(literals: Set<string>): string {
-  let candidate = 'mqttd-probe';
-  while (literals.has(candidate)) candidate += '_';
-  return candidate;
+/**
+ * A topic level that equals no literal of any rule, so only wildcards match it: the tree
+ * compares levels by identity of this object first (see FilterTree.matches), which no
+ * string read from a file or a client can be.
+ */
+const FRESH_LEVEL: unique symbol = Symbol('any other level');
+type Level = string | typeof FRESH_LEVEL;
+
+/**
+ * Calls `test` with one topic (as levels) per possible length of the filter, wildcard
+ * levels filled with `fresh`, until it returns true.
+ */
+function someRepresentative(filter: readonly string[], fresh: Level, maxDepth: number, test: (topic: readonly Level[]) => boolean): boolean {
+  const multi = filter[filter.length - 1] === '#';
+  const levels: Level[] = (multi ? filter.slice(0, -1) : filter).map((l) => (l === '+' ? fresh : l));
+  if (!multi) return test(levels);
+  if (levels.length > 0 && test(levels)) return true;
+  const longest = Math.max(maxDepth, levels.length + 1);
+  while (levels.length < longest) {
+    levels.push(fresh);
+    if (test(levels)) return true;
+  }
+  return false;
 }
 
-/** One topic per possible length of the filter, wildcard levels filled with `fresh`. */
-function representatives(filter: readonly string[], fresh: string, maxDepth: number): string[] {
-  const multi = filter[filter.length - 1] === '#';
-  const fixed = (multi ? filter.slice(0, -1) : filter).map((l) => (l === '+' ? fresh : l));
-  if (!multi) return [fixed.join('/')];
-  const out: string[] = [];
-  const levels = fixed.slice();
-  if (levels.length > 0) out.push(levels.join('/'));
-  while (levels.length < Math.max(maxDepth, fixed.length + 1)) {
-    levels.push(fresh);
-    out.push(levels.join('/'));
+/**
+ * Deny filters as a tree of levels: does any match a topic? Costs the topic's depth times
+ * the wildcard branches, not the number of filters. Semantics of TopicFilter.topicMatches:
+ * `+` is one level, `#` any number including none, no first-level wildcard matches `$`.
+ */
+class FilterTree {
+  private children: Map<string, FilterTree> | undefined;
+  private ends = false;
+  private multi = false;
+
+  add(levels: readonly string[], i = 0): void {
+    if (i === levels.length) {
+      this.ends = true;
+      return;
+    }
+    if (levels[i] === '#') {
+      this.multi = true;
+      return;
+    }
+    const children = (this.children ??= new Map());
+    let child = children.get(levels[i]);
+    if (child === undefined) children.set(levels[i], (child = new FilterTree()));
+    child.add(levels, i + 1);
   }
-  return out;
+
+  matches(topic: readonly Level[], i = 0): boolean {
+    const level = topic[i];
+    const dollar = i === 0 && typeof level === 'string' && level.charCodeAt(0) === 0x24;
+    if (this.multi && !dollar) return true;
+    if (i === topic.length) return this.ends;
+    if (this.children === undefined) return false;
+    if (typeof level === 'string') {
+      const exact = this.children.get(level);
+      if (exact !== undefined && exact.matches(topic, i + 1)) return true;
+    }
+    const plus = dollar ? undefined : this.children.get('+');
+    return plus !== undefined && plus.matches(topic, i + 1);
+  }
+}
+
+/** Builds the deny trees canEverRead uses, once per compiled client. */
+function compileDenies(compiled: ClientRules): void {
+  const own = new FilterTree();
+  const all = new FilterTree();
+  let depth = 0;
+  compiled.rules.forEach((rule, i) => {
+    if (rule.access !== DENY) return;
+    if (i < compiled.ownCount) own.add(rule.levels);
+    all.add(rule.levels);
+    depth = Math.max(depth, rule.levels.length);
+  });
+  compiled.ownDenies = own;
+  compiled.allDenies = all;
+  compiled.denyDepth = depth;
 }

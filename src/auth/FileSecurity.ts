@@ -15,7 +15,7 @@
  * password and no topic is allowed, so a broker that failed to read its files fails closed.
  */
 import { FileError } from '../config/FileError';
-import type { AuthRequest, AuthResult, ClientIdentity, Security } from './Security';
+import type { AuthRequest, AuthResult, ClientIdentity, ConnectedIdentity, Security } from './Security';
 import { PasswdFile } from './PasswdFile';
 import { AclRules } from './AclRules';
 import { AuthThrottle, type AuthThrottleOptions } from './AuthThrottle';
@@ -27,6 +27,8 @@ export interface FileSecurityOptions {
   allowAnonymous: boolean;
   passwordFile?: string;
   aclFile?: string;
+  /** Substitute `/` in client ids and usernames into ACL patterns, as mosquitto does. */
+  aclPatternAllowSlash?: boolean;
   /** A shared throttle, or options for this instance's own. */
   throttle?: AuthThrottle | AuthThrottleOptions;
   /** How many password checks run at once and how many may wait. */
@@ -48,6 +50,10 @@ export class FileSecurity implements Security {
   private passwd: PasswdFile | undefined;
   private acl: AclRules | undefined;
   private loaded = false;
+  /** Bumped by every applied reload (and the first load). */
+  generation = 0;
+  /** The generation in which each user's password line last changed (added, edited, removed). */
+  private readonly changedAt = new Map<string, number>();
   readonly throttle: AuthThrottle;
   /**
    * bcrypt checks (~0.1 s each, on worker threads) queue apart from PBKDF2 and SHA-512 ones
@@ -78,14 +84,20 @@ export class FileSecurity implements Security {
     const { passwordFile, aclFile } = this.options;
     const [passwd, acl] = await Promise.allSettled([
       passwordFile === undefined ? Promise.resolve(undefined) : PasswdFile.load(passwordFile),
-      aclFile === undefined ? Promise.resolve(undefined) : AclRules.load(aclFile),
+      aclFile === undefined ? Promise.resolve(undefined) : AclRules.load(aclFile, { patternAllowSlash: this.options.aclPatternAllowSlash === true }),
     ]);
     const unreadable: FileError[] = [];
     for (const r of [passwd, acl]) if (r.status === 'rejected') unreadable.push(asFileError(r.reason));
     if (passwd.status === 'rejected' || acl.status === 'rejected') return { applied: false, errors: unreadable };
+    // One synchronous switch: a CONNECT is judged wholly by the old files or by the new ones.
+    const before = this.passwd;
     this.passwd = passwd.value?.file;
     this.acl = acl.value?.rules;
     this.loaded = true;
+    this.generation++;
+    for (const user of new Set([...(before?.usernames() ?? []), ...(this.passwd?.usernames() ?? [])])) {
+      if (before?.hashOf(user) !== this.passwd?.hashOf(user)) this.changedAt.set(user, this.generation);
+    }
     return { applied: true, errors: [...(passwd.value?.errors ?? []), ...(acl.value?.errors ?? [])] };
   }
 
@@ -100,22 +112,29 @@ export class FileSecurity implements Security {
     const admission = await this.throttle.admitWithin({ address: request.remoteAddress, username, clientId: request.clientId });
     if (!admission.admitted) return 'rate-limited';
     const { ticket } = admission;
-    const passwd = this.loaded ? this.passwd : undefined;
-    const hash = passwd?.hashOf(username);
-    const stored = hash ?? DUMMY_HASH;
     const password = request.password;
-    const queue = parseHash(stored)?.kind === 'bcrypt' ? this.bcryptChecks : this.checks;
-    let ok: boolean;
-    try {
-      ok = await queue.run(async () => {
-        if (password === undefined) return false;
-        const matched = await verifyPassword(stored, password);
-        return matched && hash !== undefined;
-      }, ticket.known);
-    } catch (err) {
-      this.throttle.release(ticket);
-      if (err instanceof CheckQueueFullError) return 'server-busy';
-      throw err;
+    let ok = false;
+    // A reload while the hash was being checked: check again against the new file, so no
+    // CONNECT is accepted by a password line that is no longer in force.
+    for (let generation = -1; generation !== this.generation; ) {
+      generation = this.generation;
+      const passwd = this.loaded ? this.passwd : undefined;
+      const hash = passwd?.hashOf(username);
+      const stored = hash ?? DUMMY_HASH;
+      const queue = parseHash(stored)?.kind === 'bcrypt' ? this.bcryptChecks : this.checks;
+      try {
+        ok = await queue.run(async () => {
+          // An empty password never matches, whatever the file holds: mosquitto 2.0.11 reads a
+          // zero-length password as none (packet__read_binary) and refuses the client.
+          if (password === undefined || password.length === 0) return false;
+          const matched = await verifyPassword(stored, password);
+          return matched && hash !== undefined;
+        }, ticket.known);
+      } catch (err) {
+        this.throttle.release(ticket);
+        if (err instanceof CheckQueueFullError) return 'server-busy';
+        throw err;
+      }
     }
     if (ok) {
       this.throttle.recordSuccess(ticket);
@@ -123,6 +142,14 @@ export class FileSecurity implements Security {
     }
     this.throttle.recordFailure(ticket);
     return 'bad-credentials';
+  }
+
+  stillAuthenticated(client: ConnectedIdentity, since: number): boolean {
+    if (client.certificateIdentity !== undefined) return true;
+    const { username } = client;
+    if (username === undefined || this.options.passwordFile === undefined) return this.options.allowAnonymous;
+    if (!this.loaded || this.passwd?.hashOf(username) === undefined) return false;
+    return (this.changedAt.get(username) ?? 0) <= since;
   }
 
   canWrite(client: ClientIdentity, topic: string): boolean {

@@ -18,8 +18,9 @@ export interface AuthRequest extends ClientIdentity {
 }
 
 /**
- * 'ok': accepted; 'bad-credentials': unknown user or wrong password (CONNACK 4 / 0x86);
- * 'not-authorized': anonymous not allowed, or a plugin said no (CONNACK 5 / 0x87);
+ * 'ok': accepted; 'bad-credentials': unknown user, wrong or empty password; 'not-authorized':
+ * anonymous not allowed, or a plugin said no. Both answer CONNACK 5 (v5 0x87, "not
+ * authorised"), as mosquitto 2.0.11 answers both (handle_connect.c): see handleConnect.
  * 'rate-limited': too many failed logins, refused unchecked (CONNACK 5 / v5 0x9F);
  * 'server-busy': too many password checks waiting (CONNACK 3 / v5 0x89).
  */
@@ -36,6 +37,22 @@ export interface Security {
    * ever readable by the client, so the SUBACK can refuse it instead of delivering nothing.
    */
   canSubscribe(client: ClientIdentity, filter: string): boolean;
+  /**
+   * Bumped whenever the users or rules change (a reload). With stillAuthenticated, the
+   * broker re-checks connected clients, as mosquitto 2.0 does on SIGHUP
+   * (mosquitto_security_apply_default). Both absent: a client stays once accepted.
+   */
+  readonly generation?: number;
+  /**
+   * May this client, accepted when `generation` was `since`, stay connected? False when its
+   * user was removed or its password changed since, or anonymous access was withdrawn.
+   */
+  stillAuthenticated?(client: ConnectedIdentity, since: number): boolean;
+}
+
+/** A connected client as the re-check after a reload sees it. */
+export interface ConnectedIdentity extends ClientIdentity {
+  certificateIdentity?: string;
 }
 
 /** A Security that accepts everyone and everything: the embedded library's default. */

@@ -157,6 +157,8 @@ export class Broker {
   /** route()'s scratch map: v3 sessions a message matches → the highest QoS among their subscriptions. */
   private readonly v3Copies = new Map<Session, QoS>();
   private readonly connectedAt = new Map<Session, number>();
+  /** How each connected client was accepted: the Security generation then, its certificate identity. */
+  private readonly acceptedAs = new Map<Session, { generation: number; certificateIdentity: string | undefined }>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private localCount = 0;
   /** In-process subscribers that watch without counting as a receiver (the LuCI explorer). */
@@ -303,6 +305,8 @@ export class Broker {
     const max = this.limits.maxConnections;
     if (max >= 0 && this.connectedCount + this.connecting >= max) return { accepted: false, reason: 'server-busy' };
     this.connecting++;
+    const security = this.security;
+    const generation = security.generation ?? 0;
     let auth: AuthResult;
     try {
       auth = await this.authenticate(request, info);
@@ -310,6 +314,11 @@ export class Broker {
       this.connecting--;
     }
     if (auth !== 'ok') return { accepted: false, reason: auth };
+    // Users reloaded while this client was being checked: it is held to the new ones too.
+    const identity = { clientId: request.clientId, username: request.username, certificateIdentity: request.certificateIdentity };
+    if (!this.hooks.authenticate && (security.generation ?? 0) !== generation && security.stillAuthenticated?.(identity, generation) === false) {
+      return { accepted: false, reason: 'bad-credentials' };
+    }
     if (this.closed || (max >= 0 && this.connectedCount >= max)) return { accepted: false, reason: 'server-busy' };
 
     const { clientId } = request;
@@ -349,6 +358,7 @@ export class Broker {
     session.link = request.link;
     this.sessionChanges++;
     this.connectedAt.set(session, info.connectedAt);
+    this.acceptedAs.set(session, { generation: security.generation ?? 0, certificateIdentity: request.certificateIdentity });
     this.connectedCount++;
     this.stats.connections++;
     if (this.connectedCount > this.stats.clientsMaximum) this.stats.clientsMaximum = this.connectedCount;
@@ -380,6 +390,7 @@ export class Broker {
     if (current) {
       const connectedAt = this.connectedAt.get(session) ?? now;
       this.connectedAt.delete(session);
+      this.acceptedAs.delete(session);
       session.detach(now);
       const hooks = this.hooks;
       if (hooks.onDisconnect) {
@@ -466,6 +477,43 @@ export class Broker {
     const known = session.acknowledge(packetId);
     if (known && session.expiryInterval !== 0) this.sessionChanges++;
     return known;
+  }
+
+  /**
+   * After the Security's users or rules changed (SIGHUP): disconnects every client it no
+   * longer accepts (v5: DISCONNECT 0x98, and no will, as mosquitto 2.0's
+   * mosquitto_security_apply_default), drops subscriptions the ACL no longer allows and
+   * queued messages it no longer lets a session read. In-process clients are trusted.
+   */
+  recheckClients(): { disconnected: number; unsubscribed: number } {
+    const security = this.security;
+    const generation = security.generation ?? 0;
+    let disconnected = 0;
+    let unsubscribed = 0;
+    for (const session of [...this.sessions.values()]) {
+      const link = session.link;
+      if (link instanceof LocalClient) continue;
+      const accepted = link ? this.acceptedAs.get(session) : undefined;
+      if (link && accepted && !this.hooks.authenticate && security.stillAuthenticated) {
+        const identity = { clientId: session.clientId, username: session.username, certificateIdentity: accepted.certificateIdentity };
+        if (!security.stillAuthenticated(identity, accepted.generation)) {
+          link.close(0x98, 'no longer authorised after reload', false);
+          disconnected++;
+          continue;
+        }
+        accepted.generation = generation;
+      }
+      for (const sub of [...session.subscriptions.values()]) {
+        const filter = sub.group === undefined ? sub.filter : `$share/${sub.group}/${sub.filter}`;
+        const allowed = security.canSubscribe(session, sub.filter) && (this.hooks.authorizeSubscribe?.(session, filter) ?? true);
+        if (allowed) continue;
+        this.removeSubscription(session, filter);
+        this.log.notice(`Client ${escape(session.clientId)} unsubscribed from ${escape(filter)}: no longer allowed after reload.`);
+        unsubscribed++;
+      }
+      session.discardUnreadable((m) => security.canRead(session, m.topic));
+    }
+    return { disconnected, unsubscribed };
   }
 
   // ---- Subscriptions ---------------------------------------------------------------

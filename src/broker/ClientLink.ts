@@ -34,6 +34,9 @@ export interface ClientLink {
   /** Stop (and later resume) reading from this client: flow control towards a publisher. */
   pauseReading(): void;
   resumeReading(): void;
-  /** Ends the connection; `reasonCode` is sent in a v5 DISCONNECT where it applies. */
-  close(reasonCode: number, reason: string): void;
+  /**
+   * Ends the connection; `reasonCode` is sent in a v5 DISCONNECT where it applies. The will
+   * is published unless `publishWill` is false (a client whose rights were withdrawn).
+   */
+  close(reasonCode: number, reason: string, publishWill?: boolean): void;
 }

@@ -96,6 +96,8 @@ export interface BrokerConfig {
   passwordCheckConcurrency: number;
   passwordCheckQueue: number;
   aclFile?: string;
+  /** mqttd extension: `/` in a client id or username is substituted into ACL patterns. */
+  aclPatternAllowSlash: boolean;
   allowZeroLengthClientId: boolean;
   autoIdPrefix: string;
 
@@ -169,6 +171,7 @@ export function defaultConfig(): BrokerConfig {
     allowAnonymous: false,
     passwordCheckConcurrency: PASSWORD_CHECK_DEFAULTS.concurrency,
     passwordCheckQueue: PASSWORD_CHECK_DEFAULTS.maxQueued,
+    aclPatternAllowSlash: false,
     allowZeroLengthClientId: true,
     autoIdPrefix: 'auto-',
     persistence: false,

@@ -380,6 +380,16 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     apply: text((ctx, v) => void (ctx.config.aclFile = v)),
   },
   {
+    name: 'acl_pattern_allow_slash',
+    aliases: [],
+    scope: 'general',
+    default: 'false',
+    mosquitto: 'extension',
+    description: 'Whether a client id or username containing `/` is substituted into `%c`/`%u` ACL patterns.',
+    note: 'mqttd only. false: such a client gets no pattern rules (as one with `+` or `#`), so the id `victim/inbox` cannot reach `clients/victim/inbox/#` through `clients/%c/#`; true is mosquitto 2.0.11\'s behaviour.',
+    apply: bool((ctx, v) => void (ctx.config.aclPatternAllowSlash = v)),
+  },
+  {
     name: 'allow_zero_length_clientid',
     aliases: [],
     scope: 'general',

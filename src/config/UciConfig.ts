@@ -342,6 +342,7 @@ function readGeneral(r: SectionReader, config: BrokerConfig): void {
   config.passwordCheckConcurrency = r.int('password_check_concurrency', config.passwordCheckConcurrency, 1, 64);
   config.passwordCheckQueue = r.int('password_check_queue', config.passwordCheckQueue, 0, 65535);
   config.aclFile = r.string('acl_file');
+  config.aclPatternAllowSlash = r.bool('acl_pattern_allow_slash', config.aclPatternAllowSlash);
   config.allowZeroLengthClientId = r.bool('allow_zero_length_clientid', config.allowZeroLengthClientId);
   config.autoIdPrefix = r.string('auto_id_prefix') ?? config.autoIdPrefix;
   config.persistence = r.bool('persistence', config.persistence);

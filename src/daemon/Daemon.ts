@@ -110,6 +110,7 @@ export class Daemon {
       passwordFile: config.passwordFile,
       aclFile: config.aclFile,
       checks: { concurrency: config.passwordCheckConcurrency, maxQueued: config.passwordCheckQueue },
+      aclPatternAllowSlash: config.aclPatternAllowSlash,
     });
     this.broker = new Broker({
       security: this.security,
@@ -220,12 +221,21 @@ export class Daemon {
     }
   }
 
-  /** SIGHUP: re-reads the password and ACL files and the rules; clients stay connected. */
+  /**
+   * SIGHUP: re-reads the password and ACL files, re-checks connected clients against them,
+   * and re-reads the rules; clients the new files still allow stay connected.
+   */
   async reload(): Promise<void> {
     this.log.notice('Reloading password and ACL files.');
     const result = await this.security.reload();
     for (const err of result.errors) this.log.warning(err.message);
-    if (!result.applied) this.log.error('Reload failed; the previous users and ACL rules stay in force.');
+    if (!result.applied) {
+      this.log.error('Reload failed; the previous users and ACL rules stay in force.');
+    } else {
+      // As mosquitto 2.0: connected clients are judged again by the new users and rules.
+      const { disconnected, unsubscribed } = this.broker.recheckClients();
+      this.log.notice(`Reload applied: ${disconnected} client(s) disconnected, ${unsubscribed} subscription(s) removed.`);
+    }
     const sources = ruleSources(this.config);
     if (this.rules && sources) {
       this.log.notice('Reloading rules.');

@@ -374,9 +374,10 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
 
   // ---- Closing ---------------------------------------------------------------------
 
-  /** Server-initiated close (takeover, shutdown, keepalive, stall): will is published. */
-  close(reasonCode: number, reason: string): void {
+  /** Server-initiated close (takeover, shutdown, keepalive, stall): will is published unless told not to. */
+  close(reasonCode: number, reason: string, publishWill = true): void {
     if (this.state === 'closed') return;
+    this.gracefulClose = !publishWill;
     if (this.protocolVersion === 5 && this.state === 'connected') {
       this.writePacket({ cmd: 'disconnect', reasonCode, properties: { reasonString: reason } } as mqtt.IDisconnectPacket);
     }

@@ -42,6 +42,7 @@ const samples: Record<string, Sample> = {
     bad: ['password_check_queue -1', "expected a whole number from 0 to 65535, got '-1'"],
   },
   acl_file: { line: 'acl_file /etc/mqttd/acl', check: (c) => assert.equal(c.aclFile, '/etc/mqttd/acl') },
+  acl_pattern_allow_slash: { line: 'acl_pattern_allow_slash true', check: (c) => assert.equal(c.aclPatternAllowSlash, true) },
   allow_zero_length_clientid: {
     line: 'allow_zero_length_clientid false',
     check: (c) => assert.equal(c.allowZeroLengthClientId, false),
