@@ -41,7 +41,11 @@ interface Arguments {
   checkRules: boolean;
 }
 
-/** Exit codes: 0 ok, 1 bad usage or start failure, 3 configuration errors (as mosquitto). */
+/**
+ * Exit codes as mosquitto 2.0.11's (conf.c config__parse_args, mosquitto.c): 3 for a bad
+ * command line, `-h`/`--help` and configuration errors (MOSQ_ERR_INVAL), 1 when starting
+ * fails (a listener cannot bind). `--version` is mqttd's own and exits 0.
+ */
 function parseArguments(argv: string[]): Arguments {
   const args: Arguments = { networks: new Map(), verbose: false, checkRules: false };
   for (let i = 0; i < argv.length; i++) {
@@ -89,7 +93,7 @@ function parseArguments(argv: string[]): Arguments {
       case '-h':
       case '--help':
         process.stdout.write(USAGE);
-        process.exit(0);
+        process.exit(USAGE_EXIT);
         break;
       case '--version':
         process.stdout.write(`mqttd version ${VERSION}\n`);
@@ -103,7 +107,12 @@ function parseArguments(argv: string[]): Arguments {
   return args;
 }
 
-function fail(message: string, code = 1): never {
+/** mosquitto returns MOSQ_ERR_INVAL (3) for every command-line error, help included. */
+const USAGE_EXIT = 3;
+/** A listener that cannot bind, a store that cannot be read: mosquitto exits 1. */
+const START_FAILED = 1;
+
+function fail(message: string, code = USAGE_EXIT): never {
   process.stderr.write(message.endsWith('\n') ? message : message + '\n');
   process.exit(code);
 }
@@ -114,7 +123,7 @@ function checkAclFile(path: string): never {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    fail(`Error: ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'EIO'})`);
+    fail(`Error: ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'EIO'})`, 1);
   }
   const { errors } = AclRules.parse(text, path);
   for (const e of errors) process.stderr.write(`${e.message}\n`);
@@ -156,7 +165,7 @@ async function main(): Promise<void> {
     daemon
       .stop()
       .then(() => process.exit(0))
-      .catch((err: unknown) => fail(`Error while stopping: ${String(err)}`));
+      .catch((err: unknown) => fail(`Error while stopping: ${String(err)}`, START_FAILED));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -174,7 +183,7 @@ async function main(): Promise<void> {
   try {
     daemon = await Daemon.start({ config, verbose: args.verbose, extensions: await bridgeExtensions(config) });
   } catch (err) {
-    fail(`Error: ${(err as Error).message}`);
+    fail(`Error: ${(err as Error).message}`, START_FAILED);
   }
   if (stopping) {
     stopping = false;

@@ -22,6 +22,7 @@ Usage: mqttd_passwd [-H sha512-pbkdf2 | -H sha512 | -H bcrypt] [-c | -D] passwor
  -H : specify the hashing algorithm. Defaults to sha512-pbkdf2, which is recommended.
       Mosquitto 1.6 and earlier defaulted to sha512. bcrypt files are read by mqttd only.
  -U : update a plain text password file to use hashed passwords.
+ --allow-empty : with -b, write an empty password (refused otherwise: no client can log in with it).
 
 See https://mosquitto.org/ for more information.
 
@@ -34,13 +35,15 @@ interface Options {
   update: boolean;
   algorithm: HashAlgorithm;
   iterations?: number;
+  /** Write the hash of an empty password given with -b. */
+  allowEmpty: boolean;
   positional: string[];
 }
 
 type Parsed = { kind: 'ok'; options: Options } | { kind: 'usage' } | { kind: 'version' } | { kind: 'error'; message: string };
 
 function parseArgs(argv: string[]): Parsed {
-  const o: Options = { create: false, delete: false, batch: false, update: false, algorithm: 'sha512-pbkdf2', positional: [] };
+  const o: Options = { create: false, delete: false, batch: false, update: false, allowEmpty: false, algorithm: 'sha512-pbkdf2', positional: [] };
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -48,6 +51,7 @@ function parseArgs(argv: string[]): Parsed {
     else if (arg === '-D') o.delete = true;
     else if (arg === '-b') o.batch = true;
     else if (arg === '-U') o.update = true;
+    else if (arg === '--allow-empty') o.allowEmpty = true;
     else if (arg === '--help') return { kind: 'usage' };
     else if (arg === '--version') return { kind: 'version' };
     else if (arg === '-H') {
@@ -87,13 +91,15 @@ async function hash(options: Options, password: string): Promise<string> {
     : hashPassword(password, { algorithm: options.algorithm, iterations: options.iterations });
 }
 
-async function promptTwice(): Promise<string | { error: string }> {
+/** Exit codes of mosquitto_passwd 2.0.11 (get_password.c): 1 empty or no password, 2 mismatch. */
+const EMPTY_PASSWORD = { error: 'Error: Empty password.\n', code: 1 };
+
+async function promptTwice(): Promise<string | { error: string; code: number }> {
   const first = await readPassword('Password: ');
-  if (first === undefined) return { error: 'Error: No password given.\n' };
+  if (first === undefined || first === '') return EMPTY_PASSWORD;
   const second = await readPassword('Reenter password: ');
-  if (second === undefined) return { error: 'Error: No password given.\n' };
-  if (first !== second) return { error: 'Error: Passwords do not match.\n' };
-  if (first === '') return { error: 'Error: Empty password.\n' };
+  if (second === undefined || second === '') return EMPTY_PASSWORD;
+  if (first !== second) return { error: 'Error: Passwords do not match.\n', code: 2 };
   return first;
 }
 
@@ -217,12 +223,19 @@ async function main(argv: string[]): Promise<number> {
     file = loaded;
   }
   let password: string;
-  if (batchPassword !== undefined) password = batchPassword;
-  else {
+  if (batchPassword !== undefined) {
+    // A hash of "" is a user nobody can log in as (mqttd and mosquitto refuse an empty
+    // password); mosquitto_passwd -b writes one silently, mqttd_passwd only when asked to.
+    if (batchPassword === '' && !options.allowEmpty) {
+      process.stderr.write('Error: Empty password (use --allow-empty to write it anyway; no client can log in with it).\n');
+      return 1;
+    }
+    password = batchPassword;
+  } else {
     const read = await promptTwice();
     if (typeof read !== 'string') {
       process.stderr.write(read.error);
-      return 1;
+      return read.code;
     }
     password = read;
   }

@@ -131,7 +131,7 @@ test('mqttd_passwd asks twice and refuses a mismatch', async () => {
   assert.equal(await verify(path, 'typed', 'same'), true);
   const before = readFileSync(path, 'utf8');
   const mismatch = await passwd([path, 'typed'], 'one\ntwo\n');
-  assert.equal(mismatch.code, 1);
+  assert.equal(mismatch.code, 2, 'as mosquitto_passwd');
   assert.equal(mismatch.stderr, 'Error: Passwords do not match.\n');
   assert.equal(readFileSync(path, 'utf8'), before);
 });

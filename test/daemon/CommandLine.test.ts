@@ -45,12 +45,12 @@ test('a missing config file is a clear error, not a stack trace', async () => {
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
 
-test('--version and --help exit 0 and say what they should', async () => {
+test('--version exits 0, --help exits 3 as mosquitto 2.0.11 -h does; both say what they should', async () => {
   const v = await run(process.execPath, [MQTTD, '--version']);
   assert.equal(v.code, 0);
   assert.match(v.stdout, /^mqttd version \d+\.\d+\.\d+/);
   const h = await run(process.execPath, [MQTTD, '--help']);
-  assert.equal(h.code, 0);
+  assert.equal(h.code, 3);
   for (const flag of ['-c', '-p', '-v']) assert.ok(h.stdout.includes(` ${flag} `), `help mentions ${flag}`);
 });
 
