@@ -6,6 +6,7 @@ import { isValidTopicName } from '../broker/topics';
 import { escape } from '../log/Logger';
 import type { Connection } from './Connection';
 import { fromPacketProperties } from './messageProperties';
+import { hasIllFormedText } from './propertyRules';
 import { ConnackV3, ReasonCode, connackCodeV3 } from './reasonCodes';
 
 /**
@@ -54,11 +55,11 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
   let assignedClientId: string | undefined;
   const clean = packet.clean !== false;
   conn.clientId = clientId; // for the log lines of a refusal; an assigned id replaces it
-  if (!isWellFormed(clientId)) {
+  if (hasIllFormedText(clientId)) {
     conn.protocolViolation(ReasonCode.MalformedPacket, 'client id is not valid UTF-8 or contains U+0000');
     return;
   }
-  if (packet.username !== undefined && !isWellFormed(packet.username)) {
+  if (packet.username !== undefined && hasIllFormedText(packet.username)) {
     conn.protocolViolation(ReasonCode.MalformedPacket, 'username is not valid UTF-8 or contains U+0000');
     return;
   }
@@ -193,11 +194,6 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
   }
   conn.connected();
   outcome.session.resume();
-}
-
-/** U+0000 and U+FFFD (what mqtt-packet makes of bytes that are not UTF-8) close the connection. */
-function isWellFormed(s: string): boolean {
-  return !s.includes('\u0000') && !s.includes('\ufffd');
 }
 
 /**

@@ -3,12 +3,8 @@ import type { QoS } from '../broker/Message';
 import type { Subscription } from '../broker/Subscription';
 import { escape } from '../log/Logger';
 import type { Connection } from './Connection';
+import { hasIllFormedText } from './propertyRules';
 import { ReasonCode } from './reasonCodes';
-
-/** U+0000, or U+FFFD (what mqtt-packet makes of bytes that are not UTF-8): malformed [MQTT-1.5.4-1, MQTT-1.5.4-2]. */
-export function hasIllFormedText(s: string): boolean {
-  return s.includes('\u0000') || s.includes('\ufffd');
-}
 
 /**
  * SUBSCRIBE (§3.8): one result per filter in the SUBACK, then the retained messages of

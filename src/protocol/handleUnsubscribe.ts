@@ -2,7 +2,7 @@ import type * as mqtt from 'mqtt-packet';
 import { escape } from '../log/Logger';
 import type { Connection } from './Connection';
 import { isValidTopicFilter, parseSharedFilter } from '../broker/topics';
-import { hasIllFormedText } from './handleSubscribe';
+import { hasIllFormedText } from './propertyRules';
 import { ReasonCode } from './reasonCodes';
 
 /** UNSUBSCRIBE (§3.10): v5 says per filter whether there was such a subscription. */

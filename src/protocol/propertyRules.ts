@@ -100,6 +100,14 @@ function readVarint(data: Buffer, pos: number, end: number): [number, number] | 
   return undefined;
 }
 
+/**
+ * A string mqtt-packet decoded that holds U+0000, or U+FFFD (what it makes of bytes that are
+ * not UTF-8): the packet is malformed [MQTT-1.5.4-1, MQTT-1.5.4-2].
+ */
+export function hasIllFormedText(s: string): boolean {
+  return s.includes('\u0000') || s.includes('\ufffd');
+}
+
 /** The end of the UTF-8 string at `pos`, or a fault. */
 function skipString(data: Buffer, pos: number, end: number, what: string): number | FramingError {
   if (pos + 2 > end) return malformed(`${what} runs past its property block`);
