@@ -505,7 +505,10 @@ export class Broker {
       }
       for (const sub of [...session.subscriptions.values()]) {
         const filter = sub.group === undefined ? sub.filter : `$share/${sub.group}/${sub.filter}`;
-        const allowed = security.canSubscribe(session, sub.filter) && (this.hooks.authorizeSubscribe?.(session, filter) ?? true);
+        const hooks = this.hooks;
+        const allowed =
+          security.canSubscribe(session, sub.filter) &&
+          (!hooks.authorizeSubscribe || guardedCheck(this.log, 'authorizeSubscribe hook', hooks, hooks.authorizeSubscribe, session, filter));
         if (allowed) continue;
         this.removeSubscription(session, filter);
         this.log.notice(`Client ${escape(session.clientId)} unsubscribed from ${escape(filter)}: no longer allowed after reload.`);

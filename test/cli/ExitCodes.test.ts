@@ -32,10 +32,9 @@ async function code(command: string, args: string[], stdin?: string): Promise<nu
 test('mqttd exits as mosquitto 2.0.11 for command-line and configuration errors', async () => {
   const bad = join(dir, 'bad.conf');
   writeFileSync(bad, 'no_such_option 1\n');
-  const busyPort = refusing.port;
-  const busy = join(dir, 'busy.conf');
-  writeFileSync(busy, `listener ${busyPort} 127.0.0.1\n`);
-  const cases: string[][] = [['--bogus'], ['-c'], ['-p'], ['-p', '0'], ['-h'], ['--help'], ['-c', '/nonexistent.conf'], ['-c', bad], ['-c', busy]];
+  // Not compared: a listener whose port is in use. mosquitto exits 1; mqttd keeps serving the
+  // other listeners and retries that one (docs/config.md, differences).
+  const cases: string[][] = [['--bogus'], ['-c'], ['-p'], ['-p', '0'], ['-h'], ['--help'], ['-c', '/nonexistent.conf'], ['-c', bad]];
   for (const args of cases) {
     const mosquitto = await code('/usr/sbin/mosquitto', args);
     const mqttd = await code(process.execPath, [MQTTD, ...args]);
