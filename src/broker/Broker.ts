@@ -5,10 +5,11 @@ import { BrokerStats } from './BrokerStats';
 import { guardedAsync, guardedCheck, guardedNotify } from './hookGuards';
 import type { ClientLink, ProtocolVersion } from './ClientLink';
 import { LocalClient, type LocalHandler } from './LocalClient';
+import { MemoryAccount, messageBytes, subscriptionBytes } from './MemoryAccount';
 import { Message, type QoS } from './Message';
 import { RetainedCursor } from './RetainedCursor';
 import { RetainedStore } from './RetainedStore';
-import { DeliveryOutcome, NEVER_EXPIRES, Session, type SessionLimits } from './Session';
+import { DeliveryOutcome, Session, type SessionLimits } from './Session';
 import { isShareGroup, outgoingQos, subscriptionKey, type ShareGroup, type Subscription, type SubscriptionEntry } from './Subscription';
 import { TopicTree } from './TopicTree';
 import { isBridgeStateTopic, isValidTopicFilter, isValidTopicName, parseSharedFilter } from './topics';
@@ -24,8 +25,17 @@ export interface BrokerLimits extends SessionLimits {
   allowZeroLengthClientId: boolean;
   autoIdPrefix: string;
   connectTimeout: number;
-  /** Seconds an offline v3 persistent session is kept; undefined: forever. */
+  /** Seconds an offline persistent session is kept at most, whatever it asked for; undefined: as asked. */
   persistentClientExpiration: number | undefined;
+  /** Sessions that outlive their connection (connected or not); 0: no limit. New ones beyond are refused. */
+  maxPersistentSessions: number;
+  /** Retained messages, and their bytes, held at most; 0: no limit. A new retained topic beyond is refused. */
+  maxRetainedMessages: number;
+  maxRetainedBytes: number;
+  /** Bytes of messages and packet buffers the broker holds before it refuses new PUBLISHes; 0: no limit. */
+  memoryLimit: number;
+  /** Subscriptions one client may hold; 0: no limit. A new one beyond is refused (0x97). */
+  maxSubscriptionsPerClient: number;
   upgradeOutgoingQos: boolean;
   /**
    * Seconds a connected subscriber with messages outstanding may make no progress at all
@@ -44,6 +54,11 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   autoIdPrefix: 'auto-',
   connectTimeout: 10,
   persistentClientExpiration: undefined,
+  maxPersistentSessions: 0,
+  maxRetainedMessages: 0,
+  maxRetainedBytes: 0,
+  memoryLimit: 0,
+  maxSubscriptionsPerClient: 0,
   upgradeOutgoingQos: false,
   stallTimeout: 30,
   publisherHoldTimeout: 1,
@@ -106,7 +121,7 @@ export interface ConnectRequest {
   link: ClientLink;
 }
 
-export type ConnectRefusal = AuthResult | 'server-busy';
+export type ConnectRefusal = AuthResult | 'server-busy' | 'session-limit';
 
 export type ConnectOutcome =
   | { accepted: true; session: Session; sessionPresent: boolean }
@@ -127,6 +142,7 @@ const IMPLEMENTATION_SPECIFIC_ERROR = 0x83;
 export const SUBSCRIBE_NOT_AUTHORIZED = 0x87;
 export const SUBSCRIBE_TOPIC_FILTER_INVALID = 0x8f;
 export const SUBSCRIBE_SHARED_NOT_SUPPORTED = 0x9e;
+export const SUBSCRIBE_QUOTA_EXCEEDED = 0x97;
 
 interface PendingWill {
   will: Will;
@@ -142,6 +158,8 @@ interface PendingWill {
 export class Broker {
   readonly stats = new BrokerStats();
   readonly retained = new RetainedStore();
+  /** What clients make the broker hold, for memory_limit. */
+  readonly memory = new MemoryAccount(this.retained);
   readonly subscriptions = new TopicTree();
   readonly sessions = new Map<string, Session>();
   readonly limits: BrokerLimits;
@@ -164,12 +182,14 @@ export class Broker {
   /** In-process subscribers that watch without counting as a receiver (the LuCI explorer). */
   private readonly observers = new Set<Session>();
   private closed = false;
+  private restoring = false;
 
   constructor(options: BrokerOptions = {}) {
     this.security = options.security ?? allowAll;
     this.hooks = options.hooks ?? {};
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.log = options.logger ?? silentLogger();
+    this.memory.limit = this.limits.memoryLimit;
     this.sweepTimer = setInterval(() => this.sweep(Date.now()), 1000);
     this.sweepTimer.unref();
   }
@@ -226,7 +246,7 @@ export class Broker {
     this.sendRetained(session, result.subscription!, true);
     if (options.observer) this.observers.add(session);
     return () => {
-      for (const sub of session.subscriptions.values()) this.subscriptions.remove(sub);
+      for (const sub of session.subscriptions.values()) this.forgetSubscription(sub);
       session.subscriptions.clear();
       session.clearMessages();
       session.link = null;
@@ -323,6 +343,10 @@ export class Broker {
 
     const { clientId } = request;
     let session = this.sessions.get(clientId);
+    if (session === undefined && request.sessionExpiryInterval !== 0 && this.sessionsFull()) {
+      this.log.warning(`Client ${escape(clientId)} refused a persistent session: max_persistent_sessions reached.`);
+      return { accepted: false, reason: 'session-limit' };
+    }
     if (session?.link) {
       if (this.log.isEnabled('notice')) this.log.notice(`Client ${escape(clientId)} already connected, closing old connection.`);
       const old = session.link;
@@ -333,7 +357,7 @@ export class Broker {
       old.close(0x8e, 'session taken over');
     }
     let sessionPresent = false;
-    if (session && (request.cleanStart || session.isExpired(info.connectedAt))) {
+    if (session && (request.cleanStart || this.hasExpired(session, info.connectedAt))) {
       // Ending the session sends a will still waiting for its delay (a taken-over
       // connection's included) [MQTT-3.1.3-9]...
       this.endSession(session);
@@ -349,7 +373,7 @@ export class Broker {
       const identity: ClientIdentity = { clientId, username: request.username };
       session.discardUnreadable((m) => this.security.canRead(identity, m.topic));
     } else {
-      session = new Session(clientId, request.protocolVersion, this.limits);
+      session = new Session(clientId, request.protocolVersion, this.limits, this.memory);
       this.sessions.set(clientId, session);
     }
     session.username = request.username;
@@ -423,6 +447,20 @@ export class Broker {
   }
 
   // ---- Publishing ------------------------------------------------------------------
+
+  /**
+   * Whether storing this retained message stays within max_retained_messages and
+   * max_retained_bytes. Replacing or clearing a topic's message always may.
+   */
+  canRetain(message: Message): boolean {
+    if (message.payload.length === 0) return true;
+    const limits = this.limits;
+    const old = this.retained.get(message.topic);
+    if (old === undefined && limits.maxRetainedMessages > 0 && this.retained.size >= limits.maxRetainedMessages) return false;
+    if (limits.maxRetainedBytes === 0) return true;
+    const bytes = this.retained.bytes - (old === undefined ? 0 : messageBytes(old)) + messageBytes(message);
+    return bytes <= limits.maxRetainedBytes;
+  }
 
   canWrite(session: Session, topic: string): boolean {
     if (!this.security.canWrite(session, topic)) return false;
@@ -543,6 +581,12 @@ export class Broker {
     }
     const key = subscriptionKey(matchFilter, shared?.group);
     const existing = session.subscriptions.get(key);
+    const most = this.limits.maxSubscriptionsPerClient;
+    // What was saved is restored whole: the limits apply to what clients ask for now.
+    if (existing === undefined && !trusted && !this.restoring) {
+      if (most > 0 && session.subscriptions.size >= most) return { code: SUBSCRIBE_QUOTA_EXCEEDED, isNew: false };
+      if (!this.memory.admits(subscriptionBytes(matchFilter))) return { code: SUBSCRIBE_QUOTA_EXCEEDED, isNew: false };
+    }
     this.sessionChanges++;
     if (existing) {
       // Replacing keeps the tree entry; only the options change [MQTT-3.8.4-3].
@@ -565,6 +609,7 @@ export class Broker {
     };
     session.subscriptions.set(key, subscription);
     this.subscriptions.add(subscription);
+    this.memory.subscriptionBytes += subscriptionBytes(matchFilter);
     return { code: options.qos, isNew: true, subscription };
   }
 
@@ -592,7 +637,7 @@ export class Broker {
     if (!sub) return false;
     session.subscriptions.delete(key);
     session.dropRetained(sub);
-    this.subscriptions.remove(sub);
+    this.forgetSubscription(sub);
     this.sessionChanges++;
     return true;
   }
@@ -649,9 +694,18 @@ export class Broker {
 
   /** Loads a saved state into an empty broker (at start, before any client connects). */
   restore(snapshot: StoreSnapshot): void {
+    this.restoring = true;
+    try {
+      this.restoreSnapshot(snapshot);
+    } finally {
+      this.restoring = false;
+    }
+  }
+
+  private restoreSnapshot(snapshot: StoreSnapshot): void {
     for (const r of snapshot.retained) this.retained.set(fromStored(r));
     for (const s of snapshot.sessions) {
-      const session = new Session(s.clientId, s.protocolVersion, this.limits);
+      const session = new Session(s.clientId, s.protocolVersion, this.limits, this.memory);
       session.username = s.username;
       session.expiryInterval = s.expiryInterval;
       session.disconnectedAt = s.disconnectedAt;
@@ -680,6 +734,30 @@ export class Broker {
   }
 
   // ---- Internals -------------------------------------------------------------------
+
+  private forgetSubscription(subscription: Subscription): void {
+    this.subscriptions.remove(subscription);
+    this.memory.subscriptionBytes -= subscriptionBytes(subscription.filter);
+  }
+
+  /** Whether max_persistent_sessions sessions that outlive their connection exist already. */
+  private sessionsFull(): boolean {
+    const max = this.limits.maxPersistentSessions;
+    if (max === 0 || this.sessions.size < max) return false;
+    let persistent = 0;
+    for (const s of this.sessions.values()) if (s.expiryInterval !== 0 && ++persistent >= max) return true;
+    return false;
+  }
+
+  /**
+   * An offline session's end: its own expiry, capped by persistent_client_expiration for every
+   * session, v5 Session Expiry included, as mosquitto 2.0 does (session_expiry.c).
+   */
+  private hasExpired(session: Session, now: number): boolean {
+    if (session.isExpired(now)) return true;
+    const cap = this.limits.persistentClientExpiration;
+    return cap !== undefined && session.link === null && session.expiryInterval !== 0 && now - session.disconnectedAt >= cap * 1000;
+  }
 
   private infoOf(session: Session): ClientInfo | undefined {
     const link = session.link;
@@ -749,7 +827,7 @@ export class Broker {
   }
 
   private endSession(session: Session): void {
-    for (const sub of session.subscriptions.values()) this.subscriptions.remove(sub);
+    for (const sub of session.subscriptions.values()) this.forgetSubscription(sub);
     session.subscriptions.clear();
     session.clearMessages();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
@@ -771,7 +849,6 @@ export class Broker {
         this.publishWill(pending.will, pending.identity);
       }
     }
-    const v3Expiry = this.limits.persistentClientExpiration;
     for (const session of this.sessions.values()) {
       const link = session.link;
       if (link !== null) {
@@ -779,18 +856,10 @@ export class Broker {
         if (session.isStalled(now, stallMs)) link.close(0x97, 'stopped reading its messages');
         continue;
       }
-      if (session.isExpired(now)) {
-        this.stats.clientsExpired++;
-        this.endSession(session);
-      } else if (
-        v3Expiry !== undefined &&
-        session.expiryInterval === NEVER_EXPIRES &&
-        now - session.disconnectedAt >= v3Expiry * 1000
-      ) {
-        this.log.notice(`Expiring client ${escape(session.clientId)} due to timeout.`);
-        this.stats.clientsExpired++;
-        this.endSession(session);
-      }
+      if (!this.hasExpired(session, now)) continue;
+      if (!session.isExpired(now)) this.log.notice(`Expiring client ${escape(session.clientId)} due to timeout.`);
+      this.stats.clientsExpired++;
+      this.endSession(session);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { messageBytes } from './MemoryAccount';
 import type { Message } from './Message';
 
 /** One topic level of the retained tree. */
@@ -21,6 +22,8 @@ export class RetainedStore {
   private changeCounter = 0;
   /** Bumped on every change, so persistence saves only when something changed. */
   version = 0;
+  /** What the stored messages hold (MemoryAccount's estimate), for memory_limit and max_retained_bytes. */
+  bytes = 0;
 
   get size(): number {
     return this.count;
@@ -42,7 +45,9 @@ export class RetainedStore {
       node = child;
     }
     if (node.message === undefined) this.count++;
+    else this.bytes -= messageBytes(node.message);
     node.message = message;
+    this.bytes += messageBytes(message);
     node.setAt = ++this.changeCounter;
     this.changed(message.topic);
   }
@@ -62,6 +67,7 @@ export class RetainedStore {
     }
     const node = path[path.length - 1];
     if (node.message === undefined) return false;
+    this.bytes -= messageBytes(node.message);
     node.message = undefined;
     this.count--;
     this.changeCounter++;

@@ -1,6 +1,7 @@
 import type { ClientLink, ProtocolVersion } from './ClientLink';
 import type { Message, QoS } from './Message';
 import { DeliveryQueue } from './DeliveryQueue';
+import type { MemoryAccount } from './MemoryAccount';
 import type { RetainedCursor } from './RetainedCursor';
 import type { Subscription } from './Subscription';
 
@@ -93,6 +94,8 @@ export class Session {
     readonly clientId: string,
     protocolVersion: ProtocolVersion,
     private readonly limits: SessionLimits,
+    /** Where queued bytes are also counted broker-wide (memory_limit). */
+    private readonly account?: MemoryAccount,
   ) {
     this.protocolVersion = protocolVersion;
   }
@@ -275,7 +278,7 @@ export class Session {
           break;
         }
         queue.shift();
-        this.queuedBytes -= d.message.payload.length;
+        this.countQueued(d.message, -1);
         if (d.message.isExpired(now)) continue;
         this.send(d, link);
       }
@@ -309,8 +312,8 @@ export class Session {
   clearMessages(): void {
     this.inflight = undefined;
     this.cursors = undefined;
+    for (const d of this.queue) this.countQueued(d.message, -1);
     this.queue.clear();
-    this.queuedBytes = 0;
     this.incomingQos2 = undefined;
   }
 
@@ -328,11 +331,11 @@ export class Session {
     if (this.queue.length === 0) return;
     const kept: Delivery[] = [];
     for (const d of this.queue) if (mayRead(d.message)) kept.push(d);
+    for (const d of this.queue) this.countQueued(d.message, -1);
     this.queue.clear();
-    this.queuedBytes = 0;
     for (const d of kept) {
       this.queue.push(d);
-      this.queuedBytes += d.message.payload.length;
+      this.countQueued(d.message, 1);
     }
   }
 
@@ -353,7 +356,7 @@ export class Session {
       if (delivery.packetId >= this.nextPacketId) this.nextPacketId = (delivery.packetId % 65535) + 1;
     } else {
       this.queue.push(delivery);
-      this.queuedBytes += delivery.message.payload.length;
+      this.countQueued(delivery.message, 1);
     }
   }
 
@@ -385,9 +388,17 @@ export class Session {
       return DeliveryOutcome.Dropped;
     }
     this.queue.push(d);
-    this.queuedBytes += size;
+    this.countQueued(d.message, 1);
     if (this.link !== null && this.queue.length >= this.highWater()) return DeliveryOutcome.Congested;
     return DeliveryOutcome.Queued;
+  }
+
+  /** A message added to (1) or taken from (-1) the queue, here and broker-wide. */
+  private countQueued(message: Message, change: 1 | -1): void {
+    this.queuedBytes += change * message.payload.length;
+    if (this.account === undefined) return;
+    if (change === 1) this.account.queue(message);
+    else this.account.unqueue(message);
   }
 
   private highWater(): number {

@@ -106,8 +106,10 @@ export interface BrokerConfig {
   persistenceFile: string;
   /** Seconds between saves (only when something changed). */
   autosaveInterval: number;
-  /** Seconds an offline persistent session is kept (`persistent_client_expiration`); undefined: forever. */
+  /** Seconds an offline persistent session is kept at most (`persistent_client_expiration`); undefined: as asked. */
   persistentClientExpiration?: number;
+  /** mqttd extension: sessions kept beyond their connection; 0: no limit. */
+  maxPersistentSessions: number;
 
   /** Broker-wide cap; -1 unlimited. Listeners have their own caps too. */
   maxConnections: number;
@@ -118,12 +120,19 @@ export interface BrokerConfig {
   maxQueuedMessages: number;
   /** 0: no byte limit. */
   maxQueuedBytes: number;
+  /** `memory_limit`: bytes held before new PUBLISHes are refused; 0: no limit. */
+  memoryLimit: number;
+  /** mqttd extension: subscriptions one client may hold; 0: no limit. */
+  maxSubscriptionsPerClient: number;
   maxInflightMessages: number;
   /** Seconds a publisher may be paused at a time for a subscriber's long queue (mqttd only). */
   publisherHoldTimeout: number;
   /** 0: no cap (mosquitto's default is 65535). */
   maxKeepalive: number;
   retainAvailable: boolean;
+  /** mqttd extensions: retained messages and bytes kept at most; 0: no limit. */
+  maxRetainedMessages: number;
+  maxRetainedBytes: number;
   queueQos0Messages: boolean;
   upgradeOutgoingQos: boolean;
   /** mqttd extension: seconds a socket may stay open without a CONNECT. */
@@ -178,15 +187,20 @@ export function defaultConfig(): BrokerConfig {
     persistenceLocation: '',
     persistenceFile: 'mqttd.db',
     autosaveInterval: 1800,
+    maxPersistentSessions: 0,
     maxConnections: -1,
     messageSizeLimit: 0,
     maxPacketSize: 0,
     maxQueuedMessages: 1000,
     maxQueuedBytes: 0,
+    memoryLimit: 0,
+    maxSubscriptionsPerClient: 0,
     maxInflightMessages: 20,
     publisherHoldTimeout: 1,
     maxKeepalive: 65535,
     retainAvailable: true,
+    maxRetainedMessages: 0,
+    maxRetainedBytes: 0,
     queueQos0Messages: false,
     upgradeOutgoingQos: false,
     connectTimeout: 10,

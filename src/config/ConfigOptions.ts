@@ -453,7 +453,8 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     scope: 'general',
     default: '(never)',
     mosquitto: 'yes',
-    description: 'How long an offline persistent session is kept: a count and a unit h, d, w, m (30 days) or y.',
+    description:
+      'How long an offline persistent session is kept at most, whatever its MQTT 5 Session Expiry asks: a count and a unit h, d, w, m (30 days) or y.',
     apply: (ctx, line) => {
       const word = singleWord(line);
       if (!word.ok) return word.reason;
@@ -462,6 +463,16 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
       ctx.config.persistentClientExpiration = seconds.value;
       return undefined;
     },
+  },
+  {
+    name: 'max_persistent_sessions',
+    aliases: [],
+    scope: 'general',
+    default: '0',
+    mosquitto: 'extension',
+    description:
+      'Most sessions kept beyond their connection (clean session false, or MQTT 5 Session Expiry); a client asking for a new one beyond is refused (CONNACK 3, or 0x97 Quota exceeded in MQTT 5); 0: no limit.',
+    apply: int(0, INT_MAX, (ctx, v) => void (ctx.config.maxPersistentSessions = v)),
   },
   {
     name: 'global_max_connections',
@@ -492,6 +503,18 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     apply: int(20, MQTT_MAX_PAYLOAD + 5, (ctx, v) => void (ctx.config.maxPacketSize = v)),
   },
   {
+    name: 'memory_limit',
+    aliases: [],
+    scope: 'general',
+    default: '0',
+    mosquitto: 'differs',
+    description:
+      'Bytes of retained and queued messages, subscriptions and packets being read the broker holds before it refuses new PUBLISHes and subscriptions; 0: no limit.',
+    note:
+      'mosquitto counts every allocation of its heap; mqttd counts the bytes clients make it hold (see the limits table). A refused PUBLISH gets 0x97 Quota exceeded (MQTT 5) or, at QoS 1/2, closes the connection unacknowledged (3.x), as mosquitto.',
+    apply: int(0, Number.MAX_SAFE_INTEGER, (ctx, v) => void (ctx.config.memoryLimit = v)),
+  },
+  {
     name: 'max_queued_messages',
     aliases: [],
     scope: 'general',
@@ -510,6 +533,15 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     description: 'Bytes of messages held per client; 0: no limit.',
     note: 'mosquitto turns a negative value into 0; mqttd refuses it.',
     apply: int(0, INT_MAX, (ctx, v) => void (ctx.config.maxQueuedBytes = v)),
+  },
+  {
+    name: 'max_subscriptions_per_client',
+    aliases: [],
+    scope: 'general',
+    default: '0',
+    mosquitto: 'extension',
+    description: 'Subscriptions one client may hold; a new one beyond is refused (SUBACK 0x80, or 0x97 Quota exceeded in MQTT 5); 0: no limit.',
+    apply: int(0, INT_MAX, (ctx, v) => void (ctx.config.maxSubscriptionsPerClient = v)),
   },
   {
     name: 'max_inflight_messages',
@@ -559,6 +591,25 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     mosquitto: 'yes',
     description: 'Whether retained messages are supported.',
     apply: bool((ctx, v) => void (ctx.config.retainAvailable = v)),
+  },
+  {
+    name: 'max_retained_messages',
+    aliases: [],
+    scope: 'general',
+    default: '0',
+    mosquitto: 'extension',
+    description:
+      'Most retained messages kept; a retained PUBLISH to a new topic beyond is refused (0x97 in MQTT 5, acknowledged and dropped in 3.x); 0: no limit.',
+    apply: int(0, INT_MAX, (ctx, v) => void (ctx.config.maxRetainedMessages = v)),
+  },
+  {
+    name: 'max_retained_bytes',
+    aliases: [],
+    scope: 'general',
+    default: '0',
+    mosquitto: 'extension',
+    description: 'Most bytes of retained messages kept, refused as max_retained_messages; 0: no limit.',
+    apply: int(0, Number.MAX_SAFE_INTEGER, (ctx, v) => void (ctx.config.maxRetainedBytes = v)),
   },
   {
     name: 'queue_qos0_messages',

@@ -336,6 +336,25 @@ class SectionReader {
   }
 }
 
+/**
+ * The limits a router gets when /etc/config/mqttd leaves them out (the shipped file sets the
+ * same): what one device or attacker on the LAN can make the broker hold stays within a
+ * 256 MB router's means (docs/config.md, "Limits"; RELIABILITY.md measures it).
+ */
+export const ROUTER_LIMITS = {
+  messageSizeLimit: 262_144,
+  /** A 256 KiB payload with up to 256 KiB of topic and properties. */
+  maxPacketSize: 524_288,
+  maxQueuedBytes: 1_048_576,
+  memoryLimit: 33_554_432,
+  /** 7 days. */
+  persistentClientExpiration: 604_800,
+  maxPersistentSessions: 1000,
+  maxRetainedMessages: 10_000,
+  maxRetainedBytes: 16_777_216,
+  maxSubscriptionsPerClient: 1000,
+};
+
 function readGeneral(r: SectionReader, config: BrokerConfig): void {
   config.allowAnonymous = r.bool('allow_anonymous', config.allowAnonymous);
   config.passwordFile = r.string('password_file');
@@ -349,17 +368,23 @@ function readGeneral(r: SectionReader, config: BrokerConfig): void {
   config.persistenceLocation = r.string('persistence_location') ?? config.persistenceLocation;
   config.persistenceFile = r.string('persistence_file') ?? config.persistenceFile;
   config.autosaveInterval = r.int('autosave_interval', config.autosaveInterval, 0, 86400 * 365);
-  const expiration = r.int('persistent_client_expiration', -1, -1, 86400 * 365 * 10);
-  if (expiration >= 0) config.persistentClientExpiration = expiration;
+  // 0: never, as the other limits' 0 means none.
+  const expiration = r.int('persistent_client_expiration', ROUTER_LIMITS.persistentClientExpiration, 0, 86400 * 365 * 10);
+  if (expiration > 0) config.persistentClientExpiration = expiration;
+  config.maxPersistentSessions = r.int('max_persistent_sessions', ROUTER_LIMITS.maxPersistentSessions, 0, 10_000_000);
   config.maxConnections = r.int('max_connections', config.maxConnections, -1, 1_000_000);
-  config.messageSizeLimit = r.int('message_size_limit', config.messageSizeLimit, 0, 268_435_455);
-  config.maxPacketSize = r.int('max_packet_size', config.maxPacketSize, 0, 268_435_455);
+  config.messageSizeLimit = r.int('message_size_limit', ROUTER_LIMITS.messageSizeLimit, 0, 268_435_455);
+  config.maxPacketSize = r.int('max_packet_size', ROUTER_LIMITS.maxPacketSize, 0, 268_435_455);
+  config.memoryLimit = r.int('memory_limit', ROUTER_LIMITS.memoryLimit, 0, 2 ** 40);
   config.maxQueuedMessages = r.int('max_queued_messages', config.maxQueuedMessages, 0, 10_000_000);
-  config.maxQueuedBytes = r.int('max_queued_bytes', config.maxQueuedBytes, 0, 2 ** 31);
+  config.maxQueuedBytes = r.int('max_queued_bytes', ROUTER_LIMITS.maxQueuedBytes, 0, 2 ** 31);
+  config.maxSubscriptionsPerClient = r.int('max_subscriptions_per_client', ROUTER_LIMITS.maxSubscriptionsPerClient, 0, 10_000_000);
   config.maxInflightMessages = r.int('max_inflight_messages', config.maxInflightMessages, 0, 65535);
   config.publisherHoldTimeout = r.int('publisher_hold_timeout', config.publisherHoldTimeout, 0, 60);
   config.maxKeepalive = r.int('max_keepalive', config.maxKeepalive, 0, 65535);
   config.retainAvailable = r.bool('retain_available', config.retainAvailable);
+  config.maxRetainedMessages = r.int('max_retained_messages', ROUTER_LIMITS.maxRetainedMessages, 0, 10_000_000);
+  config.maxRetainedBytes = r.int('max_retained_bytes', ROUTER_LIMITS.maxRetainedBytes, 0, 2 ** 40);
   config.queueQos0Messages = r.bool('queue_qos0_messages', config.queueQos0Messages);
   config.upgradeOutgoingQos = r.bool('upgrade_outgoing_qos', config.upgradeOutgoingQos);
   config.connectTimeout = r.int('connect_timeout', config.connectTimeout, 1, 3600);

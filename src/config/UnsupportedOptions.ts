@@ -61,7 +61,6 @@ export const UNSUPPORTED_OPTIONS: readonly UnsupportedOption[] = [
   { name: 'max_topic_alias' },
   { name: 'max_topic_alias_broker' },
   { name: 'maximum_qos' },
-  { name: 'memory_limit' },
   { name: 'notifications_local_only' },
   { name: 'per_listener_settings', harmlessValue: 'false', hint: 'mqttd applies security settings to all listeners' },
   { name: 'plugin', hint: 'use password_file and acl_file' },

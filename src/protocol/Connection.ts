@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import * as mqtt from 'mqtt-packet';
-import type { Broker } from '../broker/Broker';
+import type { Broker, BrokerLimits } from '../broker/Broker';
 import type { ClientLink, ProtocolVersion } from '../broker/ClientLink';
 import { Message, type QoS } from '../broker/Message';
 import type { Session } from '../broker/Session';
@@ -10,7 +10,7 @@ import type { ConnectionRegistry } from './ConnectionRegistry';
 import { handleConnect } from './handleConnect';
 import { handleDisconnect } from './handleDisconnect';
 import { handlePuback, handlePubcomp, handlePubrec } from './handleOutgoingAcks';
-import { handlePublish } from './handlePublish';
+import { admitPublish, handlePublish, refusePublish } from './handlePublish';
 import { handlePubrel } from './handlePubrel';
 import { handleSubscribe } from './handleSubscribe';
 import { handleUnsubscribe } from './handleUnsubscribe';
@@ -27,6 +27,8 @@ export interface ConnectionInfo {
   useIdentityAsUsername: boolean;
   /** mount_point: prefix on every topic this connection uses. */
   mountPoint?: string;
+  /** WebSocket: lets the transport take messages up to this many bytes once logged in. */
+  raiseMessageLimit?(bytes: number): void;
 }
 
 export type ConnectionState = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
@@ -40,6 +42,18 @@ const MAX_CONNECT_BYTES = 1024 * 1024;
  * since copying a few bytes costs less than one more entry in the writev.
  */
 const SHARED_CHUNK_BYTES = 1024;
+
+/**
+ * max_packet_size, and before CONNECT at most 1 MiB whatever it says: an unauthenticated
+ * client must not make the broker buffer MQTT's 256 MB maximum.
+ */
+export function firstPacketLimit(limits: BrokerLimits): number {
+  const limit = limits.maxPacketSize;
+  return limit > 0 && limit < MAX_CONNECT_BYTES ? limit : MAX_CONNECT_BYTES;
+}
+
+/** MQTT's largest packet: 256 MB of Remaining Length and a 5-byte fixed header (§2.2.3). */
+const MQTT_MAX_PACKET = 268_435_455 + 5;
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 /** v3 CONNACK 0x01: what a client with an unknown protocol level gets [MQTT-3.1.2-2]. */
@@ -93,7 +107,7 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     readonly registry: ConnectionRegistry,
   ) {
     this.openedAt = this.lastSeen = registry.now;
-    this.reader = new PacketReader(this, () => this.packetSizeLimit());
+    this.reader = new PacketReader(this, () => this.packetSizeLimit(), broker.memory);
     // A WebSocket stream has no writev: each write would be a frame of its own.
     this.gathersWrites = typeof (stream as { _writev?: unknown })._writev === 'function';
     // Shared listeners find their connection on the stream: no closures per connection.
@@ -107,14 +121,8 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     broker.stats.sockets++;
   }
 
-  /**
-   * max_packet_size, and before CONNECT at most 1 MiB whatever it says: an unauthenticated
-   * client must not make the broker buffer MQTT's 256 MB maximum.
-   */
   private packetSizeLimit(): number {
-    const limit = this.broker.limits.maxPacketSize;
-    if (this.state !== 'awaiting-connect') return limit;
-    return limit > 0 && limit < MAX_CONNECT_BYTES ? limit : MAX_CONNECT_BYTES;
+    return this.state === 'awaiting-connect' ? firstPacketLimit(this.broker.limits) : this.broker.limits.maxPacketSize;
   }
 
   get protocolVersion(): ProtocolVersion {
@@ -169,8 +177,17 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     }
   }
 
-  onOtherPacket(bytes: Buffer): void {
-    parseControlPacket(bytes, this.version, this);
+  onOtherPacket(bytes: Buffer, owned: boolean): void {
+    parseControlPacket(bytes, this.version, this, owned);
+  }
+
+  admitPublish(payloadLength: number): number {
+    if (this.state !== 'connected') return 0;
+    return admitPublish(this, payloadLength);
+  }
+
+  onRefusedPublish(qos: QoS, packetId: number, reasonCode: number): void {
+    if (this.state === 'connected') refusePublish(this, qos, packetId, reasonCode);
   }
 
   onFramingError(error: FramingError): void {
@@ -259,10 +276,22 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   connected(): void {
     this.state = 'connected';
     this.accepted = true;
+    // A WebSocket message may carry one whole packet (and a few more), now up to max_packet_size.
+    const limit = this.broker.limits.maxPacketSize;
+    this.info.raiseMessageLimit?.(limit > 0 ? limit * 2 : MQTT_MAX_PACKET);
     const held = this.held;
     this.held = undefined;
-    if (held) for (const p of held) if (this.state === 'connected') this.dispatch(p);
+    if (held) for (const p of held) if (this.state === 'connected') this.dispatchHeld(p);
     this.resumeReading();
+  }
+
+  /** A packet read while CONNECT was being decided, before admitPublish could be asked. */
+  private dispatchHeld(packet: mqtt.Packet): void {
+    if (packet.cmd === 'publish') {
+      const code = admitPublish(this, (packet.payload as Buffer).length);
+      if (code !== 0) return refusePublish(this, packet.qos, packet.messageId ?? 0, code);
+    }
+    this.dispatch(packet);
   }
 
   // ---- Output ----------------------------------------------------------------------
@@ -400,6 +429,10 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     if (this.protocolVersion === 5 && this.state === 'connected') {
       this.writePacket({ cmd: 'disconnect', reasonCode } as mqtt.IDisconnectPacket);
     }
+    // Read no more (the rest of a refused 100 MB packet would only be garbage to collect),
+    // so do not wait for the client's FIN either: close once the last packet is written.
+    this.stream.pause();
+    this.stream.once('finish', onStreamFinished);
     this.finish();
   }
 
@@ -441,6 +474,7 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     this.tornDown = true;
     this.state = 'closed';
     this.registry.remove(this);
+    this.reader.discard();
     this.broker.stats.sockets--;
     const session = this.session;
     if (session && this.accepted) {
@@ -473,6 +507,10 @@ function onStreamEnd(this: ConnectedStream): void {
 
 function onStreamDrain(this: ConnectedStream): void {
   this[CONNECTION].onDrain();
+}
+
+function onStreamFinished(this: ConnectedStream): void {
+  this.destroy();
 }
 
 function flush(connection: Connection): void {

@@ -1,5 +1,5 @@
 import * as mqtt from 'mqtt-packet';
-import type { FramingError } from './PacketReader';
+import { keptPayload, type FramingError } from './PacketReader';
 import { checkClientProperties } from './propertyRules';
 import { ReasonCode } from './reasonCodes';
 
@@ -48,8 +48,36 @@ function forget(): void {
   failure = undefined;
 }
 
-/** Parses one complete packet (fixed header included) for a connection of this protocol level. */
-export function parseControlPacket(bytes: Buffer, protocolVersion: number, sink: ControlPacketSink): void {
+/**
+ * A parsed PUBLISH's payload and correlation data are views of the bytes parsed: a message
+ * that kept them would pin the whole packet (a 10-byte payload, a 30 KB user property) or
+ * the socket's read chunk. Keep a copy of just those, or the view when it is most of a
+ * buffer of the packet's own.
+ */
+function detachPublish(packet: mqtt.IPublishPacket, bytes: Buffer, owned: boolean): void {
+  const payload = packet.payload as Buffer;
+  if (payload.length > 0 && payload.buffer === bytes.buffer) {
+    const start = payload.byteOffset - bytes.byteOffset;
+    packet.payload = keptPayload(bytes, start, start + payload.length, owned);
+  }
+  const correlation = packet.properties?.correlationData;
+  if (correlation !== undefined) packet.properties!.correlationData = Buffer.from(correlation);
+}
+
+/** A will is kept for the whole connection: it must not pin the read chunk its CONNECT came in. */
+function detachWill(packet: mqtt.IConnectPacket): void {
+  const will = packet.will;
+  if (will === undefined) return;
+  if (Buffer.isBuffer(will.payload)) will.payload = Buffer.from(will.payload);
+  const correlation = will.properties?.correlationData;
+  if (correlation !== undefined) will.properties!.correlationData = Buffer.from(correlation);
+}
+
+/**
+ * Parses one complete packet (fixed header included) for a connection of this protocol level.
+ * `owned`: the bytes are a buffer of this packet alone, whose views a message may keep.
+ */
+export function parseControlPacket(bytes: Buffer, protocolVersion: number, sink: ControlPacketSink, owned = false): void {
   forget();
   internals.settings = { protocolVersion };
   // _resetState() leaves the read offset where a failed packet stopped; the next packet's
@@ -76,5 +104,7 @@ export function parseControlPacket(bytes: Buffer, protocolVersion: number, sink:
     const fault = checkClientProperties(bytes);
     if (fault !== undefined) return sink.onFramingError(fault);
   }
+  if (packet.cmd === 'publish') detachPublish(packet, bytes, owned);
+  else if (packet.cmd === 'connect') detachWill(packet);
   sink.onPacket(packet);
 }

@@ -5,6 +5,7 @@ import { NEVER_EXPIRES } from '../broker/Session';
 import { isValidTopicName } from '../broker/topics';
 import { escape } from '../log/Logger';
 import type { Connection } from './Connection';
+import { incomingQos2Maximum } from './handlePublish';
 import { fromPacketProperties } from './messageProperties';
 import { hasIllFormedText } from './propertyRules';
 import { ConnackV3, ReasonCode, connackCodeV3 } from './reasonCodes';
@@ -20,6 +21,8 @@ const REFUSAL_REASON: Record<Exclude<ConnectRefusal, 'ok'>, number> = {
   // Throttled after failed logins: refused at once, unchecked (v3: "not authorised").
   'rate-limited': ReasonCode.ConnectionRateExceeded,
   'server-busy': ReasonCode.ServerBusy,
+  // v3: 3, server unavailable.
+  'session-limit': ReasonCode.QuotaExceeded,
 };
 
 /**
@@ -150,6 +153,8 @@ export async function handleConnect(conn: Connection, packet: mqtt.IConnectPacke
     if (assignedClientId !== undefined) p.assignedClientIdentifier = assignedClientId;
     if (serverKeepAlive !== undefined) p.serverKeepAlive = serverKeepAlive;
     if (limits.maxPacketSize > 0) p.maximumPacketSize = limits.maxPacketSize;
+    const receiveMaximum = incomingQos2Maximum(limits);
+    if (receiveMaximum < 65535) p.receiveMaximum = receiveMaximum;
     if (!limits.retainAvailable) p.retainAvailable = false;
     connack.properties = p;
     const max = conn.clientMaximumPacketSize;

@@ -1,4 +1,5 @@
 import type * as mqtt from 'mqtt-packet';
+import type { BrokerLimits } from '../broker/Broker';
 import { Message } from '../broker/Message';
 import { isBridgeStateTopic, isValidTopicName } from '../broker/topics';
 import { escape } from '../log/Logger';
@@ -8,6 +9,60 @@ import { ReasonCode } from './reasonCodes';
 
 const PUBACK = 0x40;
 const PUBREC = 0x50;
+
+/**
+ * Whether a PUBLISH whose payload has `payloadLength` bytes may be read, decided from its
+ * first bytes before the payload is buffered: 0, or PacketTooLarge (message_size_limit) or
+ * QuotaExceeded (memory_limit) for refusePublish.
+ */
+export function admitPublish(conn: Connection, payloadLength: number): number {
+  const broker = conn.broker;
+  const limit = broker.limits.messageSizeLimit;
+  if (limit > 0 && payloadLength > limit) return ReasonCode.PacketTooLarge;
+  if (!broker.memory.admits(payloadLength)) return ReasonCode.QuotaExceeded;
+  return 0;
+}
+
+/**
+ * Answers a PUBLISH refused before its payload was read. v5 hears why (0x97: 0x95 is no
+ * PUBACK/PUBREC code, §3.4.2.1, and strict clients such as MQTT.js drop the connection on it).
+ * v3 has no way to say no: a message over message_size_limit is acknowledged and dropped, as
+ * mosquitto does; over memory_limit a QoS 1/2 publisher is disconnected unacknowledged, so it
+ * sends the message again later instead of losing it (mosquitto disconnects it too).
+ */
+export function refusePublish(conn: Connection, qos: 0 | 1 | 2, packetId: number, code: number): void {
+  const broker = conn.broker;
+  const stats = broker.stats;
+  stats.publishReceived++;
+  stats.publishDropped++;
+  const reason =
+    code === ReasonCode.PacketTooLarge
+      ? `PUBLISH payload exceeds message_size_limit ${broker.limits.messageSizeLimit}`
+      : `broker memory over memory_limit ${broker.memory.limit}`;
+  broker.log.debug(`Dropped PUBLISH from ${escape(conn.clientId)}: ${reason}.`);
+  if (qos === 0) return;
+  const v5 = conn.protocolVersion === 5;
+  if (!v5 && code === ReasonCode.QuotaExceeded) return conn.close(code, reason);
+  if (!v5) {
+    if (qos === 2) conn.session!.incomingQos2 = (conn.session!.incomingQos2 ?? new Set()).add(packetId);
+    conn.write(ack(qos === 1 ? PUBACK : PUBREC, packetId));
+    return;
+  }
+  const properties = conn.problemInformation ? { reasonString: reason } : undefined;
+  const cmd = qos === 1 ? 'puback' : 'pubrec';
+  conn.writePacket({ cmd, messageId: packetId, reasonCode: ReasonCode.QuotaExceeded, properties } as mqtt.IPubackPacket);
+}
+
+/**
+ * QoS 2 messages a client may have awaiting PUBREL: what mosquitto holds for a client,
+ * max_inflight_messages plus max_queued_messages. v5 clients are told it as the Receive
+ * Maximum (QoS 1 messages are acknowledged at once, so only QoS 2 ones count).
+ */
+export function incomingQos2Maximum(limits: BrokerLimits): number {
+  const inflight = limits.maxInflightMessages;
+  const queued = limits.maxQueuedMessages;
+  return inflight > 0 && queued > 0 && inflight + queued < 65535 ? inflight + queued : 65535;
+}
 
 /**
  * PUBLISH from a client (§3.3): resolve a topic alias, validate, authorise, route, then
@@ -49,20 +104,19 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
       conn.write(ack(PUBREC, packetId));
       return;
     }
+    const most = incomingQos2Maximum(broker.limits);
+    if (pending.size >= most) {
+      // More QoS 2 messages awaiting PUBREL than the Receive Maximum the client was told [MQTT-3.3.4-9].
+      return conn.protocolViolation(ReasonCode.ReceiveMaximumExceeded, `more than ${most} QoS 2 messages awaiting PUBREL`);
+    }
   }
   if (packet.retain && !broker.limits.retainAvailable) {
     return conn.protocolViolation(ReasonCode.RetainNotSupported, 'retain is not available');
   }
 
-  const limit = broker.limits.messageSizeLimit;
   let refusal = 0;
   let reason = '';
-  // Not 0x95: it is no PUBACK/PUBREC code (§3.4.2.1), and mosquitto's 0x95 there makes
-  // strict clients (MQTT.js) drop the connection as malformed.
-  if (limit > 0 && packet.payload.length > limit) {
-    refusal = ReasonCode.ImplementationSpecificError;
-    reason = `payload of ${packet.payload.length} bytes exceeds message_size_limit ${limit}`;
-  } else if (topic.startsWith('$SYS') && !isBridgeStateTopic(topic)) {
+  if (topic.startsWith('$SYS') && !isBridgeStateTopic(topic)) {
     refusal = ReasonCode.NotAuthorized;
     reason = 'clients may not publish to $SYS';
   } else {
@@ -88,10 +142,15 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
       expiry !== undefined ? Date.now() + expiry * 1000 : undefined,
       conn.clientId,
     );
-    matched = broker.route(message, session);
-  } else {
-    stats.publishDropped++;
+    if (message.retain && broker.limits.retainAvailable && !broker.canRetain(message)) {
+      refusal = ReasonCode.QuotaExceeded;
+      reason = 'max_retained_messages or max_retained_bytes reached';
+      broker.log.debug(`Dropped retained PUBLISH from ${escape(conn.clientId)} to ${escape(topic)}: ${reason}.`);
+    } else {
+      matched = broker.route(message, session);
+    }
   }
+  if (refusal !== 0) stats.publishDropped++;
 
   if (qos === 0) return;
   // A refusal says why, unless the client asked for no problem information (§3.1.2.11.7).

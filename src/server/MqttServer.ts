@@ -1,6 +1,6 @@
 import type { Broker } from '../broker/Broker';
 import type { ListenerConfig } from '../config/BrokerConfig';
-import { Connection } from '../protocol/Connection';
+import { Connection, firstPacketLimit } from '../protocol/Connection';
 import { ConnectionRegistry } from '../protocol/ConnectionRegistry';
 import { openListener, type Listener } from '../transport/Listener';
 
@@ -27,10 +27,11 @@ export class MqttServer {
           certificateIdentity: info.certificateIdentity,
           useIdentityAsUsername: config.useIdentityAsUsername,
           mountPoint: config.mountPoint,
+          raiseMessageLimit: info.raiseMessageLimit,
         },
         this.registry,
       );
-    });
+    }, { firstMessageBytes: firstPacketLimit(this.broker.limits) });
     this.listeners.push(listener);
     return listener;
   }

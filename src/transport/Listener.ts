@@ -11,6 +11,21 @@ export interface StreamInfo {
   remoteAddress: string;
   /** CN of a client certificate that verified against the listener's CA. */
   certificateIdentity?: string;
+  /**
+   * WebSocket only: lets messages grow up to `bytes` from now on (the client logged in).
+   * Until then a message may be at most the listener's `firstMessageBytes`.
+   */
+  raiseMessageLimit?(bytes: number): void;
+}
+
+/** How much a transport may buffer for one message before the protocol layer sees it. */
+export interface TransportLimits {
+  /**
+   * WebSocket: the largest message (all fragments) accepted before raiseMessageLimit. ws
+   * buffers a whole message before handing over a byte, so this bounds what an
+   * unauthenticated client makes the broker hold; 0: ws's default (100 MiB).
+   */
+  firstMessageBytes: number;
 }
 
 export type StreamHandler = (stream: Duplex, info: StreamInfo) => void;
@@ -43,7 +58,11 @@ export class ListenerError extends Error {
 const RETRYABLE_BIND_ERRORS = new Set(['EADDRNOTAVAIL', 'EADDRINUSE']);
 
 /** Opens a listener as its config says: TCP, TLS, WebSocket or secure WebSocket. */
-export async function openListener(config: ListenerConfig, onStream: StreamHandler): Promise<Listener> {
+export async function openListener(
+  config: ListenerConfig,
+  onStream: StreamHandler,
+  limits: TransportLimits = { firstMessageBytes: 0 },
+): Promise<Listener> {
   const hosts = bindAddresses(config);
   const servers: (TcpServer | HttpServer)[] = [];
   let open = 0;
@@ -58,7 +77,7 @@ export async function openListener(config: ListenerConfig, onStream: StreamHandl
   };
   try {
     for (const host of hosts) {
-      const server = config.protocol === 'websockets' ? webSocketServer(config, admit, onStream) : streamServer(config, admit, onStream);
+      const server = config.protocol === 'websockets' ? webSocketServer(config, limits, admit, onStream) : streamServer(config, admit, onStream);
       servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -166,7 +185,7 @@ function streamServer(config: ListenerConfig, admit: (s: Socket) => boolean, onS
 }
 
 /** MQTT over WebSocket: subprotocol `mqtt` (or 3.1's `mqttv3.1`), any path (`/`, `/mqtt`). */
-function webSocketServer(config: ListenerConfig, admit: (s: Socket) => boolean, onStream: StreamHandler): HttpServer {
+function webSocketServer(config: ListenerConfig, limits: TransportLimits, admit: (s: Socket) => boolean, onStream: StreamHandler): HttpServer {
   const server = isTls(config)
     ? (require('node:https') as typeof import('node:https')).createServer(tlsOptions(config))
     : (require('node:http') as typeof import('node:http')).createServer();
@@ -178,6 +197,7 @@ function webSocketServer(config: ListenerConfig, admit: (s: Socket) => boolean, 
   const wss = new WebSocketServer({
     server,
     perMessageDeflate: false,
+    maxPayload: limits.firstMessageBytes,
     handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
   });
   wss.on('connection', (ws, req) => {
@@ -187,9 +207,28 @@ function webSocketServer(config: ListenerConfig, admit: (s: Socket) => boolean, 
       return;
     }
     socket.setNoDelay(true);
+    // After a frame error (a message over maxPayload) ws sends its close frame, then keeps
+    // reading and discarding what the client sends until the client closes: up to 100 MiB of
+    // garbage per attacker. Once the close frame is out, drop the socket.
+    ws.once('error', () => setImmediate(() => ws.terminate()));
     const stream = createWebSocketStream(ws);
     const identity = isTls(config) ? peerIdentity(socket as TLSSocket) : undefined;
-    onStream(stream, { remoteAddress: remote(socket), certificateIdentity: identity });
+    onStream(stream, {
+      remoteAddress: remote(socket),
+      certificateIdentity: identity,
+      raiseMessageLimit: (bytes) => raiseMessageLimit(ws, bytes),
+    });
   });
   return server;
+}
+
+/**
+ * ws fixes maxPayload per server and has no public way to change it for one connection; its
+ * Receiver reads `_maxPayload` on every frame (ws 8, lib/receiver.js haveLength), so setting
+ * it lets a logged-in client send what max_packet_size allows. A test (WebSocket.test.ts)
+ * fails if a ws upgrade moves the field.
+ */
+function raiseMessageLimit(ws: import('ws').WebSocket, bytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload: number } })._receiver;
+  if (receiver !== undefined && typeof receiver._maxPayload === 'number') receiver._maxPayload = bytes;
 }

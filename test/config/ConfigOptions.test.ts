@@ -66,6 +66,11 @@ const samples: Record<string, Sample> = {
     check: (c) => assert.equal(c.persistentClientExpiration, 14 * 86400),
     bad: ['persistent_client_expiration 14', "expected a duration such as 12h, 7d, 2w, 1m or 1y, got '14'"],
   },
+  max_persistent_sessions: {
+    line: 'max_persistent_sessions 500',
+    check: (c) => assert.equal(c.maxPersistentSessions, 500),
+    bad: ['max_persistent_sessions -1', "expected a whole number from 0 to 2147483647, got '-1'"],
+  },
   global_max_connections: {
     line: 'global_max_connections 64',
     check: (c) => assert.equal(c.maxConnections, 64),
@@ -86,10 +91,20 @@ const samples: Record<string, Sample> = {
     check: (c) => assert.equal(c.maxQueuedMessages, 100),
     bad: ['max_queued_messages 10k', "expected a whole number from 0 to 2147483647, got '10k'"],
   },
+  memory_limit: {
+    line: 'memory_limit 33554432',
+    check: (c) => assert.equal(c.memoryLimit, 33554432),
+    bad: ['memory_limit 32M', "expected a whole number from 0 to 9007199254740991, got '32M'"],
+  },
   max_queued_bytes: {
     line: 'max_queued_bytes 1000000',
     check: (c) => assert.equal(c.maxQueuedBytes, 1000000),
     bad: ['max_queued_bytes 1e6', "expected a whole number from 0 to 2147483647, got '1e6'"],
+  },
+  max_subscriptions_per_client: {
+    line: 'max_subscriptions_per_client 100',
+    check: (c) => assert.equal(c.maxSubscriptionsPerClient, 100),
+    bad: ['max_subscriptions_per_client x', "expected a whole number from 0 to 2147483647, got 'x'"],
   },
   max_inflight_messages: {
     line: 'max_inflight_messages 10',
@@ -110,6 +125,16 @@ const samples: Record<string, Sample> = {
     line: 'retain_available false',
     check: (c) => assert.equal(c.retainAvailable, false),
     bad: ['retain_available False', "expected true or false, got 'False'"],
+  },
+  max_retained_messages: {
+    line: 'max_retained_messages 10000',
+    check: (c) => assert.equal(c.maxRetainedMessages, 10000),
+    bad: ['max_retained_messages -1', "expected a whole number from 0 to 2147483647, got '-1'"],
+  },
+  max_retained_bytes: {
+    line: 'max_retained_bytes 16777216',
+    check: (c) => assert.equal(c.maxRetainedBytes, 16777216),
+    bad: ['max_retained_bytes 16M', "expected a whole number from 0 to 9007199254740991, got '16M'"],
   },
   queue_qos0_messages: { line: 'queue_qos0_messages true', check: (c) => assert.equal(c.queueQos0Messages, true) },
   upgrade_outgoing_qos: { line: 'upgrade_outgoing_qos true', check: (c) => assert.equal(c.upgradeOutgoingQos, true) },

@@ -161,8 +161,8 @@ test('limits refuse cleanly: max_connections, message_size_limit, retain_availab
     const big = await new Promise<mqttPacket.IPubackPacket>((resolve) =>
       one.client.publish('lim/big', 'x'.repeat(11), { qos: 1 }, (_e, p) => resolve(p as mqttPacket.IPubackPacket)),
     );
-    // 0x83: Packet Too Large (0x95) is not a valid PUBACK reason code (mosquitto sends it anyway).
-    assert.equal(big.reasonCode, 0x83, 'payload over message_size_limit is refused');
+    // 0x97 Quota exceeded: Packet Too Large (0x95) is not a valid PUBACK reason code (mosquitto sends it anyway).
+    assert.equal(big.reasonCode, 0x97, 'payload over message_size_limit is refused');
     await one.client.publishAsync('lim/ok', 'x'.repeat(10), { qos: 1 });
     assert.equal((await one.next()).topic, 'lim/ok');
     assert.equal(one.connack?.properties?.retainAvailable, false);
