@@ -17,6 +17,15 @@ function publishHead(topic: string, payloadLength: number, qos: 0 | 1 | 2, packe
   return whole.subarray(0, whole.length - payloadLength);
 }
 
+async function openWebSocket(port: number): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/mqtt`, 'mqtt');
+  await new Promise<void>((r, j) => {
+    ws.once('open', () => r());
+    ws.once('error', j);
+  });
+  return ws;
+}
+
 async function brokerWith(limits: Partial<BrokerLimits>, websockets = false) {
   return startBroker({ limits, websockets });
 }
@@ -138,11 +147,7 @@ test('a v5 message with a 30 KB user property keeps a payload of its own, not a 
 test('WebSocket: a message before login is bounded by the pre-CONNECT limit; after login max_packet_size applies', async () => {
   const b = await brokerWith({}, true);
   try {
-    const ws = new WebSocket(`ws://127.0.0.1:${b.wsPort}/mqtt`, 'mqtt');
-    await new Promise<void>((r, j) => {
-      ws.once('open', () => r());
-      ws.once('error', j);
-    });
+    const ws = await openWebSocket(b.wsPort);
     const code = new Promise<number>((r) => ws.once('close', (c) => r(c)));
     // A 2 MiB frame that starts like a CONNECT: refused by ws before it is buffered whole.
     const frame = Buffer.alloc(2 * 1024 * 1024);
@@ -151,11 +156,7 @@ test('WebSocket: a message before login is bounded by the pre-CONNECT limit; aft
     assert.equal(await code, 1009, 'Message Too Big');
 
     // The same in fragments: ws counts the whole message, so 3 × 600 KiB unfinished frames are refused too.
-    const fragmented = new WebSocket(`ws://127.0.0.1:${b.wsPort}/mqtt`, 'mqtt');
-    await new Promise<void>((r, j) => {
-      fragmented.once('open', () => r());
-      fragmented.once('error', j);
-    });
+    const fragmented = await openWebSocket(b.wsPort);
     const fragmentedCode = new Promise<number>((r) => fragmented.once('close', (c) => r(c)));
     fragmented.on('error', () => undefined);
     const piece = Buffer.alloc(600 * 1024);
