@@ -58,6 +58,7 @@ function mqttdUci(dir, port, wsPort, passwd) {
   set(/\toption acl_file '[^']*'\n/, '');
   set(/option persistence_location '[^']*'/, `option persistence_location '${dir}/'`);
   set(/option status_file '[^']*'/, `option status_file '${dir}/status.json'`);
+  set(/option control_file '[^']*'/, `option control_file '${dir}/control'`);
   set(/(config listener 'lan'[^]*?option port )'1883'/, `$1'${port}'`);
   set(/(config listener 'lan_ws'\n\toption enabled )'0'/, `$1'1'`);
   set(/(config listener 'lan_ws'[^]*?option port )'9001'/, `$1'${wsPort}'`);
