@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import { connect as netConnect } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { PEM_CERTIFICATE, readCaPath } from '../transport/CaPath';
 import { clientError, type Result } from './ClientError';
 
 /** Where and how to open the byte stream an MQTT session runs over. */
@@ -109,7 +109,11 @@ function tlsOptions(options: TransportOptions): Result<ConnectionOptions> {
     return { ok: false, error: clientError('ETLSCONTEXT', `no certificate in ${t.cafile}`) };
   }
   // An unreadable --capath adds no CA, as with libmosquitto: the server then fails the check.
-  if (t.capath) ca.push(...readCaPath(t.capath));
+  try {
+    if (t.capath) ca.push(...readCaPath(t.capath).certificates);
+  } catch {
+    // The directory itself could not be read: it contributes nothing.
+  }
   if (t.cafile || t.capath) {
     // Only what was given (an empty list trusts nothing), plus the system's with --tls-use-os-certs.
     out.ca = t.useOsCerts ? [...(require('node:tls') as typeof import('node:tls')).rootCertificates, ...ca.map((b) => b.toString())] : ca;
@@ -126,21 +130,6 @@ function tlsOptions(options: TransportOptions): Result<ConnectionOptions> {
   // --insecure keeps chain verification but skips the host name match, as libmosquitto does.
   if (t.insecure) out.checkServerIdentity = () => undefined;
   return { ok: true, value: out };
-}
-
-const PEM_CERTIFICATE = /-----BEGIN (TRUSTED |X509 )?CERTIFICATE-----/;
-
-/** The certificates of a CA directory: hashed names as `openssl rehash` makes them, and *.pem/*.crt. */
-function readCaPath(dir: string): Buffer[] {
-  const found: Buffer[] = [];
-  try {
-    for (const name of readdirSync(dir)) {
-      if (/\.(pem|crt)$|^[0-9a-f]{8}\.\d+$/.test(name)) found.push(readFileSync(join(dir, name)));
-    }
-  } catch {
-    // Unreadable directory or entry: whatever was read so far is all it contributes.
-  }
-  return found;
 }
 
 function isIp(host: string): boolean {

@@ -343,6 +343,9 @@ class ConfigReader {
     if (tls && listener.requireCertificate && listener.cafile === undefined && listener.capath === undefined) {
       failAt('require_certificate', 'needs cafile or capath to check client certificates against');
     }
+    if (tls && listener.useIdentityAsUsername && !listener.requireCertificate) {
+      failAt('use_identity_as_username', USE_IDENTITY_NEEDS_REQUIRE);
+    }
   }
 
   /** As for listeners: mosquitto turns bridge TLS on only with bridge_cafile or bridge_capath. */
@@ -377,6 +380,13 @@ class ConfigReader {
     }
   }
 }
+
+/**
+ * Without require_certificate no client is asked for a certificate (mosquitto: SSL_VERIFY_NONE),
+ * so every client of the listener would be refused; shared with the UCI reader.
+ */
+export const USE_IDENTITY_NEEDS_REQUIRE =
+  'needs require_certificate true: without it no client is asked for a certificate, so every client would be refused (as mosquitto does)';
 
 /**
  * Bridge TLS settings mosquitto would silently ignore (no bridge_cafile/bridge_capath means no

@@ -17,7 +17,7 @@ import {
   type LogType,
 } from './BrokerConfig';
 import { ConfigErrors } from './ConfigErrors';
-import { bridgeTlsProblems } from './ConfigFile';
+import { bridgeTlsProblems, USE_IDENTITY_NEEDS_REQUIRE } from './ConfigFile';
 import { findConfigOption, LOG_TYPES, type ConfigOption, type OptionContext, type OptionLine } from './ConfigOptions';
 import { FileError } from './FileError';
 import { findUnsupportedOption } from './UnsupportedOptions';
@@ -441,6 +441,12 @@ function readListener(
   base.mountPoint = r.string('mount_point');
   if ((base.certfile === undefined) !== (base.keyfile === undefined)) {
     errors.push(new FileError(file, r.section.line, `${r.label()}: TLS needs both certfile and keyfile`));
+  }
+  if (base.requireCertificate && base.cafile === undefined && base.capath === undefined) {
+    errors.push(new FileError(file, r.section.options.get('require_certificate')?.line ?? r.section.line, `${r.label()}: require_certificate needs cafile or capath to check client certificates against`));
+  }
+  if (base.useIdentityAsUsername && !base.requireCertificate) {
+    errors.push(new FileError(file, r.section.options.get('use_identity_as_username')?.line ?? r.section.line, `${r.label()}: use_identity_as_username ${USE_IDENTITY_NEEDS_REQUIRE}`));
   }
 
   const address = r.string('address');

@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket, SecureVersion } from 'node:tls';
 import type { ListenerConfig } from '../config/BrokerConfig';
+import { PEM_CERTIFICATE, readCaPath, type CaPathContents } from './CaPath';
 
 /** What a transport knows about a new byte stream; it knows nothing of MQTT. */
 export interface StreamInfo {
@@ -132,11 +134,45 @@ function tlsOptions(config: ListenerConfig) {
   return {
     cert: read(config.certfile, 'certfile'),
     key: read(config.keyfile, 'keyfile'),
-    ca: read(config.cafile, 'cafile'),
-    requestCert: config.requireCertificate || config.useIdentityAsUsername,
+    // Never undefined: Node would then trust its public root CAs for client certificates.
+    ca: clientCaCertificates(config, read),
+    // As mosquitto (net.c, net__load_certificates): SSL_VERIFY_PEER | FAIL_IF_NO_PEER_CERT with
+    // require_certificate, else SSL_VERIFY_NONE, which asks no client for a certificate at all.
+    requestCert: config.requireCertificate,
     rejectUnauthorized: config.requireCertificate,
     minVersion: tlsMinVersion(config.tlsVersion),
   };
+}
+
+/**
+ * The CAs a client certificate must chain to: cafile's, then capath's. A listener that asks
+ * for client certificates refuses to open without one, so that none is trusted by default.
+ */
+function clientCaCertificates(config: ListenerConfig, read: (path: string | undefined, what: string) => Buffer | undefined): Buffer[] {
+  const ca: Buffer[] = [];
+  const cafile = read(config.cafile, 'cafile');
+  if (cafile) {
+    if (!PEM_CERTIFICATE.test(cafile.toString('latin1'))) throw new ListenerError(`cafile ${config.cafile} holds no PEM certificate`);
+    ca.push(cafile);
+  }
+  if (config.capath !== undefined) {
+    let contents: CaPathContents;
+    try {
+      contents = readCaPath(config.capath);
+    } catch (err) {
+      throw new ListenerError(`cannot read capath ${config.capath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    const bad = contents.unreadable[0];
+    if (bad) throw new ListenerError(`cannot read ${join(config.capath, bad.name)} in capath: ${bad.code}`);
+    if (contents.certificates.length === 0) {
+      throw new ListenerError(`capath ${config.capath} holds no CA certificate (*.pem, *.crt or \`openssl rehash\` names)`);
+    }
+    ca.push(...contents.certificates);
+  }
+  if (config.requireCertificate && ca.length === 0) {
+    throw new ListenerError('require_certificate needs cafile or capath: no CA to check client certificates against');
+  }
+  return ca;
 }
 
 function tlsMinVersion(v: string | undefined): SecureVersion | undefined {

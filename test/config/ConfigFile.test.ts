@@ -204,6 +204,10 @@ describe('listeners', () => {
     assert.deepEqual(errorsOf('listener 8883\ncertfile /c\nkeyfile /k\nrequire_certificate true\n'), [
       '4: require_certificate: needs cafile or capath to check client certificates against',
     ]);
+    // mosquitto asks no client for a certificate without require_certificate, so it refuses everyone here.
+    assert.deepEqual(errorsOf('listener 8883\ncertfile /c\nkeyfile /k\ncafile /ca\nuse_identity_as_username true\n'), [
+      '5: use_identity_as_username: needs require_certificate true: without it no client is asked for a certificate, so every client would be refused (as mosquitto does)',
+    ]);
     // TLS options before any listener belong to the default listener, and are checked there too.
     assert.deepEqual(errorsOf('certfile /c\n'), ['1: certfile: needs keyfile on the same listener too (mosquitto would silently serve it without TLS)']);
   });

@@ -68,14 +68,15 @@ export interface MqttdProcess {
  */
 export async function startMqttd(
   lines: string[],
-  options: { dir?: string; port?: number; extraArgs?: string[] } = {},
+  options: { dir?: string; port?: number; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<MqttdProcess> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'mqttd-test-'));
   const port = options.port ?? (await freePort());
   const confPath = join(dir, 'mqttd.conf');
   const text = [`listener ${port} 127.0.0.1`, ...lines].map((l) => l.replaceAll('%DIR%', dir)).join('\n') + '\n';
   writeFileSync(confPath, text);
-  const p = startProcess(process.execPath, [MQTTD, '-c', confPath, ...(options.extraArgs ?? [])]);
+  const env = options.env && { ...process.env, ...options.env };
+  const p = startProcess(process.execPath, [MQTTD, '-c', confPath, ...(options.extraArgs ?? [])], { env });
   await waitForOutput(p, /mqttd version \S+ running/);
   await waitForPort(port);
   return { port, dir, confPath, process: p, stop: () => p.stop() };

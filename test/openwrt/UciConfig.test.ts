@@ -415,6 +415,23 @@ test("the bridge queue limit is bridge_max_queued_messages, with max_queued_mess
   );
 });
 
+test('client-certificate options that could only refuse every client are errors on their line', () => {
+  const listener = (...options: string[]) =>
+    write(["config listener 'l'", "\toption port '8883'", "\toption interface 'lan'", "\toption certfile '/c'", "\toption keyfile '/k'", ...options].join('\n'));
+  assert.deepEqual(
+    errorsOf(listener("\toption require_certificate '1'")).map((e) => `${e.line}: ${e.reason}`),
+    ["6: listener 'l': require_certificate needs cafile or capath to check client certificates against"],
+  );
+  assert.deepEqual(
+    errorsOf(listener("\toption cafile '/ca'", "\toption use_identity_as_username '1'")).map((e) => `${e.line}: ${e.reason}`),
+    [
+      "7: listener 'l': use_identity_as_username needs require_certificate true: without it no client is asked for a certificate, so every client would be refused (as mosquitto does)",
+    ],
+  );
+  const ok = loadUciConfig(listener("\toption capath '/ca'", "\toption require_certificate '1'", "\toption use_identity_as_username '1'"), lan);
+  assert.equal(ok.listeners[0]?.capath, '/ca');
+});
+
 test('bridge TLS that mosquitto would silently drop, unsupported mosquitto options and a shared local_clientid are refused on their line', () => {
   const errors = errorsOf(
     write(
