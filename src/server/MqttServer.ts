@@ -24,7 +24,9 @@ export class MqttServer {
         this.broker,
         {
           remoteAddress: info.remoteAddress,
-          certificateIdentity: info.certificateIdentity,
+          // Only use_identity_as_username makes the certificate a credential; otherwise mosquitto
+          // still checks the CONNECT username and password (handle_connect.c) and so does mqttd.
+          certificateIdentity: config.useIdentityAsUsername ? info.certificateIdentity : undefined,
           useIdentityAsUsername: config.useIdentityAsUsername,
           mountPoint: config.mountPoint,
           raiseMessageLimit: info.raiseMessageLimit,

@@ -103,6 +103,22 @@ describe('TLS client certificates', { skip: !enabled && 'openssl or mosquitto cl
     }
   });
 
+  test('require_certificate without use_identity_as_username: the certificate opens TLS, the password still decides', async () => {
+    const pw = file('passwd-bob');
+    const made = await run('mosquitto_passwd', ['-c', '-b', pw, 'bob', 'secret']);
+    assert.equal(made.code, 0, made.stderr);
+    const d = await startMqttd([...server(), `capath ${file('capath')}`, 'require_certificate true', `password_file ${pw}`, 'allow_anonymous false']);
+    try {
+      const url = `mqtts://127.0.0.1:${d.port}`;
+      await assert.rejects(connectClient(url, asAlice()), 'a verified certificate alone is not a login (as mosquitto)');
+      await assert.rejects(connectClient(url, { ...asAlice(), username: 'alice' }));
+      const bob = await connectClient(url, { ...asAlice(), username: 'bob', password: 'secret' });
+      await bob.end();
+    } finally {
+      await d.stop();
+    }
+  });
+
   for (const [what, capath, expected] of [
     ['an empty capath', 'empty-capath', /capath \S+empty-capath holds no CA certificate/],
     ['a missing capath', 'no-such-dir', /cannot read capath \S+no-such-dir: ENOENT/],
