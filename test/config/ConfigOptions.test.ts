@@ -295,7 +295,7 @@ const TLS_NEEDS: Record<string, string[]> = {
   cafile: ['certfile /c', 'keyfile /k'],
   capath: ['certfile /c', 'keyfile /k'],
   require_certificate: ['certfile /c', 'keyfile /k', 'cafile /ca'],
-  use_identity_as_username: ['certfile /c', 'keyfile /k'],
+  use_identity_as_username: ['certfile /c', 'keyfile /k', 'cafile /ca', 'require_certificate true'],
   tls_version: ['certfile /c', 'keyfile /k'],
   bridge_certfile: ['bridge_keyfile /k', 'bridge_cafile /ca'],
   bridge_keyfile: ['bridge_certfile /c', 'bridge_cafile /ca'],
