@@ -12,6 +12,17 @@ const entries = {
   mqttd_passwd: 'src/cli/mqttd_passwd.ts',
 };
 
+// What every bundle is: one minified CommonJS file for the Node on the router, no licence comments.
+const common = {
+  bundle: true,
+  minify: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  legalComments: 'none',
+  logLevel: 'warning',
+};
+
 // Worker threads' code, carried inside the broker's bundle as strings (one `define` each): a
 // worker starts from it with no file of its own, and without loading a second copy of the broker.
 // The bcrypt worker (src/auth/bcryptWorkerMain.ts: bcryptjs and a message loop) and the script
@@ -23,15 +34,9 @@ const workers = {
 const workerDefines = {};
 for (const [name, entry] of Object.entries(workers)) {
   const result = await build({
+    ...common,
     entryPoints: [entry],
     write: false,
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    legalComments: 'none',
-    logLevel: 'warning',
   });
   workerDefines[name] = JSON.stringify(result.outputFiles[0].text);
 }
@@ -41,14 +46,9 @@ for (const [name, entry] of Object.entries(entries)) {
   if (!existsSync(entry)) continue;
   const out = `dist/${name}.js`;
   await build({
+    ...common,
     entryPoints: [entry],
     outfile: out,
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
     // ws loads these optional native accelerators inside try/catch.
     external: ['bufferutil', 'utf-8-validate'],
@@ -57,7 +57,6 @@ for (const [name, entry] of Object.entries(entries)) {
     // mqtt-packet's parser needs only bl's BufferList, not the stream wrapper around it.
     alias: { 'readable-stream': 'stream', debug: './scripts/shims/debug.js', bl: './node_modules/bl/BufferList.js' },
     define: { MQTTD_VERSION: JSON.stringify(version), ...workerDefines },
-    logLevel: 'warning',
   });
   chmodSync(out, 0o755);
 }
