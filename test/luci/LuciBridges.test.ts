@@ -1,26 +1,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { freePort, waitForPort } from '../helpers/ports';
-import { hasCommand, startProcess, type RunningProcess } from '../helpers/processes';
+import { startProcess, type RunningProcess } from '../helpers/processes';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto';
 import { loadUciConfig } from '../../src/config/UciConfig';
 import { ConfigErrors } from '../../src/config/ConfigErrors';
-import { REPO } from '../openwrt/openwrtRoot';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { launchChromium, openView, startLuciHarness, type LuciHarness } from './luciHarness';
+import { SHOTS, eventually, launchChromium, luciSkip, openView, startLuciHarness, type LuciHarness } from './luciHarness';
 
 // The whole path of a bridge made in LuCI: Settings writes UCI, the real broker reads that UCI
 // file and connects to a real mosquitto, the Status page shows what the broker reports.
 
-const skip =
-  !(hasCommand('chromium') && hasCommand('busybox') && hasCommand('mosquitto_sub') && hasCommand('mosquitto_passwd'))
-    ? 'needs chromium, busybox and mosquitto-clients'
-    : !existsSync(MQTTD_JS) && 'needs dist/mqttd.js (npm run build)';
-const SHOTS = join(REPO, 'test-results');
+const skip = luciSkip('mosquitto_passwd');
 const REMOTE_USER = 'router1';
 const REMOTE_PASSWORD = 'S3cret pass#1';
 
@@ -57,14 +52,6 @@ async function save(page: Page): Promise<void> {
   await page.waitForSelector('#cbi-mqttd-bridge');
 }
 
-async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`never happened: ${what}`);
-}
-
 function uci(): string {
   return readFileSync(harness.uciPath, 'utf8');
 }
@@ -76,7 +63,6 @@ function readOne(brokerPort: number, topic: string, auth: string[] = []): string
 
 before(async () => {
   if (skip) return;
-  mkdirSync(SHOTS, { recursive: true });
   const dir = tempDir('mqttd-upstream-');
   const passwd = join(dir, 'passwd');
   spawnSync('mosquitto_passwd', ['-b', '-c', passwd, REMOTE_USER, REMOTE_PASSWORD]);

@@ -1,24 +1,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { freePort, waitForPort } from '../helpers/ports';
-import { hasCommand, startProcess, waitForOutput, type RunningProcess } from '../helpers/processes';
+import { startProcess, waitForOutput, type RunningProcess } from '../helpers/processes';
 import { REPO } from '../openwrt/openwrtRoot';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { NO_SESSION, launchChromium, openView, startLuciHarness, type LuciHarness } from './luciHarness';
+import { NO_SESSION, SHOTS, launchChromium, luciSkip, openView, startLuciHarness, type LuciHarness } from './luciHarness';
 
 // The topic explorer pages (Topics, Live, Publish, Clients) in real Chromium, through the
 // harness's uhttpd/rpcd stand-in and the real mqttd.explorer plugin (busybox ash + wget),
 // against a real mqttd with real clients (mosquitto_pub/sub, MQTT.js).
 
-const skip =
-  !(hasCommand('chromium') && hasCommand('busybox') && hasCommand('mosquitto_sub')) ? 'needs chromium, busybox and mosquitto-clients' : !existsSync(MQTTD_JS) && 'needs dist/mqttd.js (npm run build)';
-const SHOTS = join(REPO, 'test-results');
+const skip = luciSkip();
 
 let browser: Browser;
 let harness: LuciHarness;
@@ -66,7 +64,6 @@ function controlPost(url: string, method: string, body: string): Promise<{ statu
 
 before(async () => {
   if (skip) return;
-  mkdirSync(SHOTS, { recursive: true });
   const { bin } = routerPath();
   files = pluginFiles();
   const uciPath = join(tempDir('mqttd-uci-'), 'mqttd');

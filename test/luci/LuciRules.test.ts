@@ -1,25 +1,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { freePort, waitForPort } from '../helpers/ports';
-import { hasCommand, startProcess, waitForOutput, type RunningProcess } from '../helpers/processes';
-import { REPO } from '../openwrt/openwrtRoot';
+import { startProcess, waitForOutput, type RunningProcess } from '../helpers/processes';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { startLuciHarness, type LuciHarness } from './luciHarness';
+import { SHOTS, eventually as eventuallyWithin, launchChromium, luciSkip, openView, startLuciHarness, type LuciHarness } from './luciHarness';
 
 // The Rules page end to end: rules added, edited, disabled and deleted in the browser are
 // written to UCI; the real broker (started from that UCI file) rereads them on SIGHUP, as
 // procd sends it on Save & Apply when only rule sections changed (files/etc/init.d/mqttd);
 // real mosquitto clients trigger them; the page shows what the broker's status file says.
 
-const skip =
-  !(hasCommand('chromium') && hasCommand('busybox') && hasCommand('mosquitto_sub'))
-    ? 'needs chromium, busybox and mosquitto-clients'
-    : !existsSync(MQTTD_JS) && 'needs dist/mqttd.js (npm run build)';
-const SHOTS = join(REPO, 'test-results');
+const skip = luciSkip();
 
 let browser: Browser;
 let harness: LuciHarness;
@@ -31,24 +26,17 @@ function field(sid: string, option: string): string {
   return `[id="widget.cbid.mqttd.${sid}.${option}"]`;
 }
 
-async function open(): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
-  await page.goto(`${harness.url}/?view=mqttd/rules`);
-  await page.waitForFunction("document.body.hasAttribute('data-view-ready') || document.body.hasAttribute('data-view-error')");
-  assert.equal(await page.getAttribute('body', 'data-view-error'), null);
-  return page;
+function open(): Promise<Page> {
+  return openView(browser, harness, 'mqttd/rules', 1400);
 }
 
 function uci(): string {
   return readFileSync(harness.uciPath, 'utf8');
 }
 
-async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`never happened: ${what}\nbroker output:\n${broker.output()}`);
+/** As the harness's eventually, with the broker's log in the failure: the rules engine reports there. */
+function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  return eventuallyWithin(check, what, 300, () => `broker output:\n${broker.output()}`);
 }
 
 /** Save & Apply: the UCI file is written, then procd's reload signals HUP and the broker rereads its rules. */
@@ -89,7 +77,6 @@ async function statusRow(page: Page, rule: string): Promise<string[]> {
 
 before(async () => {
   if (skip) return;
-  mkdirSync(SHOTS, { recursive: true });
   const { bin } = routerPath();
   files = pluginFiles();
   port = await freePort();
@@ -116,10 +103,7 @@ before(async () => {
   broker = startProcess(process.execPath, [MQTTD_JS, '--uci', uciPath, '--network', 'lan=127.0.0.1']);
   await waitForPort(port);
   await waitForOutput(broker, /running/);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -1,19 +1,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { freePort, waitForPort } from '../helpers/ports';
-import { hasCommand, startProcess, type RunningProcess } from '../helpers/processes';
+import { startProcess, type RunningProcess } from '../helpers/processes';
 import { loadUciConfig } from '../../src/config/UciConfig';
 import { REPO } from '../openwrt/openwrtRoot';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { launchChromium, openView, startLuciHarness, type LuciHarness } from './luciHarness';
+import { SHOTS, eventually as eventuallyWithin, launchChromium, luciSkip, openView, startLuciHarness, type LuciHarness } from './luciHarness';
 
-const skip =
-  !(hasCommand('chromium') && hasCommand('busybox') && hasCommand('mosquitto_sub')) ? 'needs chromium, busybox and mosquitto-clients' : !existsSync(MQTTD_JS) && 'needs dist/mqttd.js (npm run build)';
-const SHOTS = join(REPO, 'test-results');
+const skip = luciSkip();
 
 let browser: Browser;
 let harness: LuciHarness;
@@ -30,17 +28,12 @@ function connects(user: string, password: string): boolean {
   return r.status === 0;
 }
 
-async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`never happened: ${what}`);
+function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  return eventuallyWithin(check, what, 100);
 }
 
 before(async () => {
   if (skip) return;
-  mkdirSync(SHOTS, { recursive: true });
   const { bin } = routerPath();
   files = pluginFiles();
   writeFileSync(files.passwd, '', { mode: 0o640 });

@@ -10,14 +10,15 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { parseUci, type UciPackage } from '../../src/config/UciConfig';
 import type { FileError } from '../../src/config/FileError';
+import { hasCommand } from '../helpers/processes';
 import { REPO } from '../openwrt/openwrtRoot';
-import { PLUGIN, type PluginFiles } from '../openwrt/routerShell';
+import { MQTTD_JS, PLUGIN, type PluginFiles } from '../openwrt/routerShell';
 
 const VIEWS = join(REPO, 'luci/htdocs/luci-static/resources');
 const LOADER = join(REPO, 'test/luci/harness/luci-mini.js');
@@ -305,6 +306,30 @@ export async function startLuciHarness(bin: string, files: PluginFiles, uciPath:
   };
 }
 
+/** Where the LuCI tests leave their screenshots (for a reader to look at, not compared). */
+export const SHOTS = join(REPO, 'test-results');
+
+/**
+ * Why a LuCI test cannot run here, or false: it needs Chromium, busybox (the rpcd plugins
+ * run under ash), mosquitto-clients plus `extra` commands, and the built bundle. Creates the
+ * screenshot folder when it can run.
+ */
+export function luciSkip(...extra: string[]): string | false {
+  if (!['chromium', 'busybox', 'mosquitto_sub', ...extra].every(hasCommand)) return 'needs chromium, busybox and mosquitto-clients';
+  if (!existsSync(MQTTD_JS)) return 'needs dist/mqttd.js (npm run build)';
+  mkdirSync(SHOTS, { recursive: true });
+  return false;
+}
+
+/** Polls `check` every 50 ms, `tries` times; fails naming what never happened (and `detail()`, e.g. the broker's log). */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, tries = 200, detail?: () => string): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`never happened: ${what}${detail ? `\n${detail()}` : ''}`);
+}
+
 /** Headless Debian Chromium, quiet: no network of its own, no first-run work. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
@@ -314,8 +339,8 @@ export function launchChromium(): Promise<Browser> {
 }
 
 /** Opens a view as an administrator would; confirmation dialogs are accepted. Fails if the view failed to load. */
-export async function openView(browser: Browser, harness: LuciHarness, view: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+export async function openView(browser: Browser, harness: LuciHarness, view: string, height = 900): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1200, height } });
   page.on('dialog', (d) => void d.accept());
   await page.goto(`${harness.url}/?view=${view}`);
   await page.waitForFunction("document.body.hasAttribute('data-view-ready') || document.body.hasAttribute('data-view-error')");
