@@ -2,6 +2,7 @@
 'require view';
 'require rpc';
 'require ui';
+'require mqttd.topicfilter as topicfilter';
 
 // Services > MQTT Broker > ACL: mosquitto's ACL file as three tables (anonymous rules,
 // per-user rules, patterns), in file order. Comments are kept with the rule they precede.
@@ -11,20 +12,13 @@ var callSetAcl = rpc.declare({ object: 'mqttd', method: 'set_acl', params: [ 'ac
 
 var ACCESS = [ 'read', 'write', 'readwrite', 'deny' ];
 
-// MQTT-4.7.1: '#' only as the whole last level, '+' only as a whole level.
+/** Why an ACL rule's topic is refused, or null. */
 function filterError(f) {
 	if (f === '')
 		return _('Enter a topic filter.');
 	if (/[\x00-\x1f\x7f]/.test(f))
 		return _('A topic filter cannot contain control characters.');
-	var levels = f.split('/');
-	for (var i = 0; i < levels.length; i++) {
-		if (levels[i].indexOf('#') >= 0 && (levels[i] !== '#' || i !== levels.length - 1))
-			return _('"#" must be a whole level and the last one.');
-		if (levels[i].indexOf('+') >= 0 && levels[i] !== '+')
-			return _('"+" must be a whole level.');
-	}
-	return null;
+	return topicfilter.error(f);
 }
 
 // Text -> { header, anonymous: [rule], users: [{ name, comments, rules }], patterns: [rule], trailer }

@@ -3,6 +3,7 @@
 'require form';
 'require rpc';
 'require poll';
+'require mqttd.topicfilter as topicfilter';
 
 // Services > MQTT Broker > Rules: the simple rules (UCI `config rule` sections) and, from the
 // broker's status file, what each rule (script rules included) last did. Values are checked
@@ -37,18 +38,11 @@ function oneTrigger(section_id) {
 	return triggers(section_id).length === 1 || _('Give exactly one trigger: a topic filter, every N seconds, or a time');
 }
 
-/** Why a topic filter is invalid (MQTT-4.7.1), or null; as src/broker/topics.ts. */
+/** Why a topic filter cannot trigger a rule, or null. */
 function filterError(f) {
 	if (f.indexOf('$share/') === 0)
 		return _('Shared subscriptions ($share) cannot trigger a rule');
-	var levels = f.split('/');
-	for (var i = 0; i < levels.length; i++) {
-		if (levels[i].indexOf('#') >= 0 && (levels[i] !== '#' || i !== levels.length - 1))
-			return _('"#" must be a whole level and the last one');
-		if (levels[i].indexOf('+') >= 0 && levels[i] !== '+')
-			return _('"+" must be a whole level');
-	}
-	return null;
+	return topicfilter.error(f);
 }
 
 /** A template's placeholders, as src/rules/Template.ts reads them. */

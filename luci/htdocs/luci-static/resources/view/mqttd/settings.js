@@ -1,22 +1,11 @@
 'use strict';
 'require view';
 'require form';
+'require mqttd.topicfilter as topicfilter';
 
 // Bridge values are checked here by the rules of the broker's reader (src/config/ConfigOptions.ts,
 // which reads UCI and mosquitto.conf alike) for a quick answer; the broker checks them again
 // when it starts, and logs file and line for anything refused.
-
-/** Why a topic filter is invalid (MQTT-4.7.1), or null. */
-function filterError(f) {
-	var levels = f.split('/');
-	for (var i = 0; i < levels.length; i++) {
-		if (levels[i].indexOf('#') >= 0 && (levels[i] !== '#' || i !== levels.length - 1))
-			return _('"#" must be a whole level and the last one');
-		if (levels[i].indexOf('+') >= 0 && levels[i] !== '+')
-			return _('"+" must be a whole level');
-	}
-	return null;
-}
 
 /** `host[:port] …`, as mosquitto's `address`; IPv6 as [address]:port. */
 function validateAddress(section_id, value) {
@@ -67,7 +56,7 @@ function validateTopic(section_id, value) {
 			return _('An empty ("") pattern needs both a local and a remote prefix');
 		return true;
 	}
-	var e = filterError(w[0]) || (local && filterError(local + w[0])) || (remote && filterError(remote + w[0]));
+	var e = topicfilter.error(w[0]) || (local && topicfilter.error(local + w[0])) || (remote && topicfilter.error(remote + w[0]));
 	return e ? _('Invalid pattern: %s').format(e) : true;
 }
 
