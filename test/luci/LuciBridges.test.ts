@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { freePort, waitForPort } from '../helpers/ports';
 import { startProcess, type RunningProcess } from '../helpers/processes';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto';
 import { loadUciConfig } from '../../src/config/UciConfig';
 import { ConfigErrors } from '../../src/config/ConfigErrors';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { SHOTS, eventually, launchChromium, luciSkip, openView, startLuciHarness, type LuciHarness } from './luciHarness';
+import { SHOTS, eventually, luciSkip, startLuciBrowser, writeLanUci, type LuciBrowser } from './luciHarness';
 
 // The whole path of a bridge made in LuCI: Settings writes UCI, the real broker reads that UCI
 // file and connects to a real mosquitto, the Status page shows what the broker reports.
@@ -19,8 +19,7 @@ const skip = luciSkip('mosquitto_passwd');
 const REMOTE_USER = 'router1';
 const REMOTE_PASSWORD = 'S3cret pass#1';
 
-let browser: Browser;
-let harness: LuciHarness;
+let luci: LuciBrowser;
 let upstream: MosquittoBroker;
 let broker: RunningProcess | undefined;
 let files: PluginFiles;
@@ -29,10 +28,6 @@ let port = 0;
 /** The id LuCI gives an option's widget, as a CSS selector. */
 function field(sid: string, option: string): string {
   return `[id="widget.cbid.mqttd.${sid}.${option}"]`;
-}
-
-function open(view: string): Promise<Page> {
-  return openView(browser, harness, view);
 }
 
 async function tab(page: Page, sid: string, name: string): Promise<void> {
@@ -46,14 +41,14 @@ async function addItem(page: Page, sid: string, option: string, value: string): 
 }
 
 async function save(page: Page): Promise<void> {
-  const before = readFileSync(harness.uciPath, 'utf8');
+  const before = readFileSync(luci.harness.uciPath, 'utf8');
   await page.click('.cbi-page-actions .cbi-button-save');
-  await eventually(() => readFileSync(harness.uciPath, 'utf8') !== before, 'the UCI file is written');
+  await eventually(() => readFileSync(luci.harness.uciPath, 'utf8') !== before, 'the UCI file is written');
   await page.waitForSelector('#cbi-mqttd-bridge');
 }
 
 function uci(): string {
-  return readFileSync(harness.uciPath, 'utf8');
+  return readFileSync(luci.harness.uciPath, 'utf8');
 }
 
 /** One message read from a broker (retained, so no race with the publisher). */
@@ -74,34 +69,17 @@ before(async () => {
   const { bin } = routerPath();
   files = pluginFiles();
   port = await freePort();
-  const uciPath = join(tempDir('mqttd-uci-'), 'mqttd');
-  writeFileSync(
-    uciPath,
-    [
-      "config mqttd 'general'",
-      "\toption allow_anonymous '1'",
-      "\toption persistence '0'",
-      "\toption sys_interval '1'",
-      `\toption status_file '${files.status}'`,
-      "config listener 'lan'",
-      `\toption port '${port}'`,
-      "\toption interface 'lan'",
-      '',
-    ].join('\n'),
-  );
-  harness = await startLuciHarness(bin, files, uciPath);
-  browser = await launchChromium();
+  luci = await startLuciBrowser(bin, files, writeLanUci(port, files));
 });
 
 after(async () => {
-  await browser?.close();
-  await harness?.close();
+  await luci?.close();
   await broker?.stop();
   await upstream?.stop();
 });
 
 test('Settings page: a bridge added in the browser is written to UCI; bad addresses, topics and names are refused in the page', { skip }, async () => {
-  const page = await open('mqttd/settings');
+  const page = await luci.open('mqttd/settings');
   const create = '#cbi-mqttd-bridge .cbi-section-create';
 
   // A section name UCI cannot hold is refused before anything is added.
@@ -160,7 +138,7 @@ test('Settings page: a bridge added in the browser is written to UCI; bad addres
   assert.match(text, new RegExp(`^\\tlist address '127\\.0\\.0\\.1:${upstream.port}'$`, 'm'));
   assert.match(text, /^\tlist topic 'sensors\/# out 1 "" router1\/'$/m);
   assert.match(text, /^\toption bridge_max_queued_messages '50'$/m);
-  const [b] = loadUciConfig(harness.uciPath, new Map([['lan', ['127.0.0.1']]])).bridges;
+  const [b] = loadUciConfig(luci.harness.uciPath, new Map([['lan', ['127.0.0.1']]])).bridges;
   assert.equal(b.name, 'upstream');
   assert.deepEqual(b.addresses, [{ host: '127.0.0.1', port: upstream.port }]);
   assert.deepEqual(b.topics, [
@@ -183,9 +161,9 @@ test('Settings page: a bridge added in the browser is written to UCI; bad addres
 });
 
 test('Status page: the real broker, started from that UCI file, connects the bridge to a real mosquitto and messages cross both ways', { skip }, async () => {
-  broker = startProcess(process.execPath, [MQTTD_JS, '--uci', harness.uciPath, '--network', 'lan=127.0.0.1']);
+  broker = startProcess(process.execPath, [MQTTD_JS, '--uci', luci.harness.uciPath, '--network', 'lan=127.0.0.1']);
   await waitForPort(port);
-  const page = await open('mqttd/status');
+  const page = await luci.open('mqttd/status');
   const row = 'tr[data-bridge="upstream"]';
   await page.waitForSelector(`${row}[data-state="connected"]`, { timeout: 30000 }).catch((err: Error) => {
     throw new Error(`${err.message}\nbroker output:\n${broker?.output() ?? ''}`);
@@ -220,7 +198,7 @@ test('Status page: the real broker, started from that UCI file, connects the bri
 });
 
 test('Settings page: saving again keeps the stored password; "remove the stored password" and Delete remove it and the bridge', { skip }, async () => {
-  const page = await open('mqttd/settings');
+  const page = await luci.open('mqttd/settings');
   await page.fill(field('upstream', 'remote_clientid'), 'router1-site');
   await save(page);
   assert.match(uci(), /^\toption remote_password 'S3cret pass#1'$/m);
@@ -256,7 +234,7 @@ function brokerAccepts(address: string, topic: string): boolean {
 }
 
 test("Settings page: the page accepts exactly the topic lines and addresses the broker's UCI reader accepts", { skip }, async () => {
-  const page = await open('mqttd/settings');
+  const page = await luci.open('mqttd/settings');
   await page.fill('#cbi-mqttd-bridge .cbi-section-create-name', 'probe');
   await page.click('#cbi-mqttd-bridge .cbi-section-create .cbi-button-add');
   await page.waitForSelector('#cbi-mqttd-probe');

@@ -5,12 +5,11 @@ import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 
 import { request } from 'node:http';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import type { Browser, Page } from 'playwright-core';
 import { freePort, waitForPort } from '../helpers/ports';
 import { startProcess, waitForOutput, type RunningProcess } from '../helpers/processes';
 import { REPO } from '../openwrt/openwrtRoot';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { NO_SESSION, SHOTS, launchChromium, luciSkip, openView, startLuciHarness, type LuciHarness } from './luciHarness';
+import { NO_SESSION, SHOTS, luciSkip, startLuciBrowser, type LuciBrowser } from './luciHarness';
 
 // The topic explorer pages (Topics, Live, Publish, Clients) in real Chromium, through the
 // harness's uhttpd/rpcd stand-in and the real mqttd.explorer plugin (busybox ash + wget),
@@ -18,16 +17,11 @@ import { NO_SESSION, SHOTS, launchChromium, luciSkip, openView, startLuciHarness
 
 const skip = luciSkip();
 
-let browser: Browser;
-let harness: LuciHarness;
+let luci: LuciBrowser;
 let broker: RunningProcess;
 let files: PluginFiles;
 let controlFile = '';
 let port = 0;
-
-function open(view: string): Promise<Page> {
-  return openView(browser, harness, view);
-}
 
 function pub(...args: string[]): void {
   const r = spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8' });
@@ -41,7 +35,7 @@ function sub(seconds: number, count: number, ...args: string[]): RunningProcess 
 
 /** A JSON-RPC call to the harness's /ubus as LuCI's rpc.js makes it. */
 async function ubusCall(sid: string, object: string, method: string, args: object = {}): Promise<{ error?: { code: number; message: string }; result?: unknown[] }> {
-  const r = await fetch(`${harness.url}/ubus`, {
+  const r = await fetch(`${luci.harness.url}/ubus`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'call', params: [sid, object, method, args] }),
@@ -82,18 +76,16 @@ before(async () => {
   pub('-t', 'home/kitchen/humidity', '-m', '48', '-r');
   pub('-t', 'garage/door', '-m', 'closed', '-r');
 
-  harness = await startLuciHarness(bin, files, uciPath, { controlFile });
-  browser = await launchChromium();
+  luci = await startLuciBrowser(bin, files, uciPath, { controlFile });
 });
 
 after(async () => {
-  await browser?.close();
-  await harness?.close();
+  await luci?.close();
   await broker?.stop();
 });
 
 test('Topics page: retained topics published by mosquitto_pub appear in the tree; JSON is pretty-printed; filter and search', { skip }, async () => {
-  const page = await open('mqttd/topics');
+  const page = await luci.open('mqttd/topics');
   // The root level: home and garage, collapsed.
   await page.waitForSelector('#mqttd-topics tr[data-topic="home"]');
   assert.equal(await page.locator('#mqttd-topics tr[data-topic="home/kitchen/lamp"]').count(), 0, 'collapsed levels are not drawn');
@@ -137,7 +129,7 @@ test('Topics page: a large payload is cut with its size shown; a binary one is s
   await client.publishAsync('blob/large', 'x'.repeat(10_000), { retain: true, qos: 1 });
   await client.publishAsync('blob/binary', Buffer.from([0x00, 0x01, 0xfe, 0xff, 0x41]), { retain: true, qos: 1 });
   await client.endAsync();
-  const page = await open('mqttd/topics');
+  const page = await luci.open('mqttd/topics');
   await page.fill('#mqttd-topic-filter', 'blob/+');
   await page.waitForSelector('#mqttd-topics-info >> text="2 matching topics"');
   assert.match(await page.innerText('tr[data-topic="blob/large"]'), /x{80}…\s+9\.8 KiB/);
@@ -173,7 +165,7 @@ test('Topics page with 10,000 retained topics: only expanded levels are drawn; s
   // QoS 1 round trip: everything before it has been routed.
   await client.publishAsync('bulk/done', 'x', { qos: 1 });
   await client.endAsync();
-  const page = await open('mqttd/topics');
+  const page = await luci.open('mqttd/topics');
   await page.waitForSelector('tr[data-topic="bulk"] >> text=bulk (10001)');
   const started = Date.now();
   await page.click('tr[data-topic="bulk"] .mqttd-toggle');
@@ -192,7 +184,7 @@ test('Topics page with 10,000 retained topics: only expanded levels are drawn; s
 });
 
 test('Live view: a message published by mosquitto_pub appears on screen; pause holds it back until resume', { skip }, async () => {
-  const page = await open('mqttd/live');
+  const page = await luci.open('mqttd/live');
   await page.fill('#mqttd-live-filter', 'live/#');
   await page.click('#mqttd-live-watch');
   await page.waitForSelector('#mqttd-live-status[data-cursor]');
@@ -242,7 +234,7 @@ test('Live view: a message published by mosquitto_pub appears on screen; pause h
 test('Publish page: a message published in the browser reaches a mosquitto_sub, with its v5 content type', { skip }, async () => {
   const listener = sub(10, 1, '-V', 'mqttv5', '-q', '2', '-t', 'test/from-luci', '-F', '%t|%C|%q|%p');
   await new Promise((r) => setTimeout(r, 300));
-  const page = await open('mqttd/publish');
+  const page = await luci.open('mqttd/publish');
   await page.fill('#mqttd-pub-topic', 'test/from-luci');
   await page.fill('#mqttd-pub-payload', '{"hello":"router"}');
   await page.selectOption('#mqttd-pub-qos', '1');
@@ -262,7 +254,7 @@ test('Publish page: a message published in the browser reaches a mosquitto_sub, 
 
 test('Clear retained: the topic leaves the tree and a new subscriber gets no retained message', { skip }, async () => {
   pub('-t', 'test/clear-me', '-m', 'stale', '-r');
-  const page = await open('mqttd/topics');
+  const page = await luci.open('mqttd/topics');
   await page.fill('#mqttd-topic-search', 'clear-me');
   await page.click('tr[data-topic="test/clear-me"]');
   await page.waitForSelector('#mqttd-clear-retained');
@@ -293,7 +285,7 @@ test('Clients page: subscriptions and counts shown; Disconnect closes a real cli
   await sleeper.endAsync();
   pub('-t', 'sleep/wake', '-m', 'up', '-q', '1');
 
-  const page = await open('mqttd/clients');
+  const page = await luci.open('mqttd/clients');
   const row = page.locator('#mqttd-connected tr[data-client-id="kitchen-display"]');
   await row.waitFor();
   const text = await row.innerText();
@@ -324,7 +316,7 @@ test('Clients page: subscriptions and counts shown; Disconnect closes a real cli
 
 test('Without a valid LuCI session the explorer is refused, and the control endpoint refuses a request without its secret', { skip }, async () => {
   // The logged-in administrator's session works...
-  const ok = await ubusCall(harness.sessionId, 'mqttd.explorer', 'clients');
+  const ok = await ubusCall(luci.harness.sessionId, 'mqttd.explorer', 'clients');
   assert.equal(ok.error, undefined);
   assert.ok(Array.isArray((ok.result?.[1] as { connected: unknown[] }).connected));
   // ...no session, an unknown one, or a forged one does not: "Access denied" before any plugin runs.
@@ -335,15 +327,15 @@ test('Without a valid LuCI session the explorer is refused, and the control endp
     }
   }
   // A user with read permission only sees, and may not act.
-  assert.equal((await ubusCall(harness.readOnlySessionId, 'mqttd.explorer', 'topics')).error, undefined);
+  assert.equal((await ubusCall(luci.harness.readOnlySessionId, 'mqttd.explorer', 'topics')).error, undefined);
   for (const method of ['publish', 'disconnect', 'remove_session']) {
-    assert.deepEqual((await ubusCall(harness.readOnlySessionId, 'mqttd.explorer', method, { topic: 'x', client_id: 'x' })).error, { code: -32002, message: 'Access denied' });
+    assert.deepEqual((await ubusCall(luci.harness.readOnlySessionId, 'mqttd.explorer', method, { topic: 'x', client_id: 'x' })).error, { code: -32002, message: 'Access denied' });
   }
   // Nor can a caller name another session in the arguments.
-  assert.deepEqual((await ubusCall(harness.sessionId, 'mqttd.explorer', 'clients', { ubus_rpc_session: NO_SESSION })).error, { code: -32602, message: 'Invalid parameters' });
+  assert.deepEqual((await ubusCall(luci.harness.sessionId, 'mqttd.explorer', 'clients', { ubus_rpc_session: NO_SESSION })).error, { code: -32602, message: 'Invalid parameters' });
   // A page opened without the session shows the refusal, and nothing else.
-  const page = await browser.newPage();
-  await page.goto(`${harness.url}/?view=mqttd/clients&session=${NO_SESSION}`);
+  const page = await luci.browser.newPage();
+  await page.goto(`${luci.harness.url}/?view=mqttd/clients&session=${NO_SESSION}`);
   await page.waitForFunction("document.body.hasAttribute('data-view-ready') || document.body.hasAttribute('data-view-error')");
   assert.match(String(await page.getAttribute('body', 'data-view-error')), /failed with error -32002: Access denied/);
   await page.close();

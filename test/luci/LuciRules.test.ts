@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { freePort, waitForPort } from '../helpers/ports';
 import { startProcess, waitForOutput, type RunningProcess } from '../helpers/processes';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { SHOTS, eventually as eventuallyWithin, launchChromium, luciSkip, openView, startLuciHarness, type LuciHarness } from './luciHarness';
+import { SHOTS, eventually as eventuallyWithin, luciSkip, startLuciBrowser, writeLanUci, type LuciBrowser } from './luciHarness';
 
 // The Rules page end to end: rules added, edited, disabled and deleted in the browser are
 // written to UCI; the real broker (started from that UCI file) rereads them on SIGHUP, as
@@ -16,8 +16,7 @@ import { SHOTS, eventually as eventuallyWithin, launchChromium, luciSkip, openVi
 
 const skip = luciSkip();
 
-let browser: Browser;
-let harness: LuciHarness;
+let luci: LuciBrowser;
 let broker: RunningProcess;
 let files: PluginFiles;
 let port = 0;
@@ -27,11 +26,11 @@ function field(sid: string, option: string): string {
 }
 
 function open(): Promise<Page> {
-  return openView(browser, harness, 'mqttd/rules', 1400);
+  return luci.open('mqttd/rules', 1400);
 }
 
 function uci(): string {
-  return readFileSync(harness.uciPath, 'utf8');
+  return readFileSync(luci.harness.uciPath, 'utf8');
 }
 
 /** As the harness's eventually, with the broker's log in the failure: the rules engine reports there. */
@@ -80,35 +79,20 @@ before(async () => {
   const { bin } = routerPath();
   files = pluginFiles();
   port = await freePort();
-  const uciPath = join(tempDir('mqttd-uci-'), 'mqttd');
-  writeFileSync(
-    uciPath,
-    [
-      "config mqttd 'general'",
-      "\toption allow_anonymous '1'",
-      "\toption persistence '0'",
-      "\toption sys_interval '1'",
-      "\tlist log_type 'subscribe'",
-      // The test reads the broker's log (reloads, subscriptions); on a router it goes to syslog.
-      "\toption log_dest 'stderr'",
-      `\toption status_file '${files.status}'`,
-      `\toption rules_dir '${join(tempDir('mqttd-rules-'), 'rules.d')}'`,
-      "config listener 'lan'",
-      `\toption port '${port}'`,
-      "\toption interface 'lan'",
-      '',
-    ].join('\n'),
-  );
-  harness = await startLuciHarness(bin, files, uciPath);
+  const uciPath = writeLanUci(port, files, [
+    "\tlist log_type 'subscribe'",
+    // The test reads the broker's log (reloads, subscriptions); on a router it goes to syslog.
+    "\toption log_dest 'stderr'",
+    `\toption rules_dir '${join(tempDir('mqttd-rules-'), 'rules.d')}'`,
+  ]);
   broker = startProcess(process.execPath, [MQTTD_JS, '--uci', uciPath, '--network', 'lan=127.0.0.1']);
   await waitForPort(port);
   await waitForOutput(broker, /running/);
-  browser = await launchChromium();
+  luci = await startLuciBrowser(bin, files, uciPath);
 });
 
 after(async () => {
-  await browser?.close();
-  await harness?.close();
+  await luci?.close();
   await broker?.stop();
 });
 
@@ -183,8 +167,8 @@ test('Rules page: add a rule (bad values refused as the broker would), see it fi
 });
 
 test('Rules page: a rule the broker refuses (edited by hand) shows as invalid with the broker\'s file:line message', { skip }, async () => {
-  writeFileSync(harness.uciPath, `${uci()}config rule 'hand'\n\toption every '10'\n\toption topic 'x/<topic>'\n`);
-  harness.reread();
+  writeFileSync(luci.harness.uciPath, `${uci()}config rule 'hand'\n\toption every '10'\n\toption topic 'x/<topic>'\n`);
+  luci.harness.reread();
   broker.child.kill('SIGHUP');
   const page = await open();
   await page.waitForSelector('#mqttd-rules-status tr[data-rule="hand"][data-state="invalid"]', { timeout: 20000 });

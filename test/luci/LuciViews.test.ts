@@ -3,25 +3,19 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
 import { freePort, waitForPort } from '../helpers/ports';
 import { startProcess, type RunningProcess } from '../helpers/processes';
 import { loadUciConfig } from '../../src/config/UciConfig';
 import { REPO } from '../openwrt/openwrtRoot';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { SHOTS, eventually as eventuallyWithin, launchChromium, luciSkip, openView, startLuciHarness, type LuciHarness } from './luciHarness';
+import { SHOTS, eventually as eventuallyWithin, luciSkip, startLuciBrowser, type LuciBrowser } from './luciHarness';
 
 const skip = luciSkip();
 
-let browser: Browser;
-let harness: LuciHarness;
+let luci: LuciBrowser;
 let broker: RunningProcess;
 let files: PluginFiles;
 let port = 0;
-
-function open(view: string): Promise<Page> {
-  return openView(browser, harness, view);
-}
 
 function connects(user: string, password: string): boolean {
   const r = spawnSync('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-u', user, '-P', password, '-t', 'x', '-E'], { encoding: 'utf8' });
@@ -49,18 +43,16 @@ before(async () => {
   );
   broker = startProcess(process.execPath, [MQTTD_JS, '-c', conf]);
   await waitForPort(port);
-  harness = await startLuciHarness(bin, files, uciPath);
-  browser = await launchChromium();
+  luci = await startLuciBrowser(bin, files, uciPath);
 });
 
 after(async () => {
-  await browser?.close();
-  await harness?.close();
+  await luci?.close();
   await broker?.stop();
 });
 
 test('Users page: add a user in the browser, and a real client connects with those credentials', { skip }, async () => {
-  const page = await open('mqttd/users');
+  const page = await luci.open('mqttd/users');
   await page.fill('#mqttd-new-username', 'kitchen');
   await page.fill('#mqttd-new-password', 'Tom@to-42');
   await page.fill('#mqttd-new-password-again', 'Tom@to-42');
@@ -94,7 +86,7 @@ test('Users page: add a user in the browser, and a real client connects with tho
 });
 
 test('ACL page: grant a user a topic in the browser; the broker enforces it; a bad filter is refused', { skip }, async () => {
-  const page = await open('mqttd/acl');
+  const page = await luci.open('mqttd/acl');
   // The shipped pattern is shown, with its comment kept.
   assert.equal(await page.inputValue('tr[data-kind="pattern"] input'), 'users/%u/#');
 
@@ -143,7 +135,7 @@ test('ACL page: grant a user a topic in the browser; the broker enforces it; a b
 test('Status page: a connected client appears with its id, username and protocol', { skip }, async () => {
   const client = startProcess('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-u', 'kitchen', '-P', 'Tom@to-42', '-i', 'kitchen-sensor-1', '-t', 'sensors/#', '-V', 'mqttv5']);
   try {
-    const page = await open('mqttd/status');
+    const page = await luci.open('mqttd/status');
     await page.waitForSelector('#mqttd-clients >> text=kitchen-sensor-1', { timeout: 20000 });
     const row = page.locator('#mqttd-clients tr', { hasText: 'kitchen-sensor-1' });
     const cells = await row.locator('td').allInnerTexts();
@@ -160,7 +152,7 @@ test('Status page: a connected client appears with its id, username and protocol
 });
 
 test('Settings page: UCI options and listeners are saved to /etc/config/mqttd; a bad port is refused', { skip }, async () => {
-  const page = await open('mqttd/settings');
+  const page = await luci.open('mqttd/settings');
   assert.equal(await page.isChecked('#widget\\.cbid\\.mqttd\\.general\\.allow_anonymous'), false);
   await page.screenshot({ path: join(SHOTS, 'luci-settings.png'), fullPage: true });
 
@@ -169,15 +161,15 @@ test('Settings page: UCI options and listeners are saved to /etc/config/mqttd; a
   await page.click('#cbi-mqttd-listener > .cbi-button-add');
   const newRow = page.locator('tr[data-sid="new0"]');
   await newRow.locator('input[id$=".port"]').fill('99999');
-  const before = readFileSync(harness.uciPath, 'utf8');
+  const before = readFileSync(luci.harness.uciPath, 'utf8');
   await page.click('.cbi-button-save');
   await page.waitForSelector('.alert-message.danger >> text=port number');
-  assert.equal(readFileSync(harness.uciPath, 'utf8'), before);
+  assert.equal(readFileSync(luci.harness.uciPath, 'utf8'), before);
 
   await newRow.locator('input[id$=".port"]').fill('8884');
   await page.click('.cbi-button-save');
   await page.waitForSelector('tr[data-sid^="cfg"]');
-  const config = loadUciConfig(harness.uciPath, new Map([['lan', ['192.168.1.1']]]));
+  const config = loadUciConfig(luci.harness.uciPath, new Map([['lan', ['192.168.1.1']]]));
   assert.equal(config.allowAnonymous, true);
   assert.equal(config.maxConnections, 32);
   assert.deepEqual(
@@ -189,7 +181,7 @@ test('Settings page: UCI options and listeners are saved to /etc/config/mqttd; a
 });
 
 test('Users page: a password changed in the browser works at once and the old one is refused', { skip }, async () => {
-  const page = await open('mqttd/users');
+  const page = await luci.open('mqttd/users');
   await page.fill('tr[data-username="kitchen"] input[type="password"]', 'N3w-kitchen');
   await page.click('tr[data-username="kitchen"] .cbi-button-edit');
   await page.waitForSelector('text=Password changed for kitchen.');

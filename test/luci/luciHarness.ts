@@ -18,7 +18,7 @@ import { parseUci, type UciPackage } from '../../src/config/UciConfig';
 import type { FileError } from '../../src/config/FileError';
 import { hasCommand } from '../helpers/processes';
 import { REPO } from '../openwrt/openwrtRoot';
-import { MQTTD_JS, PLUGIN, type PluginFiles } from '../openwrt/routerShell';
+import { MQTTD_JS, PLUGIN, tempDir, type PluginFiles } from '../openwrt/routerShell';
 
 const VIEWS = join(REPO, 'luci/htdocs/luci-static/resources');
 const LOADER = join(REPO, 'test/luci/harness/luci-mini.js');
@@ -347,4 +347,53 @@ export async function openView(browser: Browser, harness: LuciHarness, view: str
   const error = await page.getAttribute('body', 'data-view-error');
   assert.equal(error, null, `view ${view} failed: ${error}`);
   return page;
+}
+
+/** The harness and the Chromium that browses it: what every LuCI page test starts and stops. */
+export interface LuciBrowser {
+  harness: LuciHarness;
+  browser: Browser;
+  /** Opens a view as an administrator would (see openView). */
+  open(view: string, height?: number): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export async function startLuciBrowser(bin: string, files: PluginFiles, uciPath: string, options: LuciHarnessOptions = {}): Promise<LuciBrowser> {
+  const harness = await startLuciHarness(bin, files, uciPath, options);
+  const browser = await launchChromium().catch(async (err: unknown) => {
+    await harness.close();
+    throw err;
+  });
+  return {
+    harness,
+    browser,
+    open: (view, height) => openView(browser, harness, view, height),
+    close: async () => {
+      await browser.close();
+      await harness.close();
+    },
+  };
+}
+
+/**
+ * Writes /etc/config/mqttd for a broker the pages drive: anonymous clients, no persistence,
+ * $SYS every second, the plugins' status file, one listener on the LAN at `port`; `general`
+ * adds lines to the general section. Returns the file's path.
+ */
+export function writeLanUci(port: number, files: PluginFiles, general: string[] = []): string {
+  const uciPath = join(tempDir('mqttd-uci-'), 'mqttd');
+  const lines = [
+    "config mqttd 'general'",
+    "\toption allow_anonymous '1'",
+    "\toption persistence '0'",
+    "\toption sys_interval '1'",
+    `\toption status_file '${files.status}'`,
+    ...general,
+    "config listener 'lan'",
+    `\toption port '${port}'`,
+    "\toption interface 'lan'",
+    '',
+  ];
+  writeFileSync(uciPath, lines.join('\n'));
+  return uciPath;
 }
