@@ -1,8 +1,10 @@
 import { allowAll, type AuthRequest, type AuthResult, type ClientIdentity, type Security } from '../auth/Security';
-import type { StoreSnapshot, StoredMessage, StoredSession } from '../persistence/StoreSnapshot';
+import type { StoreSnapshot, StoredMessage, StoredSession, StoredWill } from '../persistence/StoreSnapshot';
+import { fromStored, isPersistent, storedSession, toStored } from './storedForms';
 import { silentLogger, escape, type Logger } from '../log/Logger';
 import { BrokerStats } from './BrokerStats';
 import { guardedAsync, guardedCheck, guardedNotify } from './hookGuards';
+import type { ChangeLog } from './ChangeLog';
 import type { ClientLink, ProtocolVersion } from './ClientLink';
 import { LocalClient, type LocalHandler } from './LocalClient';
 import { MemoryAccount, messageBytes, subscriptionBytes } from './MemoryAccount';
@@ -178,6 +180,8 @@ export class Broker {
   /** How each connected client was accepted: the Security generation then, its certificate identity. */
   private readonly acceptedAs = new Map<Session, { generation: number; certificateIdentity: string | undefined }>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** The journal, when one runs: told every change persistence keeps, as it happens. */
+  private changeLog: ChangeLog | undefined;
   private localCount = 0;
   /** In-process subscribers that watch without counting as a receiver (the LuCI explorer). */
   private readonly observers = new Set<Session>();
@@ -211,6 +215,8 @@ export class Broker {
     options: { qos?: QoS; retain?: boolean; properties?: Message['properties'] } = {},
   ): Message {
     if (!isValidTopicName(topic)) throw new Error(`invalid topic name: ${JSON.stringify(topic)}`);
+    const qos = options.qos;
+    if (qos !== undefined && qos !== 0 && qos !== 1 && qos !== 2) throw new Error(`invalid QoS: ${String(qos)}`);
     const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
     const message = new Message(topic, body, options.qos ?? 0, options.retain ?? false, options.properties, undefined, undefined);
     this.route(message, undefined);
@@ -364,7 +370,7 @@ export class Broker {
       session = undefined;
     }
     // ...and a reconnect to the session before the delay has passed cancels it.
-    this.pendingWills.delete(clientId);
+    if (this.pendingWills.delete(clientId)) this.changeLog?.pendingWill(clientId, undefined, undefined, 0);
     if (session) {
       sessionPresent = true;
       session.protocolVersion = request.protocolVersion;
@@ -381,6 +387,7 @@ export class Broker {
     session.receiveMaximum = request.receiveMaximum;
     session.link = request.link;
     this.sessionChanges++;
+    this.logSession(session, true);
     this.connectedAt.set(session, info.connectedAt);
     this.acceptedAs.set(session, { generation: security.generation ?? 0, certificateIdentity: request.certificateIdentity });
     this.connectedCount++;
@@ -416,6 +423,7 @@ export class Broker {
       this.connectedAt.delete(session);
       this.acceptedAs.delete(session);
       session.detach(now);
+      if (session.changeLog !== undefined && session.expiryInterval !== 0) this.changeLog?.session(session);
       const hooks = this.hooks;
       if (hooks.onDisconnect) {
         const client: ClientInfo = {
@@ -433,7 +441,9 @@ export class Broker {
       const identity: ClientIdentity = { clientId: session.clientId, username: session.username };
       const sessionEnds = current && session.expiryInterval === 0;
       if (will.delay > 0 && !sessionEnds) {
-        this.pendingWills.set(session.clientId, { will, identity, publishAt: now + will.delay * 1000 });
+        const publishAt = now + will.delay * 1000;
+        this.pendingWills.set(session.clientId, { will, identity, publishAt });
+        this.changeLog?.pendingWill(session.clientId, session.username, will, publishAt);
       } else {
         this.publishWill(will, identity);
       }
@@ -444,6 +454,16 @@ export class Broker {
   setSessionExpiry(session: Session, seconds: number): void {
     session.expiryInterval = seconds;
     this.sessionChanges++;
+    this.logSession(session, false);
+  }
+
+  /** A QoS 2 PUBLISH is received (`pending`) or its PUBREL came; journaled before PUBREC/PUBCOMP. */
+  incomingQos2(session: Session, packetId: number, pending: boolean): boolean {
+    let ids = session.incomingQos2;
+    if (pending) (ids ??= session.incomingQos2 = new Set()).add(packetId);
+    else if (!ids?.delete(packetId)) return false;
+    if (session.changeLog !== undefined) this.changeLog?.incomingQos2(session, packetId, pending);
+    return true;
   }
 
   // ---- Publishing ------------------------------------------------------------------
@@ -471,7 +491,10 @@ export class Broker {
   /** Routes a message from a client (or the broker when `from` is undefined); false: no subscription matched. */
   route(message: Message, from: Session | undefined): boolean {
     const stats = this.stats;
-    if (message.retain && this.limits.retainAvailable) this.retained.set(message);
+    if (message.retain && this.limits.retainAvailable) {
+      this.retained.set(message);
+      if (this.changeLog !== undefined && message.topic.charCodeAt(0) !== 0x24) this.changeLog.retained(message);
+    }
     const hooks = this.hooks;
     let hookFailed = false;
     if (hooks.onMessage && message.topic.charCodeAt(0) !== 0x24) {
@@ -595,6 +618,7 @@ export class Broker {
       existing.retainAsPublished = options.retainAsPublished;
       existing.retainHandling = options.retainHandling;
       existing.subscriptionId = options.subscriptionId;
+      if (session.changeLog !== undefined) this.changeLog?.session(session);
       return { code: options.qos, isNew: false, subscription: existing };
     }
     const subscription: Subscription = {
@@ -610,6 +634,7 @@ export class Broker {
     session.subscriptions.set(key, subscription);
     this.subscriptions.add(subscription);
     this.memory.subscriptionBytes += subscriptionBytes(matchFilter);
+    if (session.changeLog !== undefined) this.changeLog?.session(session);
     return { code: options.qos, isNew: true, subscription };
   }
 
@@ -639,10 +664,43 @@ export class Broker {
     session.dropRetained(sub);
     this.forgetSubscription(sub);
     this.sessionChanges++;
+    if (session.changeLog !== undefined) this.changeLog?.session(session);
     return true;
   }
 
   // ---- Persistence -----------------------------------------------------------------
+
+  /**
+   * Starts telling `log` every change persistence keeps (after restore(), before clients
+   * connect); undefined stops it.
+   */
+  attachChangeLog(log: ChangeLog | undefined): void {
+    this.changeLog = log;
+    for (const s of this.sessions.values()) s.changeLog = log !== undefined && isPersistent(s) ? log : undefined;
+  }
+
+  /** Makes the changes told so far durable: the protocol layer calls it before it writes acknowledgements. */
+  commitChanges(): void {
+    this.changeLog?.commit();
+  }
+
+  /** Tells the change log where a session stands after connect or a new expiry. */
+  private logSession(session: Session, connected: boolean): void {
+    const log = this.changeLog;
+    if (log === undefined) return;
+    if (!isPersistent(session)) {
+      if (session.changeLog !== undefined) {
+        session.changeLog = undefined;
+        log.sessionEnded(session.clientId);
+      }
+      return;
+    }
+    const known = session.changeLog !== undefined;
+    session.changeLog = log;
+    // A resumed session's queue may have been filtered (discardUnreadable): record it whole.
+    if (connected || !known) log.sessionWithQueue(session);
+    else log.session(session);
+  }
 
   /** The state persistence saves: retained messages and sessions that outlive a disconnect. */
   snapshot(): StoreSnapshot {
@@ -655,41 +713,14 @@ export class Broker {
       retained.push(toStored(m));
     }
     const sessions: StoredSession[] = [];
-    for (const s of this.sessions.values()) {
-      if (s.expiryInterval === 0 || s.clientId.startsWith('$local-')) continue;
-      const stored: StoredSession = {
-        clientId: s.clientId,
-        username: s.username,
-        protocolVersion: s.protocolVersion,
-        expiryInterval: s.expiryInterval,
-        disconnectedAt: s.link ? now : s.disconnectedAt,
-        subscriptions: [],
-        queue: [],
-        incomingQos2Ids: s.incomingQos2 ? [...s.incomingQos2] : [],
-      };
-      for (const sub of s.subscriptions.values()) {
-        stored.subscriptions.push({
-          filter: subscriptionKey(sub.filter, sub.group),
-          qos: sub.qos,
-          noLocal: sub.noLocal,
-          retainAsPublished: sub.retainAsPublished,
-          retainHandling: sub.retainHandling,
-          subscriptionId: sub.subscriptionId,
-        });
-      }
-      for (const d of s.pending()) {
-        stored.queue.push({
-          ...toStored(d.message),
-          qos: d.qos,
-          retain: d.retain,
-          packetId: d.packetId === 0 ? undefined : d.packetId,
-          released: d.released || undefined,
-          subscriptionIds: d.subscriptionId === undefined ? undefined : [d.subscriptionId],
-        });
-      }
-      sessions.push(stored);
+    for (const s of this.sessions.values()) if (isPersistent(s)) sessions.push(storedSession(s, now, true));
+    const wills: StoredWill[] = [];
+    for (const [clientId, pending] of this.pendingWills) {
+      const will: StoredWill = { clientId, message: toStored(pending.will.message), publishAt: pending.publishAt };
+      if (pending.identity.username !== undefined) will.username = pending.identity.username;
+      wills.push(will);
     }
-    return { retained, sessions };
+    return wills.length > 0 ? { retained, sessions, wills } : { retained, sessions };
   }
 
   /** Loads a saved state into an empty broker (at start, before any client connects). */
@@ -730,6 +761,11 @@ export class Broker {
           released: q.released ?? false,
         });
       }
+    }
+    // A will whose delay ran out while the broker was down is published by the first sweep.
+    for (const w of snapshot.wills ?? []) {
+      const will: Will = { message: fromStored(w.message), delay: Math.max(0, Math.ceil((w.publishAt - Date.now()) / 1000)) };
+      this.pendingWills.set(w.clientId, { will, identity: { clientId: w.clientId, username: w.username }, publishAt: w.publishAt });
     }
   }
 
@@ -832,10 +868,15 @@ export class Broker {
     session.clearMessages();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     this.sessionChanges++;
+    if (session.changeLog !== undefined) {
+      session.changeLog = undefined;
+      this.changeLog?.sessionEnded(session.clientId);
+    }
     // A will still waiting for its delay is sent when the session ends [MQTT-3.1.3-9].
     const pending = this.pendingWills.get(session.clientId);
     if (pending) {
       this.pendingWills.delete(session.clientId);
+      this.changeLog?.pendingWill(session.clientId, undefined, undefined, 0);
       this.publishWill(pending.will, pending.identity);
     }
   }
@@ -846,6 +887,7 @@ export class Broker {
     for (const [clientId, pending] of this.pendingWills) {
       if (now >= pending.publishAt) {
         this.pendingWills.delete(clientId);
+        this.changeLog?.pendingWill(clientId, undefined, undefined, 0);
         this.publishWill(pending.will, pending.identity);
       }
     }
@@ -864,17 +906,3 @@ export class Broker {
   }
 }
 
-function toStored(m: Message): StoredMessage {
-  return {
-    topic: m.topic,
-    payload: m.payload,
-    qos: m.qos,
-    retain: m.retain,
-    properties: m.properties,
-    expiresAt: m.expiresAt,
-  };
-}
-
-function fromStored(m: StoredMessage): Message {
-  return new Message(m.topic, m.payload, m.qos, m.retain, m.properties, m.expiresAt, undefined);
-}

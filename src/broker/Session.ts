@@ -1,3 +1,4 @@
+import type { SessionChangeLog } from './ChangeLog';
 import type { ClientLink, ProtocolVersion } from './ClientLink';
 import type { Message, QoS } from './Message';
 import { DeliveryQueue } from './DeliveryQueue';
@@ -71,6 +72,8 @@ export class Session {
   incomingQos2: Set<number> | undefined;
   /** Messages dropped for this session since it was created. */
   dropped = 0;
+  /** Set while the session is persistent and a journal runs: told every move of its messages. */
+  changeLog: SessionChangeLog | undefined;
 
   private inflight: Map<number, Delivery> | undefined;
   private readonly queue = new DeliveryQueue();
@@ -128,7 +131,7 @@ export class Session {
       }
       if (!this.limits.queueQos0Messages) return DeliveryOutcome.Dropped;
     } else if (link !== null && this.queue.length === 0 && this.cursors === undefined && this.inflightCount < this.window) {
-      this.send({ message, qos, retain, subscriptionId, packetId: 0, released: false }, link);
+      this.send({ message, qos, retain, subscriptionId, packetId: 0, released: false }, link, false);
       return DeliveryOutcome.Sent;
     }
     return this.enqueue({ message, qos, retain, subscriptionId, packetId: 0, released: false });
@@ -167,6 +170,7 @@ export class Session {
     const inflight = this.inflight;
     if (!inflight || !inflight.delete(packetId)) return false;
     this.acks++;
+    this.changeLog?.completed(this, packetId);
     this.drain();
     return true;
   }
@@ -219,6 +223,7 @@ export class Session {
     const delivery = this.inflight?.get(packetId);
     if (!delivery || delivery.qos !== 2) return false;
     delivery.released = true;
+    this.changeLog?.released(this, packetId);
     this.link?.sendPubrel(packetId);
     return true;
   }
@@ -234,8 +239,11 @@ export class Session {
       const now = Date.now();
       for (const d of this.inflight.values()) {
         if (d.released) link.sendPubrel(d.packetId);
-        else if (d.message.isExpired(now)) this.inflight.delete(d.packetId);
-        else if (!link.sendPublish(d.message, d.qos, d.retain, d.packetId, true, d.subscriptionId)) this.inflight.delete(d.packetId);
+        else if (d.message.isExpired(now) || !link.sendPublish(d.message, d.qos, d.retain, d.packetId, true, d.subscriptionId)) {
+          // Expired, or too large for the client (discarded as if delivered [MQTT-3.1.2-25]).
+          this.inflight.delete(d.packetId);
+          this.changeLog?.completed(this, d.packetId);
+        }
       }
     }
     this.drain();
@@ -268,7 +276,7 @@ export class Session {
       }
       // Retained messages sent for a new subscription keep RETAIN set [MQTT-3.3.1-8].
       const d: Delivery = { message, qos: cursor.qosOf(message), retain: true, subscriptionId: cursor.subscription.subscriptionId, packetId: 0, released: false };
-      this.send(d, link);
+      this.send(d, link, false);
     }
     const queue = this.queue;
     if (this.cursors === undefined && queue.length > 0) {
@@ -279,8 +287,11 @@ export class Session {
         }
         queue.shift();
         this.countQueued(d.message, -1);
-        if (d.message.isExpired(now)) continue;
-        this.send(d, link);
+        if (d.message.isExpired(now)) {
+          this.changeLog?.unqueued(this);
+          continue;
+        }
+        this.send(d, link, true);
       }
     }
     if (full) link.requestDrainNotice();
@@ -365,16 +376,21 @@ export class Session {
     return now - this.disconnectedAt >= this.expiryInterval * 1000;
   }
 
-  private send(d: Delivery, link: ClientLink): void {
+  private send(d: Delivery, link: ClientLink, fromQueue: boolean): void {
     if (d.qos === 0) {
+      if (fromQueue) this.changeLog?.unqueued(this);
       link.sendPublish(d.message, 0, d.retain, 0, false, d.subscriptionId);
       return;
     }
     const inflight = (this.inflight ??= new Map());
     d.packetId = this.allocatePacketId();
     inflight.set(d.packetId, d);
+    this.changeLog?.sent(this, d, fromQueue);
     // Too large for the client: discarded as if delivered [MQTT-3.1.2-25].
-    if (!link.sendPublish(d.message, d.qos, d.retain, d.packetId, false, d.subscriptionId)) inflight.delete(d.packetId);
+    if (!link.sendPublish(d.message, d.qos, d.retain, d.packetId, false, d.subscriptionId)) {
+      inflight.delete(d.packetId);
+      this.changeLog?.completed(this, d.packetId);
+    }
   }
 
   private enqueue(d: Delivery): DeliveryOutcome {
@@ -389,6 +405,7 @@ export class Session {
     }
     this.queue.push(d);
     this.countQueued(d.message, 1);
+    this.changeLog?.queued(this, d);
     if (this.link !== null && this.queue.length >= this.highWater()) return DeliveryOutcome.Congested;
     return DeliveryOutcome.Queued;
   }

@@ -104,6 +104,8 @@ export interface BrokerConfig {
   persistence: boolean;
   persistenceLocation: string;
   persistenceFile: string;
+  /** Directory of the RAM journal (`persistence_journal`); '' for none. */
+  persistenceJournal: string;
   /** Seconds between saves (only when something changed). */
   autosaveInterval: number;
   /** Seconds an offline persistent session is kept at most (`persistent_client_expiration`); undefined: as asked. */
@@ -186,6 +188,7 @@ export function defaultConfig(): BrokerConfig {
     persistence: false,
     persistenceLocation: '',
     persistenceFile: 'mqttd.db',
+    persistenceJournal: '/var/run/mqttd/',
     autosaveInterval: 1800,
     maxPersistentSessions: 0,
     maxConnections: -1,

@@ -439,6 +439,19 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     apply: text((ctx, v) => void (ctx.config.persistenceFile = v)),
   },
   {
+    name: 'persistence_journal',
+    aliases: [],
+    scope: 'general',
+    default: '/var/run/mqttd/',
+    mosquitto: 'extension',
+    description:
+      'Directory in RAM (tmpfs) for the write-ahead journal: every acknowledged change is appended there before its ' +
+      'acknowledgement and compacted into the persistence file at each save, so a crash or kill -9 loses nothing ' +
+      'acknowledged. `none`: no journal (a crash loses the changes since the last save, as in mosquitto).',
+    once: true,
+    apply: text((ctx, v) => void (ctx.config.persistenceJournal = v === 'none' ? '' : v)),
+  },
+  {
     name: 'autosave_interval',
     aliases: [],
     scope: 'general',

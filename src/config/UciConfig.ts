@@ -367,6 +367,8 @@ function readGeneral(r: SectionReader, config: BrokerConfig): void {
   config.persistence = r.bool('persistence', config.persistence);
   config.persistenceLocation = r.string('persistence_location') ?? config.persistenceLocation;
   config.persistenceFile = r.string('persistence_file') ?? config.persistenceFile;
+  const journal = r.string('persistence_journal');
+  if (journal !== undefined) config.persistenceJournal = journal === 'none' ? '' : journal;
   config.autosaveInterval = r.int('autosave_interval', config.autosaveInterval, 0, 86400 * 365);
   // 0: never, as the other limits' 0 means none.
   const expiration = r.int('persistent_client_expiration', ROUTER_LIMITS.persistentClientExpiration, 0, 86400 * 365 * 10);

@@ -8,6 +8,7 @@ import type { BrokerConfig, LogType } from '../config/BrokerConfig';
 import type { ControlServer } from '../control/ControlServer';
 import { LOG_LEVELS, Logger, type LogLevel } from '../log/Logger';
 import { FileStore } from '../persistence/FileStore';
+import { Journal } from '../persistence/Journal';
 import { MemoryStore } from '../persistence/MemoryStore';
 import type { Store } from '../persistence/Store';
 import type { Clock } from '../rules/Clock';
@@ -91,6 +92,8 @@ export class Daemon {
   readonly server: MqttServer;
   readonly security: FileSecurity;
   readonly store: Store;
+  /** The RAM write-ahead journal (`persistence_journal`), when persistence is on and it could open. */
+  journal: Journal | undefined;
   readonly sys: SysTopics;
   private status: StatusFile | undefined;
   /** LuCI's topic explorer endpoint (control_file), once started. */
@@ -158,15 +161,7 @@ export class Daemon {
     }
     for (const err of await this.security.load()) log.warning(err.message);
 
-    if (config.persistence) {
-      const loaded = await this.store.load();
-      if (loaded.problem) log.error(`${loaded.problem.message}`);
-      broker.restore(loaded.snapshot);
-      this.savedChanges = broker.changes;
-      log.notice(
-        `Restored ${loaded.snapshot.retained.length} retained messages and ${loaded.snapshot.sessions.length} sessions from ${(this.store as FileStore).path}.`,
-      );
-    }
+    if (config.persistence) await this.restore();
 
     // Rules run before the listeners open, so none misses the first messages.
     const sources = ruleSources(config);
@@ -226,6 +221,32 @@ export class Daemon {
     }
   }
 
+  /** Loads the flash store, replays the RAM journal onto it, and starts journaling. */
+  private async restore(): Promise<void> {
+    const { config, log, broker } = this;
+    const path = (this.store as FileStore).path;
+    const loaded = await this.store.load();
+    if (loaded.problem) log.error(`${loaded.problem.message}`);
+    let snapshot = loaded.snapshot;
+    let journal: Journal | undefined;
+    if (config.persistenceJournal !== '') {
+      journal = new Journal({ directory: config.persistenceJournal, storePath: path, log, snapshot: () => broker.snapshot() });
+      snapshot = journal.recover(snapshot);
+    }
+    broker.restore(snapshot);
+    // Replayed changes are not on flash yet: the next save must write them.
+    this.savedChanges = snapshot === loaded.snapshot ? broker.changes : -1;
+    const wills = snapshot.wills?.length ?? 0;
+    log.notice(
+      `Restored ${snapshot.retained.length} retained messages and ${snapshot.sessions.length} sessions` +
+        `${wills > 0 ? ` (and ${wills} delayed wills)` : ''} from ${path}${journal ? ' and its journal' : ''}.`,
+    );
+    if (journal?.open(snapshot.journalGeneration ?? 0)) {
+      this.journal = journal;
+      broker.attachChangeLog(journal);
+    }
+  }
+
   /**
    * SIGHUP: re-reads the password and ACL files, re-checks connected clients against them,
    * and re-reads the rules; clients the new files still allow stay connected.
@@ -256,14 +277,23 @@ export class Daemon {
     // SIGUSR1 or SIGTERM during an autosave still saves what came after its snapshot.
     while (this.saving) await this.saving;
     const changes = this.broker.changes;
-    if (!force && changes === this.savedChanges) return;
+    const journal = this.journal;
+    if (!force && changes === this.savedChanges && !journal?.hasRecords) return;
     this.saving = (async () => {
-      const result = await this.store.save(this.broker.snapshot());
+      // Changes from here on go to a new journal generation; the snapshot holds all before it.
+      const generation = journal?.rotate();
+      const snapshot = this.broker.snapshot();
+      if (generation !== undefined) snapshot.journalGeneration = generation;
+      const result = await this.store.save(snapshot);
+      for (const refused of result.status === 'failed' ? [] : (result.refused ?? [])) {
+        this.log.error(`Not saved: ${refused.message} (that entry is left out; the rest is saved).`);
+      }
       if (result.status === 'failed') {
         this.log.error(result.error.message);
         return;
       }
       this.savedChanges = changes;
+      if (generation !== undefined) journal?.compacted(generation);
       if (result.status === 'written') this.log.info(`Saved the store (${result.bytes} bytes).`);
     })().finally(() => {
       this.saving = undefined;
@@ -271,11 +301,16 @@ export class Daemon {
     return this.saving;
   }
 
-  /** SIGTERM/SIGINT: stop the bridges, save, disconnect everyone, close the listeners. */
+  /**
+   * SIGTERM/SIGINT: stop taking work (no new connections, no more packets read, bridges
+   * stopped), then save, then disconnect everyone and close the listeners. Nothing is
+   * acknowledged after the snapshot is taken, so the saved store holds all that was.
+   */
   async stop(): Promise<void> {
     this.log.notice(`mqttd version ${VERSION} terminating`);
     this.opener.close();
     if (this.autosaveTimer) clearInterval(this.autosaveTimer);
+    this.server.stopTakingWork();
     this.sys.stop();
     this.status?.stop();
     await this.controlStarting;
@@ -283,6 +318,12 @@ export class Daemon {
     for (const e of this.extensions) await e.stop().catch(() => undefined);
     await this.rules?.stop();
     await this.save();
+    // The store holds everything: the journal goes. After a failed save it stays, for the restart.
+    const journal = this.journal;
+    if (journal !== undefined) {
+      this.broker.attachChangeLog(undefined);
+      journal.close(this.broker.changes === this.savedChanges && !journal.hasRecords);
+    }
     await this.server.close();
     // The log file is an append stream: what is still buffered goes out before the exit.
     await this.log.close();

@@ -73,6 +73,23 @@ export class ByteReader {
     return n;
   }
 
+  /**
+   * A reader over the next `length` bytes (offsets stay those of the whole file); this one
+   * moves past them. The caller checked `length` against what is left.
+   */
+  sub(length: number): ByteReader {
+    const reader = new ByteReader(this.buffer, this.offset, this.offset + length);
+    this.offset += length;
+    return reader;
+  }
+
+  /** The bytes left, consumed (no copy). */
+  rest(): Buffer {
+    const value = this.buffer.subarray(this.offset, this.end);
+    this.offset = this.end;
+    return value;
+  }
+
   /** A length prefix, checked against the bytes that follow it. */
   private length(what: string): number {
     const start = this.offset;

@@ -76,6 +76,26 @@ export class ByteWriter {
     this.length += this.buffer.write(value, this.length, byteLength, 'utf8');
   }
 
+  /** Another writer's bytes, appended. */
+  append(other: ByteWriter): void {
+    this.raw(other.buffer.subarray(0, other.length));
+  }
+
+  /** Drops what was written after `position`. */
+  truncate(position: number): void {
+    if (position < this.length) this.length = position;
+  }
+
+  /** Empties the writer and keeps its buffer, for reuse. */
+  reset(): void {
+    this.length = 0;
+  }
+
+  /** What was written, without copying: valid until the next write or reset. */
+  view(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+
   /** A copy exactly as long as what was written. */
   finish(): Buffer {
     return Buffer.from(this.buffer.subarray(0, this.length));

@@ -4,15 +4,16 @@
  *
  * save: write `<file>.new`, fsync it, rename it over `<file>`, fsync the directory. rename(2)
  * replaces the name atomically, and the file's data is on disk before the name points at it.
- * load: a missing file is a first start; an unreadable or corrupt one is renamed aside to
- * `<file>.corrupt-<YYYYMMDD-HHMMSS>` (UTC), never deleted, and the broker starts empty.
+ * load: a missing file is a first start; an unreadable or damaged one is renamed aside to
+ * `<file>.corrupt-<YYYYMMDD-HHMMSS>` (UTC), never deleted, and the broker starts with the
+ * entries that could still be read from it (none for an unreadable file or unknown header).
  * A store path that is a symlink is written where it points; the link stays.
  */
 import { lstat, open, readFile, readlink, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { decodeSnapshot, encodeSnapshot } from './SnapshotCodec';
+import { decodeStore, encodeStore } from './SnapshotCodec';
+import type { SnapshotInvalidError } from './SnapshotInvalidError';
 import type { LoadResult, SaveResult, Store } from './Store';
-import { StoreCorruptError } from './StoreCorruptError';
 import { StoreError, type StoreErrorCode } from './StoreError';
 import { emptySnapshot, type StoreSnapshot } from './StoreSnapshot';
 
@@ -77,18 +78,21 @@ export class FileStore implements Store {
       if (errnoOf(err) === 'ENOENT') return { snapshot: emptySnapshot(), bytes: 0 };
       return this.setAside('ESTOREREAD', `could not be read (${messageOf(err)})`);
     }
-    try {
-      const snapshot = decodeSnapshot(bytes);
+    const { snapshot, problems } = decodeStore(bytes);
+    if (problems.length === 0) {
       this.lastSaved = digest(bytes);
       return { snapshot, bytes: bytes.length };
-    } catch (err) {
-      if (!(err instanceof StoreCorruptError)) throw err;
-      return this.setAside('ESTORECORRUPT', `is not a valid mqttd store (${err.message})`);
     }
+    // Damaged: keep the file as evidence, but not at the cost of what could still be read.
+    const kept = snapshot.retained.length + snapshot.sessions.length + (snapshot.wills?.length ?? 0);
+    const more = problems.length > 1 ? ` and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}` : '';
+    const what = `is not a valid mqttd store (${problems[0]!.message}${more})`;
+    const loaded = await this.setAside('ESTORECORRUPT', what, kept > 0 ? `the ${kept} entries that could be read` : undefined);
+    return { ...loaded, snapshot };
   }
 
   /** Moves an unusable store out of the way, never over an earlier set-aside file. */
-  private async setAside(code: StoreErrorCode, what: string): Promise<LoadResult> {
+  private async setAside(code: StoreErrorCode, what: string, salvaged?: string): Promise<LoadResult> {
     const base = `${this.path}.corrupt-${timestamp(this.now())}`;
     let aside = base;
     for (let n = 2; await exists(aside); n++) aside = `${base}-${n}`;
@@ -97,28 +101,32 @@ export class FileStore implements Store {
     } catch (err) {
       const message =
         `${this.path} ${what}; it could not be set aside (${messageOf(err)}) and will not be ` +
-        'overwritten: move it away and restart mqttd. Running with an empty store, not saved.';
+        `overwritten: move it away and restart mqttd. Running with ${salvaged ?? 'an empty store'}, not saved.`;
       this.blocked = new StoreError('ESTOREBLOCKED', message, this.path, undefined, errnoOf(err));
       return { snapshot: emptySnapshot(), bytes: 0, problem: new StoreError(code, message, this.path) };
     }
     await syncDirectory(dirname(this.path)).catch(() => undefined);
-    const message = `${this.path} ${what}; kept as ${aside}, starting with an empty store`;
+    const start = salvaged !== undefined ? `starting with ${salvaged}` : 'starting with an empty store';
+    const message = `${this.path} ${what}; kept as ${aside}, ${start}`;
     return { snapshot: emptySnapshot(), bytes: 0, problem: new StoreError(code, message, this.path, aside) };
   }
 
   private async saveNow(snapshot: StoreSnapshot): Promise<SaveResult> {
     if (this.blocked !== undefined) return { status: 'failed', bytes: 0, error: this.blocked };
     let bytes: Buffer;
+    let refused: SnapshotInvalidError[];
     try {
-      bytes = encodeSnapshot(snapshot);
+      ({ bytes, refused } = encodeStore(snapshot));
     } catch (err) {
       const error = new StoreError('ESNAPSHOT', `${this.path}: invalid snapshot, not saved (${messageOf(err)})`, this.path);
       return { status: 'failed', bytes: 0, error };
     }
+    const extra = refused.length > 0 ? { refused } : {};
     // Flash wear: an unchanged state is not rewritten.
     const sum = digest(bytes);
-    if (this.lastSaved !== undefined && this.lastSaved.equals(sum)) return { status: 'skipped', bytes: bytes.length };
-    return this.replace(bytes, sum);
+    if (this.lastSaved !== undefined && this.lastSaved.equals(sum)) return { status: 'skipped', bytes: bytes.length, ...extra };
+    const result = await this.replace(bytes, sum);
+    return result.status === 'written' ? { ...result, ...extra } : result;
   }
 
   /**

@@ -1,9 +1,10 @@
 /**
  * A Store in memory, for persistence off, embedding and tests. It keeps the encoded bytes,
  * not the snapshot object, so it behaves exactly like FileStore: a loaded snapshot shares
- * nothing with the saved one, invalid snapshots are refused and identical saves are skipped.
+ * nothing with the saved one, entries the format cannot carry are left out (and reported),
+ * and identical saves are skipped.
  */
-import { encodeSnapshot, decodeSnapshot } from './SnapshotCodec';
+import { decodeSnapshot, encodeStore } from './SnapshotCodec';
 import type { LoadResult, SaveResult, Store } from './Store';
 import { StoreError } from './StoreError';
 import { emptySnapshot, type StoreSnapshot } from './StoreSnapshot';
@@ -17,15 +18,17 @@ export class MemoryStore implements Store {
   }
 
   async save(snapshot: StoreSnapshot): Promise<SaveResult> {
-    let bytes: Buffer;
+    let encoded;
     try {
-      bytes = encodeSnapshot(snapshot);
+      encoded = encodeStore(snapshot);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       return { status: 'failed', bytes: 0, error: new StoreError('ESNAPSHOT', `invalid snapshot, not saved (${reason})`) };
     }
-    if (this.stored !== undefined && this.stored.equals(bytes)) return { status: 'skipped', bytes: bytes.length };
+    const { bytes, refused } = encoded;
+    const extra = refused.length > 0 ? { refused } : {};
+    if (this.stored !== undefined && this.stored.equals(bytes)) return { status: 'skipped', bytes: bytes.length, ...extra };
     this.stored = bytes;
-    return { status: 'written', bytes: bytes.length };
+    return { status: 'written', bytes: bytes.length, ...extra };
   }
 }

@@ -14,6 +14,7 @@ import { ByteWriter } from './ByteWriter';
 import { crc32 } from './Crc32';
 import { SnapshotInvalidError } from './SnapshotInvalidError';
 import { StoreCorruptError } from './StoreCorruptError';
+import { emptySnapshot } from './StoreSnapshot';
 import type {
   StoreSnapshot,
   StoredMessage,
@@ -22,10 +23,13 @@ import type {
   StoredSession,
   StoredSubscription,
   StoredUserProperty,
+  StoredWill,
 } from './StoreSnapshot';
 
 export const STORE_MAGIC = Buffer.from('mqttd\0', 'latin1');
-export const STORE_FORMAT_VERSION = 1;
+export const STORE_FORMAT_VERSION = 2;
+/** Version 1 (no journal generation, no wills, entries not framed) is still read. */
+const OLDEST_READABLE_VERSION = 1;
 export const STORE_HEADER_SIZE = STORE_MAGIC.length + 1 + 4 + 4;
 
 // mosquitto.db starts with 0x00 0xB5 0x00 "mosquitto db": named so a migrating user knows why.
@@ -70,28 +74,136 @@ const SUB_KNOWN = 0x7f;
 const SESSION_HAS_USERNAME = 0x01;
 const SESSION_KNOWN = 0x01;
 
+// Will flags.
+const WILL_HAS_USERNAME = 0x01;
+const WILL_KNOWN = 0x01;
+
 // ---------------------------------------------------------------------------------- encode
 
+/** The encoded store and the entries left out because the format cannot carry them. */
+export interface EncodedStore {
+  bytes: Buffer;
+  refused: SnapshotInvalidError[];
+}
+
 /**
- * Encodes a snapshot. Throws SnapshotInvalidError if a field is out of range for MQTT (the
- * broker never builds one; refusing here keeps every saved file loadable).
+ * Encodes a snapshot, leaving out (and reporting) any entry with a value MQTT cannot carry:
+ * one bad retained message, session or will never makes the whole state unsaveable.
  */
-export function encodeSnapshot(snapshot: StoreSnapshot): Buffer {
+export function encodeStore(snapshot: StoreSnapshot): EncodedStore {
+  const refused: SnapshotInvalidError[] = [];
   const w = new ByteWriter(4096);
   w.raw(STORE_MAGIC);
   w.u8(STORE_FORMAT_VERSION);
   w.u32(0); // body length, patched below
   w.u32(0); // CRC-32, patched below
-  list(snapshot.retained, 'retained');
-  w.varuint(snapshot.retained.length);
-  snapshot.retained.forEach((m, i) => writeMessage(w, m, `retained[${i}]`));
-  list(snapshot.sessions, 'sessions');
-  w.varuint(snapshot.sessions.length);
-  snapshot.sessions.forEach((s, i) => writeSession(w, s, `sessions[${i}]`));
+  w.varuint(integerOr(snapshot.journalGeneration, 0));
+  const entry = new ByteWriter(1024);
+  const section = new ByteWriter(4096);
+  writeSection(w, section, entry, snapshot.retained, 'retained', writeMessage, refused);
+  writeSection(w, section, entry, snapshot.sessions, 'sessions', writeSession, refused, withoutBadParts);
+  writeSection(w, section, entry, snapshot.wills ?? [], 'wills', writeWill, refused);
   const file = w.finish();
   file.writeUInt32BE(file.length - STORE_HEADER_SIZE, STORE_MAGIC.length + 1);
   file.writeUInt32BE(crc32(file, STORE_HEADER_SIZE), STORE_MAGIC.length + 5);
-  return file;
+  return { bytes: file, refused };
+}
+
+/** Encodes a snapshot; throws SnapshotInvalidError on the first entry the format cannot carry. */
+export function encodeSnapshot(snapshot: StoreSnapshot): Buffer {
+  const { bytes, refused } = encodeStore(snapshot);
+  if (refused.length > 0) throw refused[0];
+  return bytes;
+}
+
+/** `count, (length, entry) × count`; an entry that fails validation is left out, not the section. */
+function writeSection<T>(
+  w: ByteWriter,
+  section: ByteWriter,
+  entry: ByteWriter,
+  items: T[],
+  field: string,
+  write: (w: ByteWriter, item: T, field: string) => void,
+  refused: SnapshotInvalidError[],
+  /** Drops the bad parts of an entry that failed (a session's one bad queued message). */
+  repair?: (item: T, field: string, refused: SnapshotInvalidError[]) => T,
+): void {
+  if (!Array.isArray(items)) {
+    refused.push(new SnapshotInvalidError(field, 'an array'));
+    w.varuint(0);
+    return;
+  }
+  section.reset();
+  let count = 0;
+  for (let i = 0; i < items.length; i++) {
+    entry.reset();
+    const at = `${field}[${i}]`;
+    try {
+      write(entry, items[i]!, at);
+    } catch (err) {
+      if (!(err instanceof SnapshotInvalidError)) throw err;
+      if (!writeRepaired(entry, items[i]!, at, write, refused, repair)) {
+        refused.push(err);
+        continue;
+      }
+    }
+    section.varuint(entry.position);
+    section.append(entry);
+    count++;
+  }
+  w.varuint(count);
+  w.append(section);
+}
+
+function writeRepaired<T>(
+  entry: ByteWriter,
+  item: T,
+  field: string,
+  write: (w: ByteWriter, item: T, field: string) => void,
+  refused: SnapshotInvalidError[],
+  repair: ((item: T, field: string, refused: SnapshotInvalidError[]) => T) | undefined,
+): boolean {
+  if (repair === undefined) return false;
+  const dropped: SnapshotInvalidError[] = [];
+  entry.reset();
+  try {
+    write(entry, repair(item, field, dropped), field);
+  } catch (err) {
+    if (!(err instanceof SnapshotInvalidError)) throw err;
+    return false;
+  }
+  refused.push(...dropped);
+  return true;
+}
+
+/** A session without the subscriptions, queued messages and QoS 2 ids the format cannot carry. */
+function withoutBadParts(s: StoredSession, field: string, refused: SnapshotInvalidError[]): StoredSession {
+  if (s === null || typeof s !== 'object') return s;
+  const probe = new ByteWriter(256);
+  const keep = <T>(items: T[], name: string, write: (w: ByteWriter, item: T, field: string) => void): T[] => {
+    if (!Array.isArray(items)) return items;
+    return items.filter((item, i) => {
+      probe.reset();
+      try {
+        write(probe, item, `${field}.${name}[${i}]`);
+        return true;
+      } catch (err) {
+        if (!(err instanceof SnapshotInvalidError)) throw err;
+        refused.push(err);
+        return false;
+      }
+    });
+  };
+  return {
+    ...s,
+    subscriptions: keep(s.subscriptions, 'subscriptions', writeSubscription),
+    queue: keep(s.queue, 'queue', writeQueuedMessage),
+    incomingQos2Ids: keep(s.incomingQos2Ids, 'incomingQos2Ids', (w, id: number, f) => w.u16(integer(id, 1, 0xffff, f))),
+  };
+}
+
+function integerOr(value: number | undefined, fallback: number): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : fallback;
 }
 
 function invalid(field: string, expected: string): never {
@@ -128,7 +240,8 @@ function binary(value: unknown, field: string): Buffer {
   return value;
 }
 
-function writeMessage(w: ByteWriter, m: StoredMessage, field: string): void {
+export function writeMessage(w: ByteWriter, m: StoredMessage, field: string): void {
+  if (m === null || typeof m !== 'object') invalid(field, 'a message');
   let flags = qos(m.qos, `${field}.qos`);
   if (boolean(m.retain, `${field}.retain`)) flags |= MSG_RETAIN;
   if (m.properties !== undefined) flags |= MSG_HAS_PROPERTIES;
@@ -166,7 +279,7 @@ function writeProperties(w: ByteWriter, p: StoredMessageProperties, field: strin
   }
 }
 
-function writeQueuedMessage(w: ByteWriter, m: StoredQueuedMessage, field: string): void {
+export function writeQueuedMessage(w: ByteWriter, m: StoredQueuedMessage, field: string): void {
   writeMessage(w, m, field);
   let flags = 0;
   if (m.packetId !== undefined) flags |= QUEUED_HAS_PACKET_ID;
@@ -197,7 +310,17 @@ function writeSubscription(w: ByteWriter, s: StoredSubscription, field: string):
   }
 }
 
-function writeSession(w: ByteWriter, s: StoredSession, field: string): void {
+export function writeWill(w: ByteWriter, will: StoredWill, field: string): void {
+  if (will === null || typeof will !== 'object') invalid(field, 'a will');
+  w.u8(will.username !== undefined ? WILL_HAS_USERNAME : 0);
+  w.string(text(will.clientId, `${field}.clientId`));
+  if (will.username !== undefined) w.string(text(will.username, `${field}.username`));
+  w.varuint(integer(will.publishAt, 0, Number.MAX_SAFE_INTEGER, `${field}.publishAt`));
+  writeMessage(w, will.message, `${field}.message`);
+}
+
+export function writeSession(w: ByteWriter, s: StoredSession, field: string): void {
+  if (s === null || typeof s !== 'object') invalid(field, 'a session');
   w.u8(s.username !== undefined ? SESSION_HAS_USERNAME : 0);
   w.string(text(s.clientId, `${field}.clientId`));
   if (s.username !== undefined) w.string(text(s.username, `${field}.username`));
@@ -218,21 +341,89 @@ function writeSession(w: ByteWriter, s: StoredSession, field: string): void {
 
 // ---------------------------------------------------------------------------------- decode
 
-/** Decodes a whole store file. Throws StoreCorruptError on anything malformed. */
-export function decodeSnapshot(file: Buffer): StoreSnapshot {
-  checkHeader(file);
-  const r = new ByteReader(file, STORE_HEADER_SIZE, file.length);
-  const retained: StoredMessage[] = [];
-  const retainedCount = r.count('retained message count');
-  for (let i = 0; i < retainedCount; i++) retained.push(readMessage(r, `retained[${i}]`));
-  const sessions: StoredSession[] = [];
-  const sessionCount = r.count('session count');
-  for (let i = 0; i < sessionCount; i++) sessions.push(readSession(r, `sessions[${i}]`));
-  if (r.remaining !== 0) r.fail(`end of store, found ${r.remaining} more bytes`);
-  return { retained, sessions };
+/** What could be read from a store file, and what could not. */
+export interface DecodedStore {
+  snapshot: StoreSnapshot;
+  /** Empty for a sound file. Otherwise the first problem says why the file is not sound. */
+  problems: StoreCorruptError[];
 }
 
-function checkHeader(file: Buffer): void {
+/**
+ * Decodes a store file, keeping every entry that decodes: a damaged entry (a flipped bit, a
+ * torn end) costs that entry, not the store. Only an unknown header (another format, a newer
+ * version, an empty file) yields nothing. A file with problems should be kept aside as evidence.
+ */
+export function decodeStore(file: Buffer): DecodedStore {
+  const problems: StoreCorruptError[] = [];
+  const snapshot = emptySnapshot();
+  let version: number;
+  try {
+    version = checkHeader(file, problems);
+  } catch (err) {
+    if (!(err instanceof StoreCorruptError)) throw err;
+    return { snapshot, problems: [err] };
+  }
+  const r = new ByteReader(file, STORE_HEADER_SIZE, file.length);
+  try {
+    if (version === 1) {
+      readUnframed(r, snapshot);
+    } else {
+      const generation = r.varuint('journal generation');
+      if (generation !== 0) snapshot.journalGeneration = generation;
+      readSection(r, 'retained', readMessage, snapshot.retained, problems);
+      readSection(r, 'sessions', readSession, snapshot.sessions, problems);
+      const wills: StoredWill[] = [];
+      readSection(r, 'wills', readWill, wills, problems);
+      if (wills.length > 0) snapshot.wills = wills;
+    }
+    if (r.remaining !== 0) r.fail(`end of store, found ${r.remaining} more bytes`);
+  } catch (err) {
+    if (!(err instanceof StoreCorruptError)) throw err;
+    problems.push(err);
+  }
+  return { snapshot, problems };
+}
+
+/** Decodes a whole store file. Throws StoreCorruptError on anything malformed. */
+export function decodeSnapshot(file: Buffer): StoreSnapshot {
+  const { snapshot, problems } = decodeStore(file);
+  if (problems.length > 0) throw problems[0];
+  return snapshot;
+}
+
+/** Version 1: no framing, so the first bad byte ends the reading. */
+function readUnframed(r: ByteReader, snapshot: StoreSnapshot): void {
+  const retainedCount = r.count('retained message count');
+  for (let i = 0; i < retainedCount; i++) snapshot.retained.push(readMessage(r, `retained[${i}]`));
+  const sessionCount = r.count('session count');
+  for (let i = 0; i < sessionCount; i++) snapshot.sessions.push(readSession(r, `sessions[${i}]`));
+}
+
+/** `count, (length, entry) × count`: a bad entry is skipped by its length, the others are kept. */
+function readSection<T>(
+  r: ByteReader,
+  field: string,
+  read: (r: ByteReader, field: string) => T,
+  into: T[],
+  problems: StoreCorruptError[],
+): void {
+  const n = r.count(`${field} count`);
+  for (let i = 0; i < n; i++) {
+    const length = r.count(`length of ${field}[${i}]`);
+    const entry = r.sub(length);
+    try {
+      const item = read(entry, `${field}[${i}]`);
+      if (entry.remaining !== 0) entry.fail(`end of ${field}[${i}], found ${entry.remaining} more bytes`);
+      into.push(item);
+    } catch (err) {
+      if (!(err instanceof StoreCorruptError)) throw err;
+      problems.push(err);
+    }
+  }
+}
+
+/** Checks the header; returns the format version. A wrong length or CRC is noted, not fatal. */
+function checkHeader(file: Buffer, problems: StoreCorruptError[]): number {
   if (file.length >= MOSQUITTO_DB_MAGIC.length && file.subarray(0, MOSQUITTO_DB_MAGIC.length).equals(MOSQUITTO_DB_MAGIC)) {
     throw new StoreCorruptError(0, 'an mqttd store, found a mosquitto.db (mosquitto\'s own format is not read)');
   }
@@ -244,24 +435,26 @@ function checkHeader(file: Buffer): void {
     throw new StoreCorruptError(0, 'the mqttd store magic "mqttd\\0"');
   }
   const version = file[STORE_MAGIC.length]!;
-  if (version !== STORE_FORMAT_VERSION) {
+  if (version < OLDEST_READABLE_VERSION || version > STORE_FORMAT_VERSION) {
     throw new StoreCorruptError(
       STORE_MAGIC.length,
-      `format version ${STORE_FORMAT_VERSION}, found ${version}${version > STORE_FORMAT_VERSION ? ' (written by a newer mqttd)' : ''}`,
+      `format version ${OLDEST_READABLE_VERSION} to ${STORE_FORMAT_VERSION}, found ${version}${version > STORE_FORMAT_VERSION ? ' (written by a newer mqttd)' : ''}`,
     );
   }
   const bodyLength = file.readUInt32BE(STORE_MAGIC.length + 1);
   if (bodyLength !== file.length - STORE_HEADER_SIZE) {
-    throw new StoreCorruptError(
+    problems.push(new StoreCorruptError(
       STORE_MAGIC.length + 1,
       `body length ${file.length - STORE_HEADER_SIZE} (the file's size), found ${bodyLength}: truncated or extended`,
-    );
+    ));
+    return version;
   }
   const stored = file.readUInt32BE(STORE_MAGIC.length + 5);
   const actual = crc32(file, STORE_HEADER_SIZE);
   if (stored !== actual) {
-    throw new StoreCorruptError(STORE_MAGIC.length + 5, `CRC-32 ${hex(actual)} of the body, found ${hex(stored)}`);
+    problems.push(new StoreCorruptError(STORE_MAGIC.length + 5, `CRC-32 ${hex(actual)} of the body, found ${hex(stored)}`));
   }
+  return version;
 }
 
 function hex(n: number): string {
@@ -280,7 +473,7 @@ function readQos(value: number, at: number, r: ByteReader, what: string): 0 | 1 
   return value as 0 | 1 | 2;
 }
 
-function readMessage(r: ByteReader, field: string): StoredMessage {
+export function readMessage(r: ByteReader, field: string): StoredMessage {
   const at = r.position;
   const flags = flagsByte(r, MSG_KNOWN, `${field} flags`);
   const qos = readQos(flags & MSG_QOS_MASK, at, r, `${field} flags`);
@@ -314,7 +507,7 @@ function readProperties(r: ByteReader, field: string): StoredMessageProperties {
   return p;
 }
 
-function readQueuedMessage(r: ByteReader, field: string): StoredQueuedMessage {
+export function readQueuedMessage(r: ByteReader, field: string): StoredQueuedMessage {
   const m: StoredQueuedMessage = readMessage(r, field);
   const at = r.position;
   const flags = flagsByte(r, QUEUED_KNOWN, `${field} queue flags`);
@@ -363,7 +556,17 @@ function readSubscription(r: ByteReader, field: string): StoredSubscription {
   return s;
 }
 
-function readSession(r: ByteReader, field: string): StoredSession {
+export function readWill(r: ByteReader, field: string): StoredWill {
+  const flags = flagsByte(r, WILL_KNOWN, `${field} flags`);
+  const clientId = r.string(`${field}.clientId`);
+  const username = flags & WILL_HAS_USERNAME ? r.string(`${field}.username`) : undefined;
+  const publishAt = r.varuint(`${field}.publishAt`);
+  const will: StoredWill = { clientId, message: readMessage(r, `${field}.message`), publishAt };
+  if (username !== undefined) will.username = username;
+  return will;
+}
+
+export function readSession(r: ByteReader, field: string): StoredSession {
   const flags = flagsByte(r, SESSION_KNOWN, `${field} flags`);
   const clientId = r.string(`${field}.clientId`);
   const username = flags & SESSION_HAS_USERNAME ? r.string(`${field}.username`) : undefined;

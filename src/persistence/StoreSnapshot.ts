@@ -59,9 +59,25 @@ export interface StoredSession {
   incomingQos2Ids: number[];
 }
 
+/** A will waiting out its Will Delay Interval (MQTT 5 §3.1.3.2.2) when the broker stopped. */
+export interface StoredWill {
+  clientId: string;
+  username?: string;
+  message: StoredMessage;
+  /** ms since epoch when it is due; a restart after that time publishes it at once. */
+  publishAt: number;
+}
+
 export interface StoreSnapshot {
   retained: StoredMessage[];
   sessions: StoredSession[];
+  /** Delayed wills; absent when there are none. */
+  wills?: StoredWill[];
+  /**
+   * The first RAM journal generation the snapshot does not contain (see Journal.ts): journal
+   * files below it are already in the snapshot. Absent: 0.
+   */
+  journalGeneration?: number;
 }
 
 export function emptySnapshot(): StoreSnapshot {

@@ -462,6 +462,8 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     this.outboxBytes = 0;
     const stream = this.stream;
     if (stream.destroyed) return;
+    // What these packets acknowledge is journaled before they leave (persistence's write-ahead).
+    this.broker.commitChanges();
     this.written += bytes;
     if (outbox.length === 1) stream.write(outbox[0]);
     else if (this.gathersWrites) writeGathered(stream, outbox);

@@ -164,7 +164,7 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
     return;
   }
   if (code < 0x80) {
-    session.incomingQos2!.add(packetId);
+    broker.incomingQos2(session, packetId, true);
     if (code === 0) conn.write(ack(PUBREC, packetId));
     else conn.writePacket({ cmd: 'pubrec', messageId: packetId, reasonCode: code } as mqtt.IPubrecPacket);
   } else {

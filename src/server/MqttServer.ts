@@ -11,6 +11,8 @@ import { openListener, type Listener } from '../transport/Listener';
 export class MqttServer {
   readonly registry: ConnectionRegistry;
   readonly listeners: Listener[] = [];
+  /** False once stopTakingWork() ran: new connections are closed at once. */
+  private accepting = true;
 
   constructor(readonly broker: Broker) {
     this.registry = new ConnectionRegistry(broker);
@@ -19,6 +21,10 @@ export class MqttServer {
   /** Opens one listener (port 0 picks a free port: see `listener.addresses()`). */
   async listen(config: ListenerConfig): Promise<Listener> {
     const listener = await openListener(config, (stream, info) => {
+      if (!this.accepting) {
+        stream.destroy();
+        return;
+      }
       new Connection(
         stream,
         this.broker,
@@ -36,6 +42,16 @@ export class MqttServer {
     }, { firstMessageBytes: firstPacketLimit(this.broker.limits) });
     this.listeners.push(listener);
     return listener;
+  }
+
+  /**
+   * The first step of a shutdown: no new connections, and no more packets read from the
+   * open ones, so nothing is acknowledged that a final save would miss. What was read is
+   * still answered (the acknowledgements already written go out).
+   */
+  stopTakingWork(): void {
+    this.accepting = false;
+    for (const c of this.registry.connections) c.pauseReading();
   }
 
   /** Stops accepting, disconnects every client and closes the listeners. */

@@ -1,0 +1,65 @@
+/**
+ * The broker's model in the stored forms persistence keeps (StoreSnapshot's types), and back:
+ * one mapping, used by Broker.snapshot/restore and by the journal.
+ */
+import type { StoredMessage, StoredSession } from '../persistence/StoreSnapshot';
+import { Message } from './Message';
+import type { Session } from './Session';
+import { subscriptionKey } from './Subscription';
+
+/** Outlives its connection: saved, and journaled when a journal runs. Local sessions never are. */
+export function isPersistent(session: Session): boolean {
+  return session.expiryInterval !== 0 && !session.clientId.startsWith('$local-');
+}
+
+export function toStored(m: Message): StoredMessage {
+  return {
+    topic: m.topic,
+    payload: m.payload,
+    qos: m.qos,
+    retain: m.retain,
+    properties: m.properties,
+    expiresAt: m.expiresAt,
+  };
+}
+
+export function fromStored(m: StoredMessage): Message {
+  return new Message(m.topic, m.payload, m.qos, m.retain, m.properties, m.expiresAt, undefined);
+}
+
+/** A session as stored; `withQueue` false leaves its messages out (the journal's meta record). */
+export function storedSession(s: Session, now: number, withQueue: boolean): StoredSession {
+  const stored: StoredSession = {
+    clientId: s.clientId,
+    username: s.username,
+    protocolVersion: s.protocolVersion,
+    expiryInterval: s.expiryInterval,
+    disconnectedAt: s.link ? now : s.disconnectedAt,
+    subscriptions: [],
+    queue: [],
+    incomingQos2Ids: s.incomingQos2 ? [...s.incomingQos2] : [],
+  };
+  for (const sub of s.subscriptions.values()) {
+    stored.subscriptions.push({
+      filter: subscriptionKey(sub.filter, sub.group),
+      qos: sub.qos,
+      noLocal: sub.noLocal,
+      retainAsPublished: sub.retainAsPublished,
+      retainHandling: sub.retainHandling,
+      subscriptionId: sub.subscriptionId,
+    });
+  }
+  if (withQueue) {
+    for (const d of s.pending()) {
+      stored.queue.push({
+        ...toStored(d.message),
+        qos: d.qos,
+        retain: d.retain,
+        packetId: d.packetId === 0 ? undefined : d.packetId,
+        released: d.released || undefined,
+        subscriptionIds: d.subscriptionId === undefined ? undefined : [d.subscriptionId],
+      });
+    }
+  }
+  return stored;
+}

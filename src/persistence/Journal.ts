@@ -1,0 +1,443 @@
+/**
+ * The write-ahead journal in RAM-backed storage (`persistence_journal`, /var/run/mqttd/ on
+ * OpenWrt: tmpfs, which survives a crash and procd's respawn but not a power cut).
+ *
+ * The broker tells it every change the store keeps (ChangeLog); it encodes each as a record
+ * and, before any acknowledgement leaves (Broker.commitChanges) or at the end of the turn,
+ * appends the turn's records with one write(2). Once write(2) has returned, the bytes are in
+ * the kernel's page cache: a process crash or kill -9 cannot lose them, so no fsync is needed
+ * (it would not help tmpfs anyway).
+ *
+ * Files: `<store file>-<crc of store path>.journal-<generation>`. The flash store names the
+ * first generation it does not contain; at start-up the generations from there on are replayed
+ * onto it. A flash save rotates to a new generation first and deletes the older files once the
+ * save is on flash. A file that grows past a limit is replaced by a new generation that starts
+ * with a checkpoint of the whole state (in RAM, not on flash), so the journal stays bounded.
+ */
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import type { ChangeLog } from '../broker/ChangeLog';
+import type { Message } from '../broker/Message';
+import type { Delivery, Session } from '../broker/Session';
+import { storedSession, toStored } from '../broker/storedForms';
+import type { Will } from '../broker/Will';
+import type { Logger } from '../log/Logger';
+import { ByteWriter } from './ByteWriter';
+import { crc32 } from './Crc32';
+import {
+  DELIVERY_HAS_SUBSCRIPTION_ID,
+  DELIVERY_RETAIN,
+  journalHeader,
+  readJournalFile,
+  RECORD_HEADER_SIZE,
+  RecordType,
+} from './JournalFormat';
+import { JournalReplay } from './JournalReplay';
+import { encodeStore, writeMessage, writeSession, writeWill } from './SnapshotCodec';
+import { SnapshotInvalidError } from './SnapshotInvalidError';
+import { StoreCorruptError } from './StoreCorruptError';
+import type { StoreSnapshot } from './StoreSnapshot';
+
+export interface JournalOptions {
+  /** Directory for the journal files (created, mode 0700, if missing). */
+  directory: string;
+  /** The flash store the journal belongs to: names its files. */
+  storePath: string;
+  log: Logger;
+  /** The broker's state now, for checkpoints. */
+  snapshot: () => StoreSnapshot;
+  /** A file past this size (and past twice the last checkpoint) is replaced by a checkpoint. */
+  checkpointBytes?: number;
+}
+
+const DEFAULT_CHECKPOINT_BYTES = 4 * 1024 * 1024;
+
+export class Journal implements ChangeLog {
+  readonly directory: string;
+  private readonly prefix: string;
+  private readonly pathCrc: number;
+  private readonly log: Logger;
+  private readonly snapshotNow: () => StoreSnapshot;
+  private readonly checkpointBytes: number;
+  /** Generations on disk, oldest first (the current one last). */
+  private readonly generations: number[] = [];
+  private fd: number | undefined;
+  private generation = 0;
+  private fileBytes = 0;
+  private lastCheckpoint = 0;
+  /** This turn's records, written by commit(). */
+  private readonly pending = new ByteWriter(16 * 1024);
+  private commitScheduled = false;
+  /** Records appended since the last rotation: a flash save has something to compact. */
+  private recordsSinceRotation = 0;
+  /** Messages already defined in the current file, by object (a fan-out writes one copy). */
+  private messageIds = new WeakMap<Message, number>();
+  private nextMessageId = 1;
+  private failed = false;
+  private checkpointing = false;
+
+  constructor(options: JournalOptions) {
+    this.directory = options.directory;
+    const store = resolve(options.storePath);
+    this.pathCrc = crc32(Buffer.from(store, 'utf8'));
+    this.prefix = `${basename(store)}-${this.pathCrc.toString(16).padStart(8, '0')}.journal-`;
+    this.log = options.log;
+    this.snapshotNow = options.snapshot;
+    this.checkpointBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
+  }
+
+  /** Path of a generation's file. */
+  fileOf(generation: number): string {
+    return join(this.directory, this.prefix + generation);
+  }
+
+  /** Whether anything was journaled since the last rotation. */
+  get hasRecords(): boolean {
+    return this.recordsSinceRotation > 0;
+  }
+
+  /** Whether the journal is running (opened and not failed). */
+  get active(): boolean {
+    return this.fd !== undefined && !this.failed;
+  }
+
+  /**
+   * At start-up, before open(): the flash store's state plus every journaled change after it.
+   * A torn last record (a crash during an append) is logged and left out; the rest is kept.
+   */
+  recover(base: StoreSnapshot): StoreSnapshot {
+    const from = base.journalGeneration ?? 0;
+    let found: number[];
+    try {
+      found = this.listGenerations();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error(`Journal ${this.directory}: cannot be listed (${messageOf(err)}).`);
+      return base;
+    }
+    const replay = new JournalReplay(base);
+    let files = 0;
+    for (const generation of found) {
+      this.generations.push(generation);
+      if (generation < from) continue; // already in the flash store; deleted at the next save
+      const path = this.fileOf(generation);
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(path);
+      } catch (err) {
+        this.log.error(`Journal ${path}: cannot be read (${messageOf(err)}); its changes are not restored.`);
+        continue;
+      }
+      let contents;
+      try {
+        contents = readJournalFile(bytes, generation, this.pathCrc);
+      } catch (err) {
+        if (!(err instanceof StoreCorruptError)) throw err;
+        this.log.error(`Journal ${path} is not a journal of this store (${err.message}); ignored, left in place.`);
+        continue;
+      }
+      files++;
+      replay.startFile();
+      let skipped = 0;
+      for (const record of contents.records) {
+        try {
+          replay.apply(record);
+        } catch (err) {
+          if (!(err instanceof StoreCorruptError)) throw err;
+          skipped++;
+          this.log.error(`Journal ${path}: record at byte ${record.position} not replayed (${err.message}).`);
+        }
+      }
+      if (contents.tornAt !== undefined) {
+        this.log.warning(
+          `Journal ${path}: ends in a torn record (${contents.tornAt.message}), the remains of a crash during an append; ` +
+            `${contents.records.length - skipped} records before it replayed, the torn one was never acknowledged.`,
+        );
+      }
+    }
+    if (files === 0) return base;
+    this.log.notice(`Replayed ${replay.applied} journaled changes from ${files} file(s) in ${this.directory}.`);
+    const snapshot = replay.snapshot();
+    if (base.journalGeneration !== undefined) snapshot.journalGeneration = base.journalGeneration;
+    return snapshot;
+  }
+
+  /** Starts a new generation after every one on disk (and at least `from`). False: no journal. */
+  open(from: number): boolean {
+    try {
+      mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      this.log.error(`Journal directory ${this.directory} cannot be created (${messageOf(err)}): running without a journal.`);
+      return false;
+    }
+    const last = this.generations.length > 0 ? this.generations[this.generations.length - 1]! : -1;
+    return this.startGeneration(Math.max(last + 1, from));
+  }
+
+  /**
+   * Before a flash save: later changes go to a new generation, the first one the save will
+   * not contain. Returns it (the snapshot's journalGeneration).
+   */
+  rotate(): number {
+    this.commit();
+    const next = this.generation + 1;
+    this.recordsSinceRotation = 0;
+    if (!this.startGeneration(next)) this.generation = next;
+    return next;
+  }
+
+  /** The flash store now holds everything before `generation`: those files go. */
+  compacted(generation: number): void {
+    while (this.generations.length > 0 && this.generations[0]! < generation) {
+      const old = this.generations.shift()!;
+      try {
+        unlinkSync(this.fileOf(old));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warning(`Journal ${this.fileOf(old)}: cannot be removed (${messageOf(err)}).`);
+      }
+    }
+  }
+
+  /** Clean stop after a successful save: the store holds everything, no journal is left. */
+  close(removeFiles: boolean): void {
+    this.commit();
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    if (removeFiles) this.compacted(Number.MAX_SAFE_INTEGER);
+  }
+
+  // ---- ChangeLog -----------------------------------------------------------------
+
+  retained(message: Message): void {
+    this.record(RecordType.Retained, (w) => writeMessage(w, toStored(message), 'retained'));
+  }
+
+  session(session: Session): void {
+    this.record(RecordType.SessionMeta, (w) => writeSession(w, storedSession(session, Date.now(), false), 'session'));
+  }
+
+  sessionWithQueue(session: Session): void {
+    this.record(RecordType.Session, (w) => writeSession(w, storedSession(session, Date.now(), true), 'session'));
+  }
+
+  sessionEnded(clientId: string): void {
+    this.record(RecordType.SessionEnd, (w) => w.string(clientId));
+  }
+
+  queued(session: Session, delivery: Delivery): void {
+    const id = this.messageId(delivery.message);
+    if (id === 0) return;
+    this.record(RecordType.Queued, (w) => {
+      w.string(session.clientId);
+      writeDelivery(w, id, delivery);
+    });
+  }
+
+  sent(session: Session, delivery: Delivery, fromQueue: boolean): void {
+    if (fromQueue) {
+      this.record(RecordType.SentHead, (w) => {
+        w.string(session.clientId);
+        w.u16(delivery.packetId);
+      });
+      return;
+    }
+    const id = this.messageId(delivery.message);
+    if (id === 0) return;
+    this.record(RecordType.SentDirect, (w) => {
+      w.string(session.clientId);
+      w.u16(delivery.packetId);
+      writeDelivery(w, id, delivery);
+    });
+  }
+
+  unqueued(session: Session): void {
+    this.record(RecordType.Unqueued, (w) => w.string(session.clientId));
+  }
+
+  released(session: Session, packetId: number): void {
+    this.record(RecordType.Released, (w) => {
+      w.string(session.clientId);
+      w.u16(packetId);
+    });
+  }
+
+  completed(session: Session, packetId: number): void {
+    this.record(RecordType.Completed, (w) => {
+      w.string(session.clientId);
+      w.u16(packetId);
+    });
+  }
+
+  incomingQos2(session: Session, packetId: number, pending: boolean): void {
+    this.record(RecordType.IncomingQos2, (w) => {
+      w.string(session.clientId);
+      w.u16(packetId);
+      w.u8(pending ? 1 : 0);
+    });
+  }
+
+  pendingWill(clientId: string, username: string | undefined, will: Will | undefined, publishAt: number): void {
+    if (will === undefined) {
+      this.record(RecordType.WillGone, (w) => w.string(clientId));
+      return;
+    }
+    const stored = username === undefined
+      ? { clientId, message: toStored(will.message), publishAt }
+      : { clientId, username, message: toStored(will.message), publishAt };
+    this.record(RecordType.Will, (w) => writeWill(w, stored, 'will'));
+  }
+
+  /** Appends this turn's records with one write(2). A failing journal is logged and switched off. */
+  commit(): void {
+    const pending = this.pending;
+    if (pending.position === 0 || this.fd === undefined) return;
+    const bytes = pending.view();
+    try {
+      let done = 0;
+      while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    } catch (err) {
+      this.fail(`cannot be written (${messageOf(err)})`);
+      return;
+    } finally {
+      pending.reset();
+    }
+    this.fileBytes += bytes.length;
+    if (this.fileBytes > this.checkpointBytes && this.fileBytes > 2 * this.lastCheckpoint && !this.checkpointing) {
+      this.checkpointing = true;
+      try {
+        this.checkpoint();
+      } finally {
+        this.checkpointing = false;
+      }
+    }
+  }
+
+  // ---- Internals -------------------------------------------------------------------
+
+  /** False when the change could not be journaled. */
+  private record(type: RecordType, write: (w: ByteWriter) => void): boolean {
+    if (this.fd === undefined) return false;
+    const w = this.pending;
+    const start = w.position;
+    w.u32(0);
+    w.u32(0);
+    w.u8(type);
+    try {
+      write(w);
+    } catch (err) {
+      if (!(err instanceof SnapshotInvalidError)) throw err;
+      // A value the format cannot carry (from the embedding API): this change is not kept, the rest are.
+      w.truncate(start);
+      this.log.error(`Journal: a change was not journaled (${err.message}).`);
+      return false;
+    }
+    const body = start + RECORD_HEADER_SIZE;
+    w.patchU32(start, w.position - body);
+    w.patchU32(start + 4, crc32(w.view(), body, w.position));
+    this.recordsSinceRotation++;
+    if (!this.commitScheduled) {
+      this.commitScheduled = true;
+      process.nextTick(commitLater, this);
+    }
+    return true;
+  }
+
+  /** The end of the turn: what no acknowledgement flushed yet is written now. */
+  commitTick(): void {
+    this.commitScheduled = false;
+    this.commit();
+  }
+
+  /** The message's id in this file, defining it first if needed; 0 when it cannot be journaled. */
+  private messageId(message: Message): number {
+    const known = this.messageIds.get(message);
+    if (known !== undefined) return known;
+    const id = this.nextMessageId;
+    const defined = this.record(RecordType.Message, (w) => {
+      w.varuint(id);
+      writeMessage(w, toStored(message), 'message');
+    });
+    if (!defined) return 0;
+    this.nextMessageId++;
+    this.messageIds.set(message, id);
+    return id;
+  }
+
+  /** A new file; false (journal off until the next rotation) when it cannot be created. */
+  private startGeneration(generation: number): boolean {
+    if (this.fd !== undefined) {
+      closeSync(this.fd);
+      this.fd = undefined;
+    }
+    this.messageIds = new WeakMap();
+    this.nextMessageId = 1;
+    this.generation = generation;
+    const path = this.fileOf(generation);
+    try {
+      // 'ax': O_EXCL, never appends to (or through a link at) a file someone else left there.
+      const fd = openSync(path, 'ax', 0o600);
+      const header = journalHeader(generation, this.pathCrc);
+      writeSync(fd, header);
+      this.fd = fd;
+      this.fileBytes = header.length;
+    } catch (err) {
+      this.log.error(`Journal ${path} cannot be created (${messageOf(err)}): changes are kept on flash only, at the next save.`);
+      this.failed = true;
+      return false;
+    }
+    if (this.failed) this.log.notice(`Journal ${path} opened; journaling again.`);
+    this.failed = false;
+    this.generations.push(generation);
+    return true;
+  }
+
+  /** The file got long: a new generation holding the whole state replaces every older one. */
+  private checkpoint(): void {
+    const { bytes } = encodeStore(this.snapshotNow());
+    const keepFrom = this.generation + 1;
+    if (!this.startGeneration(keepFrom)) return;
+    this.pending.u32(bytes.length + 1);
+    this.pending.u32(0);
+    const body = this.pending.position;
+    this.pending.u8(RecordType.Checkpoint);
+    this.pending.raw(bytes);
+    this.pending.patchU32(body - 4, crc32(this.pending.view(), body, this.pending.position));
+    this.lastCheckpoint = bytes.length;
+    this.commit();
+    if (this.active) this.compacted(keepFrom);
+  }
+
+  private fail(what: string): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.failed = true;
+    this.log.error(`Journal ${this.fileOf(this.generation)} ${what}: changes are kept on flash only, at the next save.`);
+  }
+
+  private listGenerations(): number[] {
+    const generations: number[] = [];
+    for (const name of readdirSync(this.directory)) {
+      if (!name.startsWith(this.prefix)) continue;
+      const tail = name.slice(this.prefix.length);
+      if (/^(0|[1-9][0-9]{0,9})$/.test(tail)) generations.push(Number(tail));
+    }
+    return generations.sort((a, b) => a - b);
+  }
+}
+
+function commitLater(journal: Journal): void {
+  journal.commitTick();
+}
+
+function writeDelivery(w: ByteWriter, messageId: number, d: Delivery): void {
+  if (d.qos !== 0 && d.qos !== 1 && d.qos !== 2) throw new SnapshotInvalidError('delivery.qos', 'an integer 0..2');
+  let flags: number = d.qos;
+  if (d.retain) flags |= DELIVERY_RETAIN;
+  if (d.subscriptionId !== undefined) flags |= DELIVERY_HAS_SUBSCRIPTION_ID;
+  w.varuint(messageId);
+  w.u8(flags);
+  if (d.subscriptionId !== undefined) w.varuint(d.subscriptionId);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
