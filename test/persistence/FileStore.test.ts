@@ -96,7 +96,11 @@ describe('FileStore', () => {
     const whole = encodeSnapshot(fullSnapshot());
     writeFileSync(path, whole.subarray(0, whole.length - 7));
     const store = new FileStore(path, { now: pinnedClock });
-    assertEmptyWithProblem(await store.load(), 'ESTORECORRUPT', /truncated/);
+    const loaded = await store.load();
+    assert.equal(loaded.problem?.code, 'ESTORECORRUPT');
+    assert.match(loaded.problem?.message ?? '', /truncated.*starting with the \d+ entries that could be read/);
+    // The entries before the torn end are kept: every retained message, the sessions before the last.
+    assert.deepEqual(loaded.snapshot.retained, fullSnapshot().retained);
     assert.equal((await store.save(numberedSnapshot(3))).status, 'written');
     assert.deepEqual((await new FileStore(path).load()).snapshot, numberedSnapshot(3));
     assert.ok(readFileSync(join(dir, ASIDE)).equals(whole.subarray(0, whole.length - 7)));

@@ -5,7 +5,9 @@ import fc from 'fast-check';
 import { crc32 } from '../../src/persistence/Crc32';
 import {
   decodeSnapshot,
+  decodeStore,
   encodeSnapshot,
+  encodeStore,
   STORE_HEADER_SIZE,
   STORE_MAGIC,
 } from '../../src/persistence/SnapshotCodec';
@@ -53,9 +55,9 @@ describe('SnapshotCodec', () => {
     assert.equal('username' in decoded.sessions[0]!, false);
   });
 
-  it('round-trips the empty snapshot in 17 bytes', () => {
+  it('round-trips the empty snapshot in 19 bytes', () => {
     const file = encodeSnapshot(emptySnapshot());
-    assert.equal(file.length, STORE_HEADER_SIZE + 2);
+    assert.equal(file.length, STORE_HEADER_SIZE + 4);
     assert.deepEqual(decodeSnapshot(file), emptySnapshot());
   });
 
@@ -154,10 +156,10 @@ describe('SnapshotCodec', () => {
     assert.match(corruptError(badMagic).message, /^byte 0: expected the mqttd store magic/);
 
     const newer = Buffer.from(file);
-    newer[STORE_MAGIC.length] = 2;
+    newer[STORE_MAGIC.length] = 3;
     const versionError = corruptError(newer);
     assert.equal(versionError.offset, STORE_MAGIC.length);
-    assert.match(versionError.message, /format version 1, found 2 \(written by a newer mqttd\)/);
+    assert.match(versionError.message, /format version 1 to 2, found 3 \(written by a newer mqttd\)/);
 
     const crcError = corruptError(Buffer.concat([file.subarray(0, file.length - 1), Buffer.from([file[file.length - 1]! ^ 1])]));
     assert.equal(crcError.offset, STORE_MAGIC.length + 5);
@@ -173,8 +175,8 @@ describe('SnapshotCodec', () => {
     assert.equal(corruptError(Buffer.from('not a store at all, just text\n')).offset, 0);
   });
 
-  it('rejects structurally bad bodies at the offending byte', () => {
-    const at = (body: number[]): StoreCorruptError => corruptError(fileWithBody(Buffer.from(body)));
+  it('rejects structurally bad bodies at the offending byte (version 1 layout, still read)', () => {
+    const at = (body: number[]): StoreCorruptError => corruptError(fileWithBody(Buffer.from(body), 1));
     const H = STORE_HEADER_SIZE;
     // One retained message whose flags say QoS 3.
     assert.deepEqual(pick(at([1, 0x07, 0, 0, 0])), { offset: H + 1, expected: 'retained[0] flags: QoS 0, 1 or 2, found 3' });
@@ -194,6 +196,54 @@ describe('SnapshotCodec', () => {
     assert.match(at([0, 1, 0, 0, 6, 0, 0, 0, 0, 0]).expected, /sessions\[0\]\.protocolVersion: 3, 4 or 5, found 6/);
     // Packet id 0 in the incoming QoS 2 list.
     assert.match(at([0, 1, 0, 0, 5, 0, 0, 0, 0, 1, 0, 0]).expected, /incomingQos2Ids\[0\]: 1\.\.65535, found 0/);
+  });
+
+  it('reads a version 1 store (written before the journal): retained messages and sessions', () => {
+    // One retained message "t" = "p" (QoS 1, retain), one v5 session "c" with nothing in it.
+    const v1 = fileWithBody(Buffer.from([1, 0x05, 1, 0x74, 1, 0x70, 1, 0, 1, 0x63, 5, 0, 0, 0, 0, 0]), 1);
+    assert.deepEqual(decodeSnapshot(v1), {
+      retained: [{ topic: 't', payload: Buffer.from('p'), qos: 1, retain: true }],
+      sessions: [{ clientId: 'c', protocolVersion: 5, expiryInterval: 0, disconnectedAt: 0, subscriptions: [], queue: [], incomingQos2Ids: [] }],
+    });
+  });
+
+  it('round-trips delayed wills and the journal generation', () => {
+    const snapshot: StoreSnapshot = {
+      ...fullSnapshot(),
+      wills: [
+        { clientId: 'sensor', username: 'u', publishAt: 1_893_456_000_000, message: { topic: 'w', payload: Buffer.from('gone'), qos: 1, retain: true } },
+        { clientId: 'other', publishAt: 0, message: { topic: 'x', payload: Buffer.alloc(0), qos: 0, retain: false } },
+      ],
+      journalGeneration: 42,
+    };
+    assert.deepEqual(decodeSnapshot(encodeSnapshot(snapshot)), snapshot);
+  });
+
+  it('leaves out the one entry the format cannot carry and keeps the rest (encodeStore)', () => {
+    const snapshot = fullSnapshot();
+    Reflect.set(snapshot.retained[1]!, 'qos', 3);
+    Reflect.set(snapshot.sessions[0]!.subscriptions[0]!, 'retainHandling', 3);
+    const { bytes, refused } = encodeStore(snapshot);
+    assert.deepEqual(refused.map((e) => e.field), ['retained[1].qos', 'sessions[0].subscriptions[0].retainHandling']);
+    const back = decodeSnapshot(bytes);
+    const expected = fullSnapshot();
+    expected.retained.splice(1, 1);
+    expected.sessions[0]!.subscriptions.shift();
+    assert.deepEqual(back, expected);
+  });
+
+  it('a damaged entry costs that entry, not the store (decodeStore keeps the others)', () => {
+    const snapshot = fullSnapshot();
+    const file = Buffer.from(encodeSnapshot(snapshot));
+    // Break the first retained message's flags byte: header(15) + generation(1) + count(1) + length.
+    const lengthBytes = file[STORE_HEADER_SIZE + 2]! & 0x80 ? 2 : 1;
+    file[STORE_HEADER_SIZE + 2 + lengthBytes] = 0xff;
+    const { snapshot: kept, problems } = decodeStore(file);
+    assert.ok(problems.length >= 1);
+    assert.match(problems.map((p) => p.message).join('; '), /CRC-32/);
+    assert.match(problems.map((p) => p.message).join('; '), /retained\[0\] flags/);
+    assert.deepEqual(kept.retained, snapshot.retained.slice(1));
+    assert.deepEqual(kept.sessions, snapshot.sessions);
   });
 
   it('keeps a leading U+FEFF and U+0000 in strings (data, not a byte-order mark)', () => {

@@ -3,10 +3,10 @@ import { crc32 } from '../../src/persistence/Crc32';
 import { STORE_FORMAT_VERSION, STORE_HEADER_SIZE, STORE_MAGIC } from '../../src/persistence/SnapshotCodec';
 
 /** A file with a correct header (magic, version, length, CRC) around any body. */
-export function fileWithBody(body: Uint8Array): Buffer {
+export function fileWithBody(body: Uint8Array, version = STORE_FORMAT_VERSION): Buffer {
   const file = Buffer.alloc(STORE_HEADER_SIZE + body.length);
   STORE_MAGIC.copy(file, 0);
-  file[STORE_MAGIC.length] = STORE_FORMAT_VERSION;
+  file[STORE_MAGIC.length] = version;
   Buffer.from(body).copy(file, STORE_HEADER_SIZE);
   return withFixedHeader(file);
 }
