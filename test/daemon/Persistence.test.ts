@@ -12,7 +12,7 @@ import { decodeSnapshot } from '../../src/persistence/SnapshotCodec';
 import { waitForOutput } from '../helpers/processes';
 
 function persistent(dir: string, extra: string[] = []): string[] {
-  return ['allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, ...extra];
+  return ['allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, `persistence_journal ${dir}/journal/`, ...extra];
 }
 
 const count = (p: MqttdProcess, pattern: RegExp): number => (p.process.output().match(new RegExp(pattern, 'g')) ?? []).length;
@@ -63,9 +63,10 @@ test('retained messages and persistent sessions (subscriptions, queued QoS 1/2) 
   }
 });
 
-test('SIGUSR1 saves at once; kill -9 afterwards loses nothing that was saved', async () => {
+test('without a journal: SIGUSR1 saves at once; kill -9 afterwards loses nothing that was saved', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mqttd-usr1-'));
-  let d = await startMqttd(persistent(dir, ['autosave_interval 3600']), { dir });
+  const conf = persistent(dir, ['autosave_interval 3600', 'persistence_journal none']);
+  let d = await startMqttd(conf, { dir });
   const port = d.port;
   const url = `mqtt://127.0.0.1:${port}`;
   try {
@@ -79,7 +80,8 @@ test('SIGUSR1 saves at once; kill -9 afterwards loses nothing that was saved', a
     d.process.child.kill('SIGKILL');
     await d.process.exited;
 
-    d = await startMqttd(persistent(dir, ['autosave_interval 3600']), { dir, port });
+    d = await startMqttd(conf, { dir, port });
+    // No journal: what came after the save is lost, as in mosquitto (the journal tests show the difference).
     assert.match(d.process.output(), /Restored 1 retained messages/);
     const c = await connectClient(url);
     await c.client.subscribeAsync('usr1/#', { qos: 1 });
