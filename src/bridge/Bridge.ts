@@ -16,7 +16,9 @@ import { escape, type Logger } from '../log/Logger';
 import { fromPacketProperties } from '../protocol/messageProperties';
 import { Backoff } from './Backoff';
 import { BridgeSysTopics } from './BridgeSysTopics';
-import { OutgoingQueue, OutgoingState, type OutgoingMessage } from './OutgoingQueue';
+import { fromStored, toStored } from '../broker/storedForms';
+import type { StoredQueuedMessage } from '../persistence/StoreSnapshot';
+import { OutgoingQueue, OutgoingState, type OutgoingMessage, type OutgoingQueueLog } from './OutgoingQueue';
 import { TopicMap, type TopicRoute } from './TopicMap';
 
 /**
@@ -46,6 +48,9 @@ interface Attempt {
 export interface BridgeOptions {
   /** Seconds between `$SYS` counter updates; 0: only when the state changes. */
   sysInterval?: number;
+  /** With persistence: the queue as saved, and the journal's log of its changes. */
+  restoredQueue?: StoredQueuedMessage[];
+  queueLog?: OutgoingQueueLog;
 }
 
 /**
@@ -96,6 +101,19 @@ export class Bridge {
   ) {
     this.topics = new TopicMap(config.topics);
     this.queue = new OutgoingQueue(config.maxQueuedMessages);
+    for (const q of options.restoredQueue ?? []) {
+      const entry: OutgoingMessage = {
+        topic: q.topic,
+        message: fromStored(q),
+        qos: q.qos,
+        retain: q.retain,
+        state: OutgoingState.Waiting,
+        packetId: q.packetId ?? 0,
+        released: q.released ?? false,
+      };
+      this.queue.restore(entry);
+    }
+    this.queue.log = options.queueLog;
     const restart = config.restartTimeout;
     this.backoff = new Backoff(restart.base, restart.cap);
     this.remoteClientId = config.remoteClientId ?? config.name;
@@ -153,6 +171,18 @@ export class Bridge {
     this.setState('down');
   }
 
+  /** The queue as persistence stores it: remote topics, packet ids and PUBRECs kept. */
+  storedQueue(): StoredQueuedMessage[] {
+    const stored: StoredQueuedMessage[] = [];
+    this.queue.forEachPending((e) => {
+      const q: StoredQueuedMessage = { ...toStored(e.message), topic: e.topic, qos: e.qos, retain: e.retain };
+      if (e.packetId !== 0) q.packetId = e.packetId;
+      if (e.released) q.released = true;
+      stored.push(q);
+    });
+    return stored;
+  }
+
   status(): BridgeStatus & { dropped: number; address: string } {
     return {
       name: this.name,
@@ -184,6 +214,8 @@ export class Bridge {
       keepalive: config.keepaliveInterval,
       maxInflight: MAX_INFLIGHT,
       incomingQos2: this.incomingQos2,
+      // Ids of our messages still unfinished from an earlier connection are not reused.
+      idInUse: (id) => this.queue.withPacketId(id) !== undefined,
       // v3 has no No Local: the bridge bit asks mosquitto (and mqttd) for it instead.
       bridgeMode: config.tryPrivate && !v5,
     };
@@ -208,6 +240,10 @@ export class Bridge {
     this.setState('connecting');
     this.log.notice(`Connecting bridge ${escape(this.name)} (${address.host}:${address.port})`);
     client.on('message', (m: RemoteMessage) => this.onRemoteMessage(m));
+    client.on('pubrec', (id: number) => {
+      const entry = this.queue.withPacketId(id);
+      if (entry) this.queue.markReleased(entry);
+    });
     client.on('close', (error: ClientError | undefined) => this.onClose(attempt, error));
 
     let timedOut = false;
@@ -245,8 +281,11 @@ export class Bridge {
     this.window = Math.min(MAX_INFLIGHT, receiveMaximum ?? MAX_INFLIGHT);
     this.failuresThisRound = 0;
     this.backoff.reset();
-    // Packet ids of a session the remote no longer has mean nothing.
-    if (!sessionPresent) this.incomingQos2.clear();
+    // Packet ids of a session the remote no longer has mean nothing, in either direction.
+    if (!sessionPresent) {
+      this.incomingQos2.clear();
+      this.queue.forgetPacketIds();
+    }
     this.log.notice(`Bridge ${escape(this.name)} connected to ${attempt.address.host}:${attempt.address.port}${sessionPresent ? ' (session present)' : ''}.`);
 
     // Subscribed at every connection, as mosquitto: harmless on a kept session, needed on a new one.
@@ -375,7 +414,15 @@ export class Bridge {
     if (message.origin === this.localClientId || this.stopped) return;
     const qos = (message.qos < route.qos ? message.qos : route.qos) as QoS;
     const retain = this.config.outgoingRetain && message.retain;
-    const entry: OutgoingMessage = { topic: route.toRemote(topic), message, qos, retain, state: OutgoingState.Waiting };
+    const entry: OutgoingMessage = {
+      topic: route.toRemote(topic),
+      message,
+      qos,
+      retain,
+      state: OutgoingState.Waiting,
+      packetId: 0,
+      released: false,
+    };
     if (qos === 0) {
       // QoS 0 is never queued, as for any offline client of mosquitto.
       if (this.state === 'connected' && this.attempt) this.send(this.attempt.client, entry);
@@ -409,7 +456,8 @@ export class Bridge {
     while (this.inflight < this.window) {
       const entry = this.queue.takeWaiting();
       if (!entry) return;
-      if (entry.message.isExpired(now)) {
+      // A QoS 2 message the remote has (PUBREC) is finished with PUBREL, expired or not.
+      if (!entry.released && entry.message.isExpired(now)) {
         this.queue.finish(entry);
         continue;
       }
@@ -421,8 +469,20 @@ export class Bridge {
     const generation = this.generation;
     const { message } = entry;
     const properties = this.config.protocolVersion === 5 ? toPublishProperties(message) : undefined;
-    if (entry.qos > 0) this.inflight++;
-    void client.publish(entry.topic, message.payload, { qos: entry.qos, retain: entry.retain, properties }).then((result) => {
+    let sent;
+    if (entry.qos === 0) {
+      sent = client.publish(entry.topic, message.payload, { qos: 0, retain: entry.retain, properties });
+    } else {
+      this.inflight++;
+      // Unfinished on an earlier connection to this session: the same packet id again, with
+      // DUP, and a QoS 2 message the remote PUBREC'ed only gets its PUBREL [MQTT-4.4.0-1].
+      const resend = entry.packetId !== 0;
+      if (!resend) this.queue.assignPacketId(entry, (id) => !client.isIdTaken(id));
+      sent = entry.released
+        ? client.release(entry.packetId)
+        : client.publish(entry.topic, message.payload, { qos: entry.qos, retain: entry.retain, properties, messageId: entry.packetId, dup: resend });
+    }
+    void sent.then((result) => {
       if (entry.qos > 0 && generation === this.generation) this.inflight--;
       // A failure means the connection went; onClose has put the message back in line.
       if (!result.ok) return;

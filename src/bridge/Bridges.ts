@@ -1,6 +1,7 @@
 import type { Broker } from '../broker/Broker';
 import type { BrokerConfig } from '../config/BrokerConfig';
-import type { DaemonExtension } from '../daemon/Daemon';
+import type { DaemonExtension, ExtensionPersistence } from '../daemon/Daemon';
+import type { StoreSnapshot } from '../persistence/StoreSnapshot';
 import type { BridgeStatus } from '../daemon/StatusFile';
 import { escape, type Logger } from '../log/Logger';
 import { Bridge } from './Bridge';
@@ -9,8 +10,16 @@ import { Bridge } from './Bridge';
 export class Bridges implements DaemonExtension {
   readonly bridges: Bridge[];
 
-  constructor(config: BrokerConfig, broker: Broker, log: Logger) {
-    this.bridges = config.bridges.map((b) => new Bridge(b, broker, log, { sysInterval: config.sysInterval }));
+  constructor(config: BrokerConfig, broker: Broker, log: Logger, persistence?: ExtensionPersistence) {
+    const restored = new Map((persistence?.restored.bridges ?? []).map((b) => [b.name, b.queue]));
+    this.bridges = config.bridges.map((b) => {
+      const options = { sysInterval: config.sysInterval, restoredQueue: restored.get(b.name), queueLog: persistence?.journal?.bridgeLog(b.name) };
+      restored.delete(b.name);
+      return new Bridge(b, broker, log, options);
+    });
+    for (const [name, queue] of restored) {
+      log.notice(`Bridge ${escape(name)} is no longer configured: its ${queue.length} queued messages are dropped.`);
+    }
     for (const bridge of this.bridges) {
       try {
         bridge.start();
@@ -19,6 +28,17 @@ export class Bridges implements DaemonExtension {
         log.error(`Bridge ${escape(bridge.name)} not started: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+  }
+
+  /** Changes to the bridges' queues, for the autosave's "anything changed?". */
+  changes(): number {
+    return this.bridges.reduce((sum, b) => sum + b.queue.version, 0);
+  }
+
+  /** Persistence: every bridge's queue goes into the store with the broker's state. */
+  saveInto(snapshot: StoreSnapshot): void {
+    const bridges = this.bridges.map((b) => ({ name: b.name, queue: b.storedQueue() })).filter((b) => b.queue.length > 0);
+    if (bridges.length > 0) snapshot.bridges = bridges;
   }
 
   status(): BridgeStatus[] {
@@ -31,7 +51,9 @@ export class Bridges implements DaemonExtension {
 }
 
 /** The daemon extension factory for a config's bridges (none when it has no `connection`). */
-export function bridgeExtension(config: BrokerConfig): ((broker: Broker, log: Logger) => DaemonExtension)[] {
+export function bridgeExtension(
+  config: BrokerConfig,
+): ((broker: Broker, log: Logger, persistence?: ExtensionPersistence) => DaemonExtension)[] {
   if (config.bridges.length === 0) return [];
-  return [(broker, log) => new Bridges(config, broker, log)];
+  return [(broker, log, persistence) => new Bridges(config, broker, log, persistence)];
 }

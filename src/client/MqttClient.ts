@@ -6,6 +6,7 @@ import type {
   IConnectPacket,
   IDisconnectPacket,
   IPublishPacket,
+  IPubrelPacket,
   ISubscription,
   Packet,
   QoS,
@@ -51,6 +52,11 @@ export interface ConnectOptions extends TransportOptions {
    * delivers its message.
    */
   incomingQos2?: Map<number, Message>;
+  /**
+   * Packet ids the caller holds for messages of an earlier connection (resent with their own
+   * id): the client never gives them to a new SUBSCRIBE or PUBLISH [MQTT-2.2.1-3].
+   */
+  idInUse?: (id: number) => boolean;
 }
 
 /** An application message received from the broker. */
@@ -69,6 +75,10 @@ export interface PublishOptions {
   qos?: QoS;
   retain?: boolean;
   properties?: PublishProperties;
+  /** QoS 1/2: the packet id the caller chose (a free one: see idInUse); otherwise the client picks one. */
+  messageId?: number;
+  /** A resend of a message sent on an earlier connection, with its original id [MQTT-4.4.0-1]. */
+  dup?: boolean;
 }
 
 /** The broker's answer to a PUBLISH: 0 for QoS 0, else the PUBACK/PUBCOMP reason code. */
@@ -91,7 +101,8 @@ interface Pending<T> {
 }
 
 interface OutgoingPublish {
-  packet: IPublishPacket;
+  /** The PUBLISH, or the PUBREL of a QoS 2 message released on an earlier connection. */
+  packet: IPublishPacket | IPubrelPacket;
   pending: Pending<PublishAck>;
 }
 
@@ -99,6 +110,7 @@ interface OutgoingPublish {
  * A small MQTT client on mqtt-packet: one connection, no reconnect. Every operation resolves
  * to a Result; nothing throws after construction. Events:
  *  - 'message' (Message)
+ *  - 'pubrec' (messageId): a QoS 2 message of ours reached the broker; PUBREL has been sent
  *  - 'packet' (direction, Packet): every packet in and out, for -d style logging
  *  - 'close' (ClientError | undefined): undefined after a clean disconnect()
  */
@@ -180,7 +192,7 @@ export class MqttClient extends EventEmitter {
       payload,
       qos,
       retain: options.retain ?? false,
-      dup: false,
+      dup: options.dup === true && qos > 0,
     };
     if (this.options.protocolVersion === 5 && options.properties && Object.keys(options.properties).length > 0) {
       packet.properties = options.properties;
@@ -192,7 +204,7 @@ export class MqttClient extends EventEmitter {
         this.send(packet, () => resolve({ ok: true, value: { messageId: packet.messageId ?? 0, reasonCode: 0 } }));
         return;
       }
-      packet.messageId = this.allocateId();
+      packet.messageId = options.messageId ?? this.allocateId();
       const entry: OutgoingPublish = { packet, pending: { resolve } };
       this.outgoing.set(packet.messageId, entry);
       if (this.outgoing.size - this.queued.length > this.inflightLimit) this.queued.push(entry);
@@ -260,10 +272,30 @@ export class MqttClient extends EventEmitter {
     return this.outgoing.size;
   }
 
+  /**
+   * Finishes a QoS 2 message whose PUBREC came on an earlier connection to a kept session:
+   * PUBREL with its packet id, never the PUBLISH again [MQTT-4.3.3-9]. Resolves on PUBCOMP.
+   */
+  release(messageId: number): Promise<Result<PublishAck>> {
+    if (!this.socket || this.closed) return Promise.resolve(notConnected());
+    return new Promise((resolve) => {
+      const packet: IPubrelPacket = { cmd: 'pubrel', messageId };
+      this.outgoing.set(messageId, { packet, pending: { resolve } });
+      this.send(packet);
+    });
+  }
+
+  /** Whether a packet id is taken by one of this client's unfinished exchanges. */
+  isIdTaken(id: number): boolean {
+    return this.outgoing.has(id) || this.acks.has(id);
+  }
+
   private allocateId(): number {
+    const inUse = this.options.idInUse;
     for (;;) {
       this.nextId = this.nextId >= 65535 ? 1 : this.nextId + 1;
-      if (!this.outgoing.has(this.nextId) && !this.acks.has(this.nextId)) return this.nextId;
+      const id = this.nextId;
+      if (!this.outgoing.has(id) && !this.acks.has(id) && (inUse === undefined || !inUse(id))) return id;
     }
   }
 
@@ -321,6 +353,7 @@ export class MqttClient extends EventEmitter {
         const id = packet.messageId ?? 0;
         if ((packet.reasonCode ?? 0) >= 0x80) return this.onPublishDone(id, packet.reasonCode ?? 0, packet.properties?.reasonString);
         this.send({ cmd: 'pubrel', messageId: id });
+        if (this.outgoing.has(id)) this.emit('pubrec', id);
         return;
       }
       case 'pubrel': {

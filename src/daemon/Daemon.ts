@@ -15,6 +15,7 @@ import type { Clock } from '../rules/Clock';
 import { RulesEngine } from '../rules/RulesEngine';
 import type { RuleSourcePaths } from '../rules/RuleSources';
 import type { ScriptLimits } from '../rules/ScriptHost';
+import type { StoreSnapshot } from '../persistence/StoreSnapshot';
 import { MqttServer } from '../server/MqttServer';
 import { VERSION } from '../version';
 import { ListenerOpener } from './ListenerOpener';
@@ -62,6 +63,16 @@ function hasIpv6Loopback(): boolean {
 export interface DaemonExtension {
   status(): BridgeStatus[];
   stop(): Promise<void>;
+  /** Adds what it keeps across restarts to a snapshot being saved (the bridges' queues). */
+  saveInto?(snapshot: StoreSnapshot): void;
+  /** A counter of changes to what saveInto adds. */
+  changes?(): number;
+}
+
+/** What an extension restores from and journals to, when persistence is on. */
+export interface ExtensionPersistence {
+  restored: StoreSnapshot;
+  journal: Journal | undefined;
 }
 
 export interface DaemonOptions {
@@ -69,7 +80,7 @@ export interface DaemonOptions {
   /** -v: every log type, whatever the config says. */
   verbose?: boolean;
   /** Started after the listeners, e.g. the bridges. */
-  extensions?: ((broker: Broker, log: Logger) => DaemonExtension)[];
+  extensions?: ((broker: Broker, log: Logger, persistence?: ExtensionPersistence) => DaemonExtension)[];
   /** The rules' clock (tests pass their own); the system clock by default. */
   clock?: Clock;
   scriptLimits?: Partial<ScriptLimits>;
@@ -101,6 +112,8 @@ export class Daemon {
   private controlStarting: Promise<void> | undefined;
   private autosaveTimer: NodeJS.Timeout | undefined;
   private savedChanges = 0;
+  /** The state restored at start-up, until the extensions have taken their part of it. */
+  private restored: StoreSnapshot | undefined;
   private saving: Promise<void> | undefined;
   private readonly extensions: DaemonExtension[] = [];
   private readonly opener: ListenerOpener;
@@ -189,7 +202,9 @@ export class Daemon {
     }
 
     this.sys.start(config.sysInterval);
-    for (const make of options.extensions ?? []) this.extensions.push(make(broker, log));
+    const persistence = this.restored !== undefined ? { restored: this.restored, journal: this.journal } : undefined;
+    for (const make of options.extensions ?? []) this.extensions.push(make(broker, log, persistence));
+    this.restored = undefined;
     if (config.statusFile !== undefined) {
       this.status = new StatusFile(
         config.statusFile,
@@ -230,12 +245,13 @@ export class Daemon {
     let snapshot = loaded.snapshot;
     let journal: Journal | undefined;
     if (config.persistenceJournal !== '') {
-      journal = new Journal({ directory: config.persistenceJournal, storePath: path, log, snapshot: () => broker.snapshot() });
+      journal = new Journal({ directory: config.persistenceJournal, storePath: path, log, snapshot: () => this.snapshotNow() });
       snapshot = journal.recover(snapshot);
     }
     broker.restore(snapshot);
+    this.restored = snapshot;
     // Replayed changes are not on flash yet: the next save must write them.
-    this.savedChanges = snapshot === loaded.snapshot ? broker.changes : -1;
+    this.savedChanges = snapshot === loaded.snapshot ? this.changes() : -1;
     const wills = snapshot.wills?.length ?? 0;
     log.notice(
       `Restored ${snapshot.retained.length} retained messages and ${snapshot.sessions.length} sessions` +
@@ -245,6 +261,20 @@ export class Daemon {
       this.journal = journal;
       broker.attachChangeLog(journal);
     }
+  }
+
+  /** Changes since start, the broker's and the extensions'. */
+  private changes(): number {
+    let n = this.broker.changes;
+    for (const e of this.extensions) n += e.changes?.() ?? 0;
+    return n;
+  }
+
+  /** The broker's state and the extensions' (bridge queues), as the store keeps it. */
+  private snapshotNow(): StoreSnapshot {
+    const snapshot = this.broker.snapshot();
+    for (const e of this.extensions) e.saveInto?.(snapshot);
+    return snapshot;
   }
 
   /**
@@ -276,13 +306,13 @@ export class Daemon {
     // A save in progress holds an older snapshot: wait for it, then decide afresh, so a
     // SIGUSR1 or SIGTERM during an autosave still saves what came after its snapshot.
     while (this.saving) await this.saving;
-    const changes = this.broker.changes;
+    const changes = this.changes();
     const journal = this.journal;
     if (!force && changes === this.savedChanges && !journal?.hasRecords) return;
     this.saving = (async () => {
       // Changes from here on go to a new journal generation; the snapshot holds all before it.
       const generation = journal?.rotate();
-      const snapshot = this.broker.snapshot();
+      const snapshot = this.snapshotNow();
       if (generation !== undefined) snapshot.journalGeneration = generation;
       const result = await this.store.save(snapshot);
       for (const refused of result.status === 'failed' ? [] : (result.refused ?? [])) {
@@ -322,7 +352,7 @@ export class Daemon {
     const journal = this.journal;
     if (journal !== undefined) {
       this.broker.attachChangeLog(undefined);
-      journal.close(this.broker.changes === this.savedChanges && !journal.hasRecords);
+      journal.close(this.changes() === this.savedChanges && !journal.hasRecords);
     }
     await this.server.close();
     // The log file is an append stream: what is still buffered goes out before the exit.

@@ -16,6 +16,7 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import type { OutgoingMessage, OutgoingQueueLog } from '../bridge/OutgoingQueue';
 import type { ChangeLog } from '../broker/ChangeLog';
 import type { Message } from '../broker/Message';
 import type { Delivery, Session } from '../broker/Session';
@@ -286,6 +287,31 @@ export class Journal implements ChangeLog {
     this.record(RecordType.Will, (w) => writeWill(w, stored, 'will'));
   }
 
+  /** The log of one bridge's outgoing queue. */
+  bridgeLog(name: string): OutgoingQueueLog {
+    const packetIdRecord = (type: RecordType, packetId: number): void => {
+      this.record(type, (w) => {
+        w.string(name);
+        w.u16(packetId);
+      });
+    };
+    return {
+      queued: (entry: OutgoingMessage) => {
+        const id = this.messageId(entry.message);
+        if (id === 0) return;
+        this.record(RecordType.BridgeQueued, (w) => {
+          w.string(name);
+          w.string(entry.topic);
+          writeDelivery(w, id, { qos: entry.qos, retain: entry.retain, subscriptionId: undefined });
+        });
+      },
+      sent: (entry) => packetIdRecord(RecordType.BridgeSent, entry.packetId),
+      released: (entry) => packetIdRecord(RecordType.BridgeReleased, entry.packetId),
+      done: (entry) => packetIdRecord(RecordType.BridgeDone, entry.packetId),
+      forgotten: () => this.record(RecordType.BridgeForgotten, (w) => w.string(name)),
+    };
+  }
+
   /** Appends this turn's records with one write(2). A failing journal is logged and switched off. */
   commit(): void {
     const pending = this.pending;
@@ -428,7 +454,7 @@ function commitLater(journal: Journal): void {
   journal.commitTick();
 }
 
-function writeDelivery(w: ByteWriter, messageId: number, d: Delivery): void {
+function writeDelivery(w: ByteWriter, messageId: number, d: Pick<Delivery, 'qos' | 'retain' | 'subscriptionId'>): void {
   if (d.qos !== 0 && d.qos !== 1 && d.qos !== 2) throw new SnapshotInvalidError('delivery.qos', 'an integer 0..2');
   let flags: number = d.qos;
   if (d.retain) flags |= DELIVERY_RETAIN;

@@ -48,6 +48,16 @@ export const enum RecordType {
   WillGone = 14,
   /** a whole store file (SnapshotCodec): the state at this point, replacing all before it. */
   Checkpoint = 15,
+  /** string bridge, string remote topic, delivery: appended to the bridge's queue. */
+  BridgeQueued = 16,
+  /** string bridge, u16 packetId: the oldest entry without a packet id got this one. */
+  BridgeSent = 17,
+  /** string bridge, u16 packetId: the remote's PUBREC came. */
+  BridgeReleased = 18,
+  /** string bridge, u16 packetId: gone; 0: the oldest entry without a packet id. */
+  BridgeDone = 19,
+  /** string bridge: every entry lost its packet id (the remote's session is new). */
+  BridgeForgotten = 20,
 }
 
 /**

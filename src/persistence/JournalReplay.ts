@@ -9,6 +9,13 @@ import { decodeStore, readMessage, readSession, readWill } from './SnapshotCodec
 import { StoreCorruptError } from './StoreCorruptError';
 import type { StoreSnapshot, StoredMessage, StoredQueuedMessage, StoredSession, StoredWill } from './StoreSnapshot';
 
+/** A bridge queue being replayed; removed entries are null until the end. */
+interface ReplayBridge {
+  entries: (StoredQueuedMessage | null)[];
+  /** No entry before this index is without a packet id. */
+  unsent: number;
+}
+
 interface ReplaySession {
   meta: StoredSession;
   /** In flight, by packet id, in the order sent. */
@@ -17,10 +24,21 @@ interface ReplaySession {
   head: number;
 }
 
+/** Index of the oldest live entry without a packet id, or -1. */
+function oldestUnsent(bridge: ReplayBridge): number {
+  const entries = bridge.entries;
+  let i = bridge.unsent;
+  while (i < entries.length && (entries[i] === null || entries[i]!.packetId !== undefined)) i++;
+  // Entries before i all have ids or are gone; ids only go away all at once (BridgeForgotten).
+  bridge.unsent = i;
+  return i < entries.length ? i : -1;
+}
+
 export class JournalReplay {
   private retained = new Map<string, StoredMessage>();
   private sessions = new Map<string, ReplaySession>();
   private wills = new Map<string, StoredWill>();
+  private bridges = new Map<string, ReplayBridge>();
   /** Message definitions of the file being replayed (ids are per file). */
   private messages = new Map<number, StoredMessage>();
   /** Records applied. */
@@ -120,12 +138,50 @@ export class JournalReplay {
       case RecordType.WillGone:
         this.wills.delete(r.string('clientId'));
         break;
+      case RecordType.BridgeQueued: {
+        const bridge = this.bridge(r.string('bridge'));
+        const topic = r.string('remote topic');
+        bridge.entries.push({ ...this.delivery(r), topic });
+        break;
+      }
+      case RecordType.BridgeSent: {
+        const bridge = this.bridge(r.string('bridge'));
+        const packetId = this.packetId(r);
+        const i = oldestUnsent(bridge);
+        if (i >= 0) bridge.entries[i]!.packetId = packetId;
+        break;
+      }
+      case RecordType.BridgeReleased: {
+        const bridge = this.bridge(r.string('bridge'));
+        const packetId = this.packetId(r);
+        const entry = bridge.entries.find((e) => e?.packetId === packetId);
+        if (entry) entry.released = true;
+        break;
+      }
+      case RecordType.BridgeDone: {
+        const bridge = this.bridge(r.string('bridge'));
+        const packetId = r.u16('packetId');
+        const i = packetId === 0 ? oldestUnsent(bridge) : bridge.entries.findIndex((e) => e?.packetId === packetId);
+        if (i >= 0) bridge.entries[i] = null;
+        break;
+      }
+      case RecordType.BridgeForgotten: {
+        const bridge = this.bridge(r.string('bridge'));
+        for (const e of bridge.entries) {
+          if (!e) continue;
+          delete e.packetId;
+          delete e.released;
+        }
+        bridge.unsent = 0;
+        break;
+      }
       case RecordType.Checkpoint: {
         const { snapshot, problems } = decodeStore(r.rest());
         if (problems.length > 0) throw new StoreCorruptError(at, `a checkpoint that decodes (${problems[0]!.message})`);
         this.retained.clear();
         this.sessions.clear();
         this.wills.clear();
+        this.bridges.clear();
         this.load(snapshot);
         break;
       }
@@ -144,6 +200,8 @@ export class JournalReplay {
     }
     const snapshot: StoreSnapshot = { retained: [...this.retained.values()], sessions };
     if (this.wills.size > 0) snapshot.wills = [...this.wills.values()];
+    const bridges = [...this.bridges].map(([name, b]) => ({ name, queue: b.entries.filter((e) => e !== null) }));
+    if (bridges.some((b) => b.queue.length > 0)) snapshot.bridges = bridges.filter((b) => b.queue.length > 0);
     return snapshot;
   }
 
@@ -151,6 +209,13 @@ export class JournalReplay {
     for (const m of base.retained) this.retained.set(m.topic, m);
     for (const s of base.sessions) this.putSession(s);
     for (const w of base.wills ?? []) this.wills.set(w.clientId, w);
+    for (const b of base.bridges ?? []) this.bridges.set(b.name, { entries: [...b.queue], unsent: 0 });
+  }
+
+  private bridge(name: string): ReplayBridge {
+    let bridge = this.bridges.get(name);
+    if (bridge === undefined) this.bridges.set(name, (bridge = { entries: [], unsent: 0 }));
+    return bridge;
   }
 
   private putSession(s: StoredSession): void {

@@ -24,6 +24,7 @@ import type {
   StoredSubscription,
   StoredUserProperty,
   StoredWill,
+  StoredBridgeQueue,
 } from './StoreSnapshot';
 
 export const STORE_MAGIC = Buffer.from('mqttd\0', 'latin1');
@@ -103,6 +104,7 @@ export function encodeStore(snapshot: StoreSnapshot): EncodedStore {
   writeSection(w, section, entry, snapshot.retained, 'retained', writeMessage, refused);
   writeSection(w, section, entry, snapshot.sessions, 'sessions', writeSession, refused, withoutBadParts);
   writeSection(w, section, entry, snapshot.wills ?? [], 'wills', writeWill, refused);
+  writeSection(w, section, entry, snapshot.bridges ?? [], 'bridges', writeBridgeQueue, refused);
   const file = w.finish();
   file.writeUInt32BE(file.length - STORE_HEADER_SIZE, STORE_MAGIC.length + 1);
   file.writeUInt32BE(crc32(file, STORE_HEADER_SIZE), STORE_MAGIC.length + 5);
@@ -319,6 +321,14 @@ export function writeWill(w: ByteWriter, will: StoredWill, field: string): void 
   writeMessage(w, will.message, `${field}.message`);
 }
 
+function writeBridgeQueue(w: ByteWriter, b: StoredBridgeQueue, field: string): void {
+  if (b === null || typeof b !== 'object') invalid(field, 'a bridge queue');
+  w.string(text(b.name, `${field}.name`));
+  list(b.queue, `${field}.queue`);
+  w.varuint(b.queue.length);
+  b.queue.forEach((m, i) => writeQueuedMessage(w, m, `${field}.queue[${i}]`));
+}
+
 export function writeSession(w: ByteWriter, s: StoredSession, field: string): void {
   if (s === null || typeof s !== 'object') invalid(field, 'a session');
   w.u8(s.username !== undefined ? SESSION_HAS_USERNAME : 0);
@@ -375,6 +385,9 @@ export function decodeStore(file: Buffer): DecodedStore {
       const wills: StoredWill[] = [];
       readSection(r, 'wills', readWill, wills, problems);
       if (wills.length > 0) snapshot.wills = wills;
+      const bridges: StoredBridgeQueue[] = [];
+      readSection(r, 'bridges', readBridgeQueue, bridges, problems);
+      if (bridges.length > 0) snapshot.bridges = bridges;
     }
     if (r.remaining !== 0) r.fail(`end of store, found ${r.remaining} more bytes`);
   } catch (err) {
@@ -564,6 +577,14 @@ export function readWill(r: ByteReader, field: string): StoredWill {
   const will: StoredWill = { clientId, message: readMessage(r, `${field}.message`), publishAt };
   if (username !== undefined) will.username = username;
   return will;
+}
+
+function readBridgeQueue(r: ByteReader, field: string): StoredBridgeQueue {
+  const name = r.string(`${field}.name`);
+  const queue: StoredQueuedMessage[] = [];
+  const n = r.count(`${field}.queue count`);
+  for (let i = 0; i < n; i++) queue.push(readQueuedMessage(r, `${field}.queue[${i}]`));
+  return { name, queue };
 }
 
 export function readSession(r: ByteReader, field: string): StoredSession {

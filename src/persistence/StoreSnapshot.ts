@@ -68,11 +68,20 @@ export interface StoredWill {
   publishAt: number;
 }
 
+/** A bridge's messages for its remote broker, oldest first (topics are the remote's). */
+export interface StoredBridgeQueue {
+  /** The bridge's `connection` name. */
+  name: string;
+  queue: StoredQueuedMessage[];
+}
+
 export interface StoreSnapshot {
   retained: StoredMessage[];
   sessions: StoredSession[];
   /** Delayed wills; absent when there are none. */
   wills?: StoredWill[];
+  /** Bridge queues; absent when there are none. */
+  bridges?: StoredBridgeQueue[];
   /**
    * The first RAM journal generation the snapshot does not contain (see Journal.ts): journal
    * files below it are already in the snapshot. Absent: 0.

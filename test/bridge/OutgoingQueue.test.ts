@@ -4,7 +4,7 @@ import { Message } from '../../src/broker/Message';
 import { OutgoingQueue, OutgoingState, type OutgoingMessage } from '../../src/bridge/OutgoingQueue';
 
 function entry(n: number): OutgoingMessage {
-  return { topic: `t/${n}`, message: new Message(`t/${n}`, Buffer.from(String(n)), 1, false, undefined, undefined, undefined), qos: 1, retain: false, state: OutgoingState.Waiting };
+  return { topic: `t/${n}`, message: new Message(`t/${n}`, Buffer.from(String(n)), 1, false, undefined, undefined, undefined), qos: 1, retain: false, state: OutgoingState.Waiting, packetId: 0, released: false };
 }
 
 function drain(q: OutgoingQueue): string[] {
