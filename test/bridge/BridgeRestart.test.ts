@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MqttClient, type Message as RemoteMessage } from '../../src/client/MqttClient';
 import { hasCommand } from '../helpers/processes';
-import { publishOnce, record, startLocal, until, upstream, type LocalBroker, type Upstream } from './bridgeTestKit';
+import { persistentSubscriber, publishOnce, record, startLocal, until, upstream, type LocalBroker, type Upstream } from './bridgeTestKit';
 
 const COUNT = 200;
 const haveMosquitto = hasCommand('mosquitto');
@@ -39,38 +39,6 @@ after(async () => {
   await local?.stop();
   await up?.stop();
 });
-
-/** A subscriber with a kept session that reconnects whenever its broker comes back. */
-function persistentSubscriber(port: number, clientId: string, filter: string): { messages: RemoteMessage[]; ready: Promise<void>; stop(): void } {
-  const messages: RemoteMessage[] = [];
-  let stopped = false;
-  let current: MqttClient | undefined;
-  let markReady: () => void = () => undefined;
-  const ready = new Promise<void>((r) => (markReady = r));
-  void (async () => {
-    while (!stopped) {
-      const client = new MqttClient({ host: '127.0.0.1', port, protocolVersion: 4, clientId, clean: false, keepalive: 10 });
-      current = client;
-      client.on('message', (m: RemoteMessage) => messages.push(m));
-      const closed = new Promise<void>((r) => client.once('close', () => r()));
-      const connected = await client.connect();
-      if (connected.ok) {
-        const sub = await client.subscribe([{ topic: filter, qos: 1 }]);
-        if (sub.ok) markReady();
-        await closed;
-      } else client.destroy();
-      if (!stopped) await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    messages,
-    ready,
-    stop() {
-      stopped = true;
-      current?.destroy();
-    },
-  };
-}
 
 /** Publishes one QoS 1 message, reconnecting and sending again until the broker acknowledges it. */
 class AtLeastOncePublisher {

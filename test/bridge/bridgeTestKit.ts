@@ -152,3 +152,35 @@ export async function publishOnce(
   if (!result.ok) throw new Error(`publish failed: ${result.error.message}`);
   await client.disconnect();
 }
+
+/** A subscriber with a kept session that reconnects whenever its broker comes back. */
+export function persistentSubscriber(port: number, clientId: string, filter: string, qos: 0 | 1 | 2 = 1): { messages: RemoteMessage[]; ready: Promise<void>; stop(): void } {
+  const messages: RemoteMessage[] = [];
+  let stopped = false;
+  let current: MqttClient | undefined;
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((r) => (markReady = r));
+  void (async () => {
+    while (!stopped) {
+      const client = new MqttClient({ host: '127.0.0.1', port, protocolVersion: 4, clientId, clean: false, keepalive: 10 });
+      current = client;
+      client.on('message', (m: RemoteMessage) => messages.push(m));
+      const closed = new Promise<void>((r) => client.once('close', () => r()));
+      const connected = await client.connect();
+      if (connected.ok) {
+        const sub = await client.subscribe([{ topic: filter, qos }]);
+        if (sub.ok) markReady();
+        await closed;
+      } else client.destroy();
+      if (!stopped) await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    messages,
+    ready,
+    stop() {
+      stopped = true;
+      current?.destroy();
+    },
+  };
+}
