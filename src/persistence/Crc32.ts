@@ -1,7 +1,10 @@
 /**
- * CRC-32 (IEEE 802.3, the zlib/PNG polynomial), table-driven. Own code rather than zlib.crc32,
- * which only exists from Node 20.15 on: OpenWrt feeds may ship an older Node 20.
+ * CRC-32 (IEEE 802.3, the zlib/PNG polynomial). zlib.crc32 (native, from Node 20.15) when the
+ * Node has it, else table-driven JS: OpenWrt feeds may ship an older Node 20. Same values.
  */
+import * as zlib from 'node:zlib';
+
+const native = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
 
 const TABLE = buildTable();
 
@@ -17,6 +20,12 @@ function buildTable(): Uint32Array {
 
 /** CRC-32 of bytes[start, end). */
 export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  if (native !== undefined) return native(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end)) >>> 0;
+  return crc32Js(bytes, start, end);
+}
+
+/** The portable version (exported so a test can compare the two). */
+export function crc32Js(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let c = 0xffffffff;
   for (let i = start; i < end; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;

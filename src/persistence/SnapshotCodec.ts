@@ -212,48 +212,51 @@ function invalid(field: string, expected: string): never {
   throw new SnapshotInvalidError(field, expected);
 }
 
-function list(value: unknown, field: string): void {
-  if (!Array.isArray(value)) invalid(field, 'an array');
+// The checks take the field's name in two parts, joined only for an error: a save (and the
+// journal, once per message) must not build a string per field.
+
+function list(value: unknown, field: string, part = ''): void {
+  if (!Array.isArray(value)) invalid(field + part, 'an array');
 }
 
-function integer(value: unknown, min: number, max: number, field: string): number {
+function integer(value: unknown, min: number, max: number, field: string, part = ''): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    invalid(field, `an integer ${min}..${max}`);
+    invalid(field + part, `an integer ${min}..${max}`);
   }
   return value;
 }
 
-function qos(value: unknown, field: string): number {
-  return integer(value, 0, 2, field);
+function qos(value: unknown, field: string, part = ''): number {
+  return integer(value, 0, 2, field, part);
 }
 
-function boolean(value: unknown, field: string): boolean {
-  if (typeof value !== 'boolean') invalid(field, 'true or false');
+function boolean(value: unknown, field: string, part = ''): boolean {
+  if (typeof value !== 'boolean') invalid(field + part, 'true or false');
   return value;
 }
 
-function text(value: unknown, field: string): string {
-  if (typeof value !== 'string') invalid(field, 'a string');
+function text(value: unknown, field: string, part = ''): string {
+  if (typeof value !== 'string') invalid(field + part, 'a string');
   return value;
 }
 
-function binary(value: unknown, field: string): Buffer {
-  if (!Buffer.isBuffer(value)) invalid(field, 'a Buffer');
+function binary(value: unknown, field: string, part = ''): Buffer {
+  if (!Buffer.isBuffer(value)) invalid(field + part, 'a Buffer');
   return value;
 }
 
 export function writeMessage(w: ByteWriter, m: StoredMessage, field: string): void {
   if (m === null || typeof m !== 'object') invalid(field, 'a message');
-  let flags = qos(m.qos, `${field}.qos`);
-  if (boolean(m.retain, `${field}.retain`)) flags |= MSG_RETAIN;
+  let flags = qos(m.qos, field, '.qos');
+  if (boolean(m.retain, field, '.retain')) flags |= MSG_RETAIN;
   if (m.properties !== undefined) flags |= MSG_HAS_PROPERTIES;
   if (m.expiresAt !== undefined) flags |= MSG_HAS_EXPIRES_AT;
   w.u8(flags);
-  w.string(text(m.topic, `${field}.topic`));
-  w.bytes(binary(m.payload, `${field}.payload`));
+  w.string(text(m.topic, field, '.topic'));
+  w.bytes(binary(m.payload, field, '.payload'));
   if (m.properties !== undefined) writeProperties(w, m.properties, `${field}.properties`);
   if (m.expiresAt !== undefined) {
-    w.varuint(integer(m.expiresAt, 0, Number.MAX_SAFE_INTEGER, `${field}.expiresAt`));
+    w.varuint(integer(m.expiresAt, 0, Number.MAX_SAFE_INTEGER, field, '.expiresAt'));
   }
 }
 
@@ -261,18 +264,18 @@ function writeProperties(w: ByteWriter, p: StoredMessageProperties, field: strin
   let flags = 0;
   if (p.payloadFormatIndicator !== undefined) {
     flags |= PROP_HAS_PAYLOAD_FORMAT;
-    if (boolean(p.payloadFormatIndicator, `${field}.payloadFormatIndicator`)) flags |= PROP_PAYLOAD_FORMAT_UTF8;
+    if (boolean(p.payloadFormatIndicator, field, '.payloadFormatIndicator')) flags |= PROP_PAYLOAD_FORMAT_UTF8;
   }
   if (p.contentType !== undefined) flags |= PROP_CONTENT_TYPE;
   if (p.responseTopic !== undefined) flags |= PROP_RESPONSE_TOPIC;
   if (p.correlationData !== undefined) flags |= PROP_CORRELATION_DATA;
   if (p.userProperties !== undefined) flags |= PROP_USER_PROPERTIES;
   w.u8(flags);
-  if (p.contentType !== undefined) w.string(text(p.contentType, `${field}.contentType`));
-  if (p.responseTopic !== undefined) w.string(text(p.responseTopic, `${field}.responseTopic`));
-  if (p.correlationData !== undefined) w.bytes(binary(p.correlationData, `${field}.correlationData`));
+  if (p.contentType !== undefined) w.string(text(p.contentType, field, '.contentType'));
+  if (p.responseTopic !== undefined) w.string(text(p.responseTopic, field, '.responseTopic'));
+  if (p.correlationData !== undefined) w.bytes(binary(p.correlationData, field, '.correlationData'));
   if (p.userProperties !== undefined) {
-    list(p.userProperties, `${field}.userProperties`);
+    list(p.userProperties, field, '.userProperties');
     w.varuint(p.userProperties.length);
     p.userProperties.forEach((u, i) => {
       w.string(text(u.key, `${field}.userProperties[${i}].key`));
@@ -287,44 +290,44 @@ export function writeQueuedMessage(w: ByteWriter, m: StoredQueuedMessage, field:
   if (m.packetId !== undefined) flags |= QUEUED_HAS_PACKET_ID;
   if (m.released !== undefined) {
     flags |= QUEUED_HAS_RELEASED;
-    if (boolean(m.released, `${field}.released`)) flags |= QUEUED_RELEASED;
+    if (boolean(m.released, field, '.released')) flags |= QUEUED_RELEASED;
   }
   if (m.subscriptionIds !== undefined) flags |= QUEUED_HAS_SUBSCRIPTION_IDS;
   w.u8(flags);
-  if (m.packetId !== undefined) w.u16(integer(m.packetId, 1, 0xffff, `${field}.packetId`));
+  if (m.packetId !== undefined) w.u16(integer(m.packetId, 1, 0xffff, field, '.packetId'));
   if (m.subscriptionIds !== undefined) {
-    list(m.subscriptionIds, `${field}.subscriptionIds`);
+    list(m.subscriptionIds, field, '.subscriptionIds');
     w.varuint(m.subscriptionIds.length);
     m.subscriptionIds.forEach((id, i) => w.varuint(integer(id, 1, MAX_SUBSCRIPTION_ID, `${field}.subscriptionIds[${i}]`)));
   }
 }
 
 function writeSubscription(w: ByteWriter, s: StoredSubscription, field: string): void {
-  let flags = qos(s.qos, `${field}.qos`);
-  if (boolean(s.noLocal, `${field}.noLocal`)) flags |= SUB_NO_LOCAL;
-  if (boolean(s.retainAsPublished, `${field}.retainAsPublished`)) flags |= SUB_RETAIN_AS_PUBLISHED;
-  flags |= integer(s.retainHandling, 0, 2, `${field}.retainHandling`) << SUB_RETAIN_HANDLING_SHIFT;
+  let flags = qos(s.qos, field, '.qos');
+  if (boolean(s.noLocal, field, '.noLocal')) flags |= SUB_NO_LOCAL;
+  if (boolean(s.retainAsPublished, field, '.retainAsPublished')) flags |= SUB_RETAIN_AS_PUBLISHED;
+  flags |= integer(s.retainHandling, 0, 2, field, '.retainHandling') << SUB_RETAIN_HANDLING_SHIFT;
   if (s.subscriptionId !== undefined) flags |= SUB_HAS_ID;
   w.u8(flags);
-  w.string(text(s.filter, `${field}.filter`));
+  w.string(text(s.filter, field, '.filter'));
   if (s.subscriptionId !== undefined) {
-    w.varuint(integer(s.subscriptionId, 1, MAX_SUBSCRIPTION_ID, `${field}.subscriptionId`));
+    w.varuint(integer(s.subscriptionId, 1, MAX_SUBSCRIPTION_ID, field, '.subscriptionId'));
   }
 }
 
 export function writeWill(w: ByteWriter, will: StoredWill, field: string): void {
   if (will === null || typeof will !== 'object') invalid(field, 'a will');
   w.u8(will.username !== undefined ? WILL_HAS_USERNAME : 0);
-  w.string(text(will.clientId, `${field}.clientId`));
-  if (will.username !== undefined) w.string(text(will.username, `${field}.username`));
-  w.varuint(integer(will.publishAt, 0, Number.MAX_SAFE_INTEGER, `${field}.publishAt`));
+  w.string(text(will.clientId, field, '.clientId'));
+  if (will.username !== undefined) w.string(text(will.username, field, '.username'));
+  w.varuint(integer(will.publishAt, 0, Number.MAX_SAFE_INTEGER, field, '.publishAt'));
   writeMessage(w, will.message, `${field}.message`);
 }
 
 function writeBridgeQueue(w: ByteWriter, b: StoredBridgeQueue, field: string): void {
   if (b === null || typeof b !== 'object') invalid(field, 'a bridge queue');
-  w.string(text(b.name, `${field}.name`));
-  list(b.queue, `${field}.queue`);
+  w.string(text(b.name, field, '.name'));
+  list(b.queue, field, '.queue');
   w.varuint(b.queue.length);
   b.queue.forEach((m, i) => writeQueuedMessage(w, m, `${field}.queue[${i}]`));
 }
@@ -332,16 +335,16 @@ function writeBridgeQueue(w: ByteWriter, b: StoredBridgeQueue, field: string): v
 export function writeSession(w: ByteWriter, s: StoredSession, field: string): void {
   if (s === null || typeof s !== 'object') invalid(field, 'a session');
   w.u8(s.username !== undefined ? SESSION_HAS_USERNAME : 0);
-  w.string(text(s.clientId, `${field}.clientId`));
-  if (s.username !== undefined) w.string(text(s.username, `${field}.username`));
-  const version = integer(s.protocolVersion, 3, 5, `${field}.protocolVersion`);
+  w.string(text(s.clientId, field, '.clientId'));
+  if (s.username !== undefined) w.string(text(s.username, field, '.username'));
+  const version = integer(s.protocolVersion, 3, 5, field, '.protocolVersion');
   w.u8(version);
-  w.varuint(integer(s.expiryInterval, 0, MAX_U32, `${field}.expiryInterval`));
-  w.varuint(integer(s.disconnectedAt, 0, Number.MAX_SAFE_INTEGER, `${field}.disconnectedAt`));
-  list(s.subscriptions, `${field}.subscriptions`);
+  w.varuint(integer(s.expiryInterval, 0, MAX_U32, field, '.expiryInterval'));
+  w.varuint(integer(s.disconnectedAt, 0, Number.MAX_SAFE_INTEGER, field, '.disconnectedAt'));
+  list(s.subscriptions, field, '.subscriptions');
   w.varuint(s.subscriptions.length);
   s.subscriptions.forEach((sub, i) => writeSubscription(w, sub, `${field}.subscriptions[${i}]`));
-  list(s.queue, `${field}.queue`);
+  list(s.queue, field, '.queue');
   w.varuint(s.queue.length);
   s.queue.forEach((m, i) => writeQueuedMessage(w, m, `${field}.queue[${i}]`));
   list(s.incomingQos2Ids, `${field}.incomingQos2Ids`);
