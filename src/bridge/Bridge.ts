@@ -216,6 +216,8 @@ export class Bridge {
       incomingQos2: this.incomingQos2,
       // Ids of our messages still unfinished from an earlier connection are not reused.
       idInUse: (id) => this.queue.withPacketId(id) !== undefined,
+      // A message from the remote is journaled before it is acknowledged.
+      beforeAck: () => this.broker.commitChanges(),
       // v3 has no No Local: the bridge bit asks mosquitto (and mqttd) for it instead.
       bridgeMode: config.tryPrivate && !v5,
     };

@@ -57,6 +57,11 @@ export interface ConnectOptions extends TransportOptions {
    * id): the client never gives them to a new SUBSCRIBE or PUBLISH [MQTT-2.2.1-3].
    */
   idInUse?: (id: number) => boolean;
+  /**
+   * Called after a received message was handed over ('message') and before the PUBACK or
+   * PUBCOMP that acknowledges it is written: a broker makes it durable there (the bridge).
+   */
+  beforeAck?: () => void;
 }
 
 /** An application message received from the broker. */
@@ -360,8 +365,18 @@ export class MqttClient extends EventEmitter {
         const id = packet.messageId ?? 0;
         const message = this.incomingQos2.get(id);
         this.incomingQos2.delete(id);
-        this.send({ cmd: 'pubcomp', messageId: id });
-        if (message) this.emit('message', message);
+        const beforeAck = this.options.beforeAck;
+        if (beforeAck === undefined) {
+          this.send({ cmd: 'pubcomp', messageId: id });
+          if (message) this.emit('message', message);
+          return;
+        }
+        try {
+          if (message) this.emit('message', message);
+        } finally {
+          beforeAck();
+          this.send({ cmd: 'pubcomp', messageId: id });
+        }
         return;
       }
       case 'suback': {
@@ -426,8 +441,17 @@ export class MqttClient extends EventEmitter {
       this.send({ cmd: 'pubrec', messageId: message.messageId });
       return;
     }
-    if (packet.qos === 1) this.send({ cmd: 'puback', messageId: message.messageId });
-    this.emit('message', message);
+    const beforeAck = this.options.beforeAck;
+    // As libmosquitto: PUBACK, then the message; with beforeAck the message first, then PUBACK.
+    if (packet.qos === 1 && beforeAck === undefined) this.send({ cmd: 'puback', messageId: message.messageId });
+    try {
+      this.emit('message', message);
+    } finally {
+      if (packet.qos === 1 && beforeAck !== undefined) {
+        beforeAck();
+        this.send({ cmd: 'puback', messageId: message.messageId });
+      }
+    }
   }
 
   private onPublishDone(messageId: number, reasonCode: number, reasonString: string | undefined): void {
