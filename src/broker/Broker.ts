@@ -493,7 +493,9 @@ export class Broker {
     const stats = this.stats;
     if (message.retain && this.limits.retainAvailable) {
       this.retained.set(message);
-      if (this.changeLog !== undefined && message.topic.charCodeAt(0) !== 0x24) this.changeLog.retained(message);
+      // $SYS is rebuilt at start and never saved (see snapshot()): not journaled either.
+      const topic = message.topic;
+      if (this.changeLog !== undefined && (topic.charCodeAt(0) !== 0x24 || !topic.startsWith('$SYS/'))) this.changeLog.retained(message);
     }
     const hooks = this.hooks;
     let hookFailed = false;
