@@ -32,10 +32,12 @@ describe('a bad entry never stops saving', () => {
       await store.load();
       const result = await store.save(broker.snapshot());
       assert.equal(result.status, 'written');
-      assert.deepEqual(result.status === 'written' && result.refused?.map((e) => e.field), ['retained[1].qos']);
+      const refused = result.status === 'written' ? (result.refused ?? []) : [];
+      assert.equal(refused.length, 1);
+      assert.match(refused[0]!.field, /^retained\[\d\]\.qos$/);
       const loaded = await new FileStore(join(dir, 'mqttd.db')).load();
       assert.equal(loaded.problem, undefined);
-      assert.deepEqual(loaded.snapshot.retained.map((m) => `${m.topic}=${m.payload.toString()}`), ['good/a=kept', 'good/b=kept too']);
+      assert.deepEqual(loaded.snapshot.retained.map((m) => `${m.topic}=${m.payload.toString()}`).sort(), ['good/a=kept', 'good/b=kept too']);
     } finally {
       broker.close();
     }
