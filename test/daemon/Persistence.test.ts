@@ -11,8 +11,8 @@ import { connectClient, eventually, startMqttd, type MqttdProcess } from '../hel
 import { decodeSnapshot } from '../../src/persistence/SnapshotCodec';
 import { waitForOutput } from '../helpers/processes';
 
-function persistent(dir: string, extra: string[] = []): string[] {
-  return ['allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, `persistence_journal ${dir}/journal/`, ...extra];
+function persistent(dir: string, extra: string[] = [], journal = `${dir}/journal/`): string[] {
+  return ['allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, `persistence_journal ${journal}`, ...extra];
 }
 
 const count = (p: MqttdProcess, pattern: RegExp): number => (p.process.output().match(new RegExp(pattern, 'g')) ?? []).length;
@@ -65,7 +65,7 @@ test('retained messages and persistent sessions (subscriptions, queued QoS 1/2) 
 
 test('without a journal: SIGUSR1 saves at once; kill -9 afterwards loses nothing that was saved', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mqttd-usr1-'));
-  const conf = persistent(dir, ['autosave_interval 3600', 'persistence_journal none']);
+  const conf = persistent(dir, ['autosave_interval 3600'], 'none');
   let d = await startMqttd(conf, { dir });
   const port = d.port;
   const url = `mqtt://127.0.0.1:${port}`;
