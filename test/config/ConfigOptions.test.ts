@@ -56,6 +56,7 @@ const samples: Record<string, Sample> = {
   },
   persistence_location: { line: 'persistence_location /overlay/mqttd/', check: (c) => assert.equal(c.persistenceLocation, '/overlay/mqttd/') },
   persistence_file: { line: 'persistence_file store.db', check: (c) => assert.equal(c.persistenceFile, 'store.db') },
+  persistence_journal: { line: 'persistence_journal /tmp/j/', check: (c) => assert.equal(c.persistenceJournal, '/tmp/j/') },
   autosave_interval: {
     line: 'autosave_interval 600',
     check: (c) => assert.equal(c.autosaveInterval, 600),
@@ -312,6 +313,13 @@ function context(name: string, scope: string): string[] {
   }
   return [];
 }
+
+describe('persistence_journal', () => {
+  it('defaults to /var/run/mqttd/ (tmpfs on OpenWrt); `none` turns the journal off', () => {
+    assert.equal(parse('persistence true\n').persistenceJournal, '/var/run/mqttd/');
+    assert.equal(parse('persistence_journal none\n').persistenceJournal, '');
+  });
+});
 
 describe('every config option', () => {
   it('has a sample in this test', () => {
