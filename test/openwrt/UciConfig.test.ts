@@ -478,3 +478,11 @@ test('a disabled bridge section is still checked but not started; an empty list 
     ["4: bridge 'b': 'address' is required", "7: topic: expected a whole number 0, 1 or 2 (QoS), got '5'"],
   );
 });
+
+test('persistence_journal: the RAM journal directory, /var/run/mqttd/ when unset, `none` for no journal', () => {
+  const listener = "config listener 'l'\n\toption port '1883'\n\toption interface 'lan'\n";
+  const base = listener + "config mqttd 'general'\n\toption persistence '1'\n";
+  assert.equal(loadUciConfig(write(base), lan).persistenceJournal, '/var/run/mqttd/');
+  assert.equal(loadUciConfig(write(base + "\toption persistence_journal '/tmp/mqttd-journal/'\n"), lan).persistenceJournal, '/tmp/mqttd-journal/');
+  assert.equal(loadUciConfig(write(base + "\toption persistence_journal 'none'\n"), lan).persistenceJournal, '');
+});
