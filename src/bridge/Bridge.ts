@@ -17,7 +17,7 @@ import { fromPacketProperties } from '../protocol/messageProperties';
 import { Backoff } from './Backoff';
 import { BridgeSysTopics } from './BridgeSysTopics';
 import { fromStored, toStored } from '../broker/storedForms';
-import type { StoredQueuedMessage } from '../persistence/StoreSnapshot';
+import type { StoredMessage, StoredQueuedMessage } from '../persistence/StoreSnapshot';
 import { OutgoingQueue, OutgoingState, type OutgoingMessage, type OutgoingQueueLog } from './OutgoingQueue';
 import { TopicMap, type TopicRoute } from './TopicMap';
 
@@ -45,12 +45,23 @@ interface Attempt {
   closed: boolean;
 }
 
+/** What persistence hears of the QoS 2 messages from the remote held until their PUBREL. */
+export interface IncomingQos2Log {
+  held(packetId: number, message: StoredMessage): void;
+  heldDone(packetId: number): void;
+}
+
+/** The journal's view of one bridge: its outgoing queue and its held incoming QoS 2 messages. */
+export type BridgeLog = OutgoingQueueLog & IncomingQos2Log;
+
 export interface BridgeOptions {
   /** Seconds between `$SYS` counter updates; 0: only when the state changes. */
   sysInterval?: number;
   /** With persistence: the queue as saved, and the journal's log of its changes. */
   restoredQueue?: StoredQueuedMessage[];
-  queueLog?: OutgoingQueueLog;
+  /** QoS 2 messages from the remote that were held (PUBREC sent) when mqttd stopped. */
+  restoredIncoming?: StoredQueuedMessage[];
+  queueLog?: BridgeLog;
 }
 
 /**
@@ -80,6 +91,9 @@ export class Bridge {
   /** Kept across connections: a PUBREL resent after a reconnect must still deliver. */
   private readonly incomingQos2 = new Map<number, RemoteMessage>();
   private readonly unsubscribe: (() => void)[] = [];
+  private readonly incomingLog: IncomingQos2Log | undefined;
+  /** Changes to the held incoming QoS 2 messages, for the autosave's "anything changed?". */
+  heldVersion = 0;
   private attempt: Attempt | undefined;
   private addressIndex = 0;
   private failuresThisRound = 0;
@@ -114,6 +128,20 @@ export class Bridge {
       this.queue.restore(entry);
     }
     this.queue.log = options.queueLog;
+    this.incomingLog = options.queueLog;
+    for (const q of options.restoredIncoming ?? []) {
+      if (q.packetId === undefined) continue;
+      const message = fromStored(q);
+      this.incomingQos2.set(q.packetId, {
+        topic: q.topic,
+        payload: q.payload,
+        qos: 2,
+        retain: q.retain,
+        dup: false,
+        messageId: q.packetId,
+        properties: toPublishProperties(message) ?? {},
+      });
+    }
     const restart = config.restartTimeout;
     this.backoff = new Backoff(restart.base, restart.cap);
     this.remoteClientId = config.remoteClientId ?? config.name;
@@ -183,6 +211,20 @@ export class Bridge {
     return stored;
   }
 
+  /** Held incoming QoS 2 messages as persistence stores them (remote topics, packet ids). */
+  storedIncoming(): StoredQueuedMessage[] {
+    return [...this.incomingQos2.values()].map((m) => ({ ...this.storedRemote(m), packetId: m.messageId }));
+  }
+
+  private storedRemote(m: RemoteMessage): StoredMessage {
+    const expiry = m.properties.messageExpiryInterval;
+    const stored: StoredMessage = { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain };
+    const properties = fromPacketProperties(m.properties);
+    if (properties !== undefined) stored.properties = properties;
+    if (expiry !== undefined) stored.expiresAt = Date.now() + expiry * 1000;
+    return stored;
+  }
+
   status(): BridgeStatus & { dropped: number; address: string } {
     return {
       name: this.name,
@@ -242,6 +284,12 @@ export class Bridge {
     this.setState('connecting');
     this.log.notice(`Connecting bridge ${escape(this.name)} (${address.host}:${address.port})`);
     client.on('message', (m: RemoteMessage) => this.onRemoteMessage(m));
+    // A QoS 2 message from the remote is journaled before our PUBREC, so a crash before its
+    // PUBREL does not lose it.
+    client.on('held', (m: RemoteMessage) => {
+      this.heldVersion++;
+      this.incomingLog?.held(m.messageId, this.storedRemote(m));
+    });
     client.on('pubrec', (id: number) => {
       const entry = this.queue.withPacketId(id);
       if (entry) this.queue.markReleased(entry);
@@ -285,6 +333,7 @@ export class Bridge {
     this.backoff.reset();
     // Packet ids of a session the remote no longer has mean nothing, in either direction.
     if (!sessionPresent) {
+      for (const id of this.incomingQos2.keys()) this.incomingLog?.heldDone(id);
       this.incomingQos2.clear();
       this.queue.forgetPacketIds();
     }
@@ -504,6 +553,10 @@ export class Bridge {
   // ---- Remote → local --------------------------------------------------------------
 
   private onRemoteMessage(m: RemoteMessage): void {
+    if (m.qos === 2) {
+      this.heldVersion++;
+      this.incomingLog?.heldDone(m.messageId);
+    }
     if (this.stopped) return;
     const mapped = this.topics.localTopicOf(m.topic);
     if (!mapped || !isValidTopicName(mapped.topic)) {

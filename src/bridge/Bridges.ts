@@ -1,7 +1,7 @@
 import type { Broker } from '../broker/Broker';
 import type { BrokerConfig } from '../config/BrokerConfig';
 import type { DaemonExtension, ExtensionPersistence } from '../daemon/Daemon';
-import type { StoreSnapshot } from '../persistence/StoreSnapshot';
+import type { StoreSnapshot, StoredBridgeQueue } from '../persistence/StoreSnapshot';
 import type { BridgeStatus } from '../daemon/StatusFile';
 import { escape, type Logger } from '../log/Logger';
 import { Bridge } from './Bridge';
@@ -11,14 +11,20 @@ export class Bridges implements DaemonExtension {
   readonly bridges: Bridge[];
 
   constructor(config: BrokerConfig, broker: Broker, log: Logger, persistence?: ExtensionPersistence) {
-    const restored = new Map((persistence?.restored.bridges ?? []).map((b) => [b.name, b.queue]));
+    const restored = new Map((persistence?.restored.bridges ?? []).map((b) => [b.name, b]));
     this.bridges = config.bridges.map((b) => {
-      const options = { sysInterval: config.sysInterval, restoredQueue: restored.get(b.name), queueLog: persistence?.journal?.bridgeLog(b.name) };
+      const saved = restored.get(b.name);
+      const options = {
+        sysInterval: config.sysInterval,
+        restoredQueue: saved?.queue,
+        restoredIncoming: saved?.incoming,
+        queueLog: persistence?.journal?.bridgeLog(b.name),
+      };
       restored.delete(b.name);
       return new Bridge(b, broker, log, options);
     });
-    for (const [name, queue] of restored) {
-      log.notice(`Bridge ${escape(name)} is no longer configured: its ${queue.length} queued messages are dropped.`);
+    for (const [name, saved] of restored) {
+      log.notice(`Bridge ${escape(name)} is no longer configured: its ${saved.queue.length} queued messages are dropped.`);
     }
     for (const bridge of this.bridges) {
       try {
@@ -32,12 +38,18 @@ export class Bridges implements DaemonExtension {
 
   /** Changes to the bridges' queues, for the autosave's "anything changed?". */
   changes(): number {
-    return this.bridges.reduce((sum, b) => sum + b.queue.version, 0);
+    return this.bridges.reduce((sum, b) => sum + b.queue.version + b.heldVersion, 0);
   }
 
   /** Persistence: every bridge's queue goes into the store with the broker's state. */
   saveInto(snapshot: StoreSnapshot): void {
-    const bridges = this.bridges.map((b) => ({ name: b.name, queue: b.storedQueue() })).filter((b) => b.queue.length > 0);
+    const bridges: StoredBridgeQueue[] = [];
+    for (const b of this.bridges) {
+      const saved: StoredBridgeQueue = { name: b.name, queue: b.storedQueue() };
+      const incoming = b.storedIncoming();
+      if (incoming.length > 0) saved.incoming = incoming;
+      if (saved.queue.length > 0 || incoming.length > 0) bridges.push(saved);
+    }
     if (bridges.length > 0) snapshot.bridges = bridges;
   }
 

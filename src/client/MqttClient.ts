@@ -116,6 +116,7 @@ interface OutgoingPublish {
  * to a Result; nothing throws after construction. Events:
  *  - 'message' (Message)
  *  - 'pubrec' (messageId): a QoS 2 message of ours reached the broker; PUBREL has been sent
+ *  - 'held' (Message): a QoS 2 message is held until its PUBREL; PUBREC follows
  *  - 'packet' (direction, Packet): every packet in and out, for -d style logging
  *  - 'close' (ClientError | undefined): undefined after a clean disconnect()
  */
@@ -438,6 +439,8 @@ export class MqttClient extends EventEmitter {
     };
     if (packet.qos === 2) {
       this.incomingQos2.set(message.messageId, message);
+      this.emit('held', message);
+      this.options.beforeAck?.();
       this.send({ cmd: 'pubrec', messageId: message.messageId });
       return;
     }

@@ -16,7 +16,8 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { OutgoingMessage, OutgoingQueueLog } from '../bridge/OutgoingQueue';
+import type { BridgeLog } from '../bridge/Bridge';
+import type { OutgoingMessage } from '../bridge/OutgoingQueue';
 import type { ChangeLog } from '../broker/ChangeLog';
 import type { Message } from '../broker/Message';
 import type { Delivery, Session } from '../broker/Session';
@@ -288,7 +289,7 @@ export class Journal implements ChangeLog {
   }
 
   /** The log of one bridge's outgoing queue. */
-  bridgeLog(name: string): OutgoingQueueLog {
+  bridgeLog(name: string): BridgeLog {
     const packetIdRecord = (type: RecordType, packetId: number): void => {
       this.record(type, (w) => {
         w.string(name);
@@ -309,6 +310,14 @@ export class Journal implements ChangeLog {
       released: (entry) => packetIdRecord(RecordType.BridgeReleased, entry.packetId),
       done: (entry) => packetIdRecord(RecordType.BridgeDone, entry.packetId),
       forgotten: () => this.record(RecordType.BridgeForgotten, (w) => w.string(name)),
+      held: (packetId, message) => {
+        this.record(RecordType.BridgeHeld, (w) => {
+          w.string(name);
+          w.u16(packetId);
+          writeMessage(w, message, 'message');
+        });
+      },
+      heldDone: (packetId) => packetIdRecord(RecordType.BridgeHeldDone, packetId),
     };
   }
 

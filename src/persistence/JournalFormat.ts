@@ -58,6 +58,10 @@ export const enum RecordType {
   BridgeDone = 19,
   /** string bridge: every entry lost its packet id (the remote's session is new). */
   BridgeForgotten = 20,
+  /** string bridge, u16 packetId, message: a QoS 2 message from the remote, held until its PUBREL. */
+  BridgeHeld = 21,
+  /** string bridge, u16 packetId: that message was delivered (or its session is gone). */
+  BridgeHeldDone = 22,
 }
 
 /**

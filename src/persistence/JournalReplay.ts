@@ -7,11 +7,12 @@ import type { ByteReader } from './ByteReader';
 import { DELIVERY_HAS_SUBSCRIPTION_ID, DELIVERY_KNOWN, DELIVERY_RETAIN, RecordType } from './JournalFormat';
 import { decodeStore, readMessage, readSession, readWill } from './SnapshotCodec';
 import { StoreCorruptError } from './StoreCorruptError';
-import type { StoreSnapshot, StoredMessage, StoredQueuedMessage, StoredSession, StoredWill } from './StoreSnapshot';
+import type { StoreSnapshot, StoredBridgeQueue, StoredMessage, StoredQueuedMessage, StoredSession, StoredWill } from './StoreSnapshot';
 
 /** A bridge queue being replayed; removed entries are null until the end. */
 interface ReplayBridge {
   entries: (StoredQueuedMessage | null)[];
+  held: Map<number, StoredQueuedMessage>;
   /** No entry before this index is without a packet id. */
   unsent: number;
 }
@@ -175,6 +176,17 @@ export class JournalReplay {
         bridge.unsent = 0;
         break;
       }
+      case RecordType.BridgeHeld: {
+        const bridge = this.bridge(r.string('bridge'));
+        const packetId = this.packetId(r);
+        bridge.held.set(packetId, { ...readMessage(r, 'message'), packetId });
+        break;
+      }
+      case RecordType.BridgeHeldDone: {
+        const bridge = this.bridge(r.string('bridge'));
+        bridge.held.delete(this.packetId(r));
+        break;
+      }
       case RecordType.Checkpoint: {
         const { snapshot, problems } = decodeStore(r.rest());
         if (problems.length > 0) throw new StoreCorruptError(at, `a checkpoint that decodes (${problems[0]!.message})`);
@@ -200,8 +212,13 @@ export class JournalReplay {
     }
     const snapshot: StoreSnapshot = { retained: [...this.retained.values()], sessions };
     if (this.wills.size > 0) snapshot.wills = [...this.wills.values()];
-    const bridges = [...this.bridges].map(([name, b]) => ({ name, queue: b.entries.filter((e) => e !== null) }));
-    if (bridges.some((b) => b.queue.length > 0)) snapshot.bridges = bridges.filter((b) => b.queue.length > 0);
+    const bridges: StoredBridgeQueue[] = [];
+    for (const [name, b] of this.bridges) {
+      const bridge: StoredBridgeQueue = { name, queue: b.entries.filter((e) => e !== null) };
+      if (b.held.size > 0) bridge.incoming = [...b.held.values()];
+      if (bridge.queue.length > 0 || bridge.incoming !== undefined) bridges.push(bridge);
+    }
+    if (bridges.length > 0) snapshot.bridges = bridges;
     return snapshot;
   }
 
@@ -209,12 +226,14 @@ export class JournalReplay {
     for (const m of base.retained) this.retained.set(m.topic, m);
     for (const s of base.sessions) this.putSession(s);
     for (const w of base.wills ?? []) this.wills.set(w.clientId, w);
-    for (const b of base.bridges ?? []) this.bridges.set(b.name, { entries: [...b.queue], unsent: 0 });
+    for (const b of base.bridges ?? []) {
+      this.bridges.set(b.name, { entries: [...b.queue], unsent: 0, held: new Map((b.incoming ?? []).map((m) => [m.packetId ?? 0, m])) });
+    }
   }
 
   private bridge(name: string): ReplayBridge {
     let bridge = this.bridges.get(name);
-    if (bridge === undefined) this.bridges.set(name, (bridge = { entries: [], unsent: 0 }));
+    if (bridge === undefined) this.bridges.set(name, (bridge = { entries: [], unsent: 0, held: new Map() }));
     return bridge;
   }
 

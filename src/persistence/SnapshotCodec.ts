@@ -330,6 +330,10 @@ function writeBridgeQueue(w: ByteWriter, b: StoredBridgeQueue, field: string): v
   list(b.queue, field, '.queue');
   w.varuint(b.queue.length);
   b.queue.forEach((m, i) => writeQueuedMessage(w, m, `${field}.queue[${i}]`));
+  const incoming = b.incoming ?? [];
+  list(incoming, field, '.incoming');
+  w.varuint(incoming.length);
+  incoming.forEach((m, i) => writeQueuedMessage(w, m, `${field}.incoming[${i}]`));
 }
 
 export function writeSession(w: ByteWriter, s: StoredSession, field: string): void {
@@ -587,7 +591,10 @@ function readBridgeQueue(r: ByteReader, field: string): StoredBridgeQueue {
   const queue: StoredQueuedMessage[] = [];
   const n = r.count(`${field}.queue count`);
   for (let i = 0; i < n; i++) queue.push(readQueuedMessage(r, `${field}.queue[${i}]`));
-  return { name, queue };
+  const incoming: StoredQueuedMessage[] = [];
+  const m = r.count(`${field}.incoming count`);
+  for (let i = 0; i < m; i++) incoming.push(readQueuedMessage(r, `${field}.incoming[${i}]`));
+  return incoming.length > 0 ? { name, queue, incoming } : { name, queue };
 }
 
 export function readSession(r: ByteReader, field: string): StoredSession {

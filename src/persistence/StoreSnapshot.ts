@@ -73,6 +73,8 @@ export interface StoredBridgeQueue {
   /** The bridge's `connection` name. */
   name: string;
   queue: StoredQueuedMessage[];
+  /** QoS 2 messages from the remote held between our PUBREC and its PUBREL (packetId set). */
+  incoming?: StoredQueuedMessage[];
 }
 
 export interface StoreSnapshot {

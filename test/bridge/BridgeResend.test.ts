@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as mqttPacket from 'mqtt-packet';
 import { MqttClient } from '../../src/client/MqttClient';
-import { startMqttd, type MqttdProcess } from '../helpers/broker';
+import { connectClient, startMqttd, type MqttdProcess } from '../helpers/broker';
 import { hasCommand, waitForOutput } from '../helpers/processes';
 import { persistentSubscriber, until, upstream } from './bridgeTestKit';
 
@@ -126,6 +126,53 @@ for (const restart of [undefined, 'SIGTERM', 'SIGKILL'] as const) {
     }
   });
 }
+
+test('a QoS 2 message from the remote held between our PUBREC and its PUBREL survives kill -9 and is delivered once, at the PUBREL', async () => {
+  const remote = await scriptedRemote((n) => n > 0);
+  const dir = mkdtempSync(join(tmpdir(), 'mqttd-held-'));
+  const lines = [
+    'allow_anonymous true',
+    'persistence true',
+    `persistence_location ${dir}/`,
+    `persistence_journal ${dir}/journal/`,
+    'connection remote',
+    `address 127.0.0.1:${remote.port}`,
+    'cleansession false',
+    'notifications false',
+    'restart_timeout 1',
+    'topic in/# in 2',
+  ];
+  let d: MqttdProcess = await startMqttd(lines, { dir });
+  try {
+    await until(() => remote.connections[0]?.packets.some((p) => p.cmd === 'subscribe') === true, 'the bridge to subscribe');
+    const first = remote.connections[0]!;
+    const subscribe = first.packets.find((p) => p.cmd === 'subscribe') as mqttPacket.ISubscribePacket;
+    first.send({ cmd: 'suback', messageId: subscribe.messageId!, granted: [2] });
+    first.send({ cmd: 'publish', topic: 'in/held', payload: Buffer.from('once'), qos: 2, retain: true, dup: false, messageId: 77 });
+    await until(() => first.packets.some((p) => p.cmd === 'pubrec'), 'the PUBREC');
+    // Not delivered yet (it is, at the PUBREL), and now mqttd dies.
+    d.process.child.kill('SIGKILL');
+    await d.process.exited;
+    first.socket.destroy();
+    d = await startMqttd(lines, { dir, port: d.port });
+    await until(() => remote.connections.length === 2 && remote.connections[1]!.packets.some((p) => p.cmd === 'subscribe'), 'the bridge to come back');
+    const second = remote.connections[1]!;
+    const again = second.packets.find((p) => p.cmd === 'subscribe') as mqttPacket.ISubscribePacket;
+    second.send({ cmd: 'suback', messageId: again.messageId!, granted: [2] });
+    second.send({ cmd: 'pubrel', messageId: 77 });
+    await until(() => second.packets.some((p) => p.cmd === 'pubcomp'), 'the PUBCOMP');
+    const reader = await connectClient(`mqtt://127.0.0.1:${d.port}`);
+    await reader.client.subscribeAsync('in/#', { qos: 2 });
+    const got = await reader.next();
+    assert.equal(`${got.topic}=${got.payload}`, 'in/held=once');
+    assert.equal(await reader.nothingWithin(300), true, 'delivered once');
+    await reader.end();
+  } finally {
+    await d.stop();
+    for (const c of remote.connections) c.socket.destroy();
+    remote.server.close();
+  }
+});
 
 const haveMosquitto = hasCommand('mosquitto');
 
