@@ -503,20 +503,33 @@ export class Bridge {
   private pump(): void {
     const attempt = this.attempt;
     if (!attempt?.established || attempt.closed) return;
+    const { client } = attempt;
     const now = Date.now();
-    while (this.inflight < this.window) {
+    const batch: OutgoingMessage[] = [];
+    const resends: boolean[] = [];
+    for (let room = this.window - this.inflight; room > 0; room--) {
       const entry = this.queue.takeWaiting();
-      if (!entry) return;
+      if (!entry) break;
       // A QoS 2 message the remote has (PUBREC) is finished with PUBREL, expired or not.
       if (!entry.released && entry.message.isExpired(now)) {
         this.queue.finish(entry);
+        room++;
         continue;
       }
-      this.send(attempt.client, entry);
+      // Unfinished on an earlier connection to this session: the same packet id again.
+      const resend = entry.packetId !== 0;
+      if (!resend) this.queue.assignPacketId(entry, (id) => !client.isIdTaken(id));
+      batch.push(entry);
+      resends.push(resend);
     }
+    if (batch.length === 0) return;
+    // The packet ids are journaled before the PUBLISHes carrying them leave: a resend after a
+    // crash must use the same ones, or the remote would take it for a new message.
+    this.broker.commitChanges();
+    for (let i = 0; i < batch.length; i++) this.send(client, batch[i]!, resends[i]!);
   }
 
-  private send(client: MqttClient, entry: OutgoingMessage): void {
+  private send(client: MqttClient, entry: OutgoingMessage, resend = false): void {
     const generation = this.generation;
     const { message } = entry;
     const properties = this.config.protocolVersion === 5 ? toPublishProperties(message) : undefined;
@@ -525,10 +538,8 @@ export class Bridge {
       sent = client.publish(entry.topic, message.payload, { qos: 0, retain: entry.retain, properties });
     } else {
       this.inflight++;
-      // Unfinished on an earlier connection to this session: the same packet id again, with
-      // DUP, and a QoS 2 message the remote PUBREC'ed only gets its PUBREL [MQTT-4.4.0-1].
-      const resend = entry.packetId !== 0;
-      if (!resend) this.queue.assignPacketId(entry, (id) => !client.isIdTaken(id));
+      // A resend keeps its packet id and sets DUP, and a QoS 2 message the remote PUBREC'ed
+      // only gets its PUBREL [MQTT-4.4.0-1].
       sent = entry.released
         ? client.release(entry.packetId)
         : client.publish(entry.topic, message.payload, { qos: entry.qos, retain: entry.retain, properties, messageId: entry.packetId, dup: resend });

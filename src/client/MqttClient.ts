@@ -115,7 +115,7 @@ interface OutgoingPublish {
  * A small MQTT client on mqtt-packet: one connection, no reconnect. Every operation resolves
  * to a Result; nothing throws after construction. Events:
  *  - 'message' (Message)
- *  - 'pubrec' (messageId): a QoS 2 message of ours reached the broker; PUBREL has been sent
+ *  - 'pubrec' (messageId): a QoS 2 message of ours reached the broker; PUBREL is sent (after beforeAck, when given)
  *  - 'held' (Message): a QoS 2 message is held until its PUBREL; PUBREC follows
  *  - 'packet' (direction, Packet): every packet in and out, for -d style logging
  *  - 'close' (ClientError | undefined): undefined after a clean disconnect()
@@ -358,8 +358,19 @@ export class MqttClient extends EventEmitter {
       case 'pubrec': {
         const id = packet.messageId ?? 0;
         if ((packet.reasonCode ?? 0) >= 0x80) return this.onPublishDone(id, packet.reasonCode ?? 0, packet.properties?.reasonString);
-        this.send({ cmd: 'pubrel', messageId: id });
-        if (this.outgoing.has(id)) this.emit('pubrec', id);
+        const beforeAck = this.options.beforeAck;
+        if (beforeAck === undefined) {
+          this.send({ cmd: 'pubrel', messageId: id });
+          if (this.outgoing.has(id)) this.emit('pubrec', id);
+          return;
+        }
+        // The caller records the PUBREC durably before the PUBREL tells the broker to let go.
+        try {
+          if (this.outgoing.has(id)) this.emit('pubrec', id);
+        } finally {
+          beforeAck();
+          this.send({ cmd: 'pubrel', messageId: id });
+        }
         return;
       }
       case 'pubrel': {
