@@ -736,7 +736,7 @@ export class Broker {
   }
 
   private restoreSnapshot(snapshot: StoreSnapshot): void {
-    for (const r of snapshot.retained) this.retained.set(fromStored(r));
+    for (const r of snapshot.retained) this.retained.set(fromStored(r), 0);
     for (const s of snapshot.sessions) {
       const session = new Session(s.clientId, s.protocolVersion, this.limits, this.memory);
       session.username = s.username;

@@ -7,6 +7,8 @@ interface RetainedNode {
   message: Message | undefined;
   /** The store's change counter when `message` was set: a cursor skips what is newer than itself. */
   setAt: number;
+  /** Wall-clock ms when `message` was set (what the explorer shows); 0: unknown (restored at start). */
+  changedAt: number;
 }
 
 /**
@@ -16,7 +18,7 @@ interface RetainedNode {
  * SUBSCRIBE costs what it matches, not what is stored.
  */
 export class RetainedStore {
-  private readonly root: RetainedNode = { children: undefined, message: undefined, setAt: 0 };
+  private readonly root: RetainedNode = { children: undefined, message: undefined, setAt: 0, changedAt: 0 };
   private count = 0;
   /** Every set or clear, $SYS included: what a cursor compares against. */
   private changeCounter = 0;
@@ -29,8 +31,11 @@ export class RetainedStore {
     return this.count;
   }
 
-  /** Stores or (empty payload) clears the retained message of its topic. */
-  set(message: Message): void {
+  /**
+   * Stores or (empty payload) clears the retained message of its topic. `changedAt` is when
+   * (wall-clock ms); 0 for a message restored from the store, whose time is not kept.
+   */
+  set(message: Message, changedAt = Date.now()): void {
     if (message.payload.length === 0) {
       this.delete(message.topic);
       return;
@@ -39,7 +44,7 @@ export class RetainedStore {
     for (const level of message.topic.split('/')) {
       let child = node.children?.get(level);
       if (child === undefined) {
-        child = { children: undefined, message: undefined, setAt: 0 };
+        child = { children: undefined, message: undefined, setAt: 0, changedAt: 0 };
         (node.children ??= new Map()).set(level, child);
       }
       node = child;
@@ -49,11 +54,18 @@ export class RetainedStore {
     node.message = message;
     this.bytes += messageBytes(message);
     node.setAt = ++this.changeCounter;
+    node.changedAt = changedAt;
     this.changed(message.topic);
   }
 
   get(topic: string): Message | undefined {
     return this.nodeOf(topic)?.message;
+  }
+
+  /** When a topic's retained message was set (wall-clock ms); undefined when unknown or none. */
+  changedAt(topic: string): number | undefined {
+    const node = this.nodeOf(topic);
+    return node?.message === undefined || node.changedAt === 0 ? undefined : node.changedAt;
   }
 
   /** Clears a topic; false when it held nothing. */

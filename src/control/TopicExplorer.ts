@@ -176,7 +176,7 @@ export class TopicExplorer {
       qos: retained.qos,
       retain: true,
       contentType: retained.properties?.contentType,
-      changedAt: undefined,
+      changedAt: this.broker.retained.changedAt(topic),
       rate,
     };
   }
