@@ -56,7 +56,7 @@ function mqttdUci(dir, port, wsPort, passwd) {
   set(/option password_file '[^']*'/, `option password_file '${passwd}'`);
   // No ACL: the attacker is an ordinary user allowed to publish and subscribe.
   set(/\toption acl_file '[^']*'\n/, '');
-  set(/option persistence_location '[^']*'/, `option persistence_location '${dir}/'`);
+  set(/option persistence_location '[^']*'/, `option persistence_location '${dir}/'\n\toption persistence_journal '${dir}/'`);
   set(/option status_file '[^']*'/, `option status_file '${dir}/status.json'`);
   set(/option control_file '[^']*'/, `option control_file '${dir}/control'`);
   set(/(config listener 'lan'[^]*?option port )'1883'/, `$1'${port}'`);
@@ -116,7 +116,10 @@ function passwords(dir) {
 
 /** The Node flags the OpenWrt init script starts mqttd with. */
 function initScriptNodeFlags() {
-  const m = /^NODE_FLAGS=(.*)$/m.exec(readFileSync('files/etc/init.d/mqttd', 'utf8'));
+  // The init script hands them to node as NODE_OPTIONS (MQTTD_NODE_OPTIONS=…); a missed match
+  // would measure a broker with Node's default young generation, not the router's.
+  const m = /^MQTTD_NODE_OPTIONS=(.*)$/m.exec(readFileSync('files/etc/init.d/mqttd', 'utf8'));
+  if (!m) throw new Error('files/etc/init.d/mqttd sets no MQTTD_NODE_OPTIONS');
   return m ? m[1].replace(/^["']|["']$/g, '').split(/\s+/).filter(Boolean) : [];
 }
 
