@@ -74,8 +74,13 @@ export function storedSession(s: Session, now: number, withQueue: boolean): Stor
   }
   if (withQueue) {
     for (const d of s.pending()) {
+      // One literal of one shape (no spread): a save builds one per queued delivery.
+      const m = d.message;
       stored.queue.push({
-        ...toStored(d.message),
+        topic: m.topic,
+        payload: m.payload,
+        properties: m.properties,
+        expiresAt: m.expiresAt,
         qos: d.qos,
         retain: d.retain,
         packetId: d.packetId === 0 ? undefined : d.packetId,
