@@ -15,7 +15,7 @@
  *    SIGTERM (it saves), mosquitto.db measured.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -99,6 +99,7 @@ function freePort() {
 
 async function mosquittoStore() {
   const dir = mkdtempSync(join(tmpdir(), 'mqttd-store-bench-mosq-'));
+  chmodSync(dir, 0o777); // started as root, mosquitto drops to its own user before it saves
   const port = await freePort();
   writeFileSync(
     join(dir, 'mosquitto.conf'),

@@ -95,6 +95,22 @@ export interface EncodedStore {
  * one bad retained message, session or will never makes the whole state unsaveable.
  */
 export function encodeStore(snapshot: StoreSnapshot): EncodedStore {
+  const steps = encodeStoreInSteps(snapshot);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/** Bytes encoded between two pauses of encodeStoreInSteps. */
+export const ENCODE_STEP_BYTES = 64 * 1024;
+
+/**
+ * encodeStore, pausing (yielding) after about every ENCODE_STEP_BYTES encoded, so that a
+ * caller can let the event loop run between steps: a big store must not freeze every client
+ * for the whole encoding. The snapshot must not change until it is done (it is a copy).
+ */
+export function* encodeStoreInSteps(snapshot: StoreSnapshot): Generator<void, EncodedStore, void> {
   const refused: SnapshotInvalidError[] = [];
   const w = new ByteWriter(4096);
   w.raw(STORE_MAGIC);
@@ -104,18 +120,19 @@ export function encodeStore(snapshot: StoreSnapshot): EncodedStore {
   w.varuint(integerOr(snapshot.journalGeneration, 0));
   const entry = new ByteWriter(1024);
   const section = new ByteWriter(4096);
-  writeSection(w, section, entry, snapshot.retained, 'retained', writeMessage, refused);
+  yield* writeSection(w, section, entry, snapshot.retained, 'retained', writeMessage, refused);
   // Sessions go to their own buffer first: writing them fills the message table, which the
   // file holds before them so that a reader meets each message before its deliveries.
   const table = new MessageTable();
   const sessions = new ByteWriter(4096);
-  writeSection(sessions, section, entry, snapshot.sessions, 'sessions', (e, s: StoredSession, f) => writeTableSession(e, s, f, table), refused, withoutBadParts);
-  writeSection(w, section, entry, table.messages, 'messages', writeMessage, refused);
+  yield* writeSection(sessions, section, entry, snapshot.sessions, 'sessions', (e, s: StoredSession, f) => writeTableSession(e, s, f, table), refused, withoutBadParts);
+  yield* writeSection(w, section, entry, table.messages, 'messages', writeMessage, refused);
   w.append(sessions);
-  writeSection(w, section, entry, snapshot.wills ?? [], 'wills', writeWill, refused);
-  writeSection(w, section, entry, snapshot.bridges ?? [], 'bridges', writeBridgeQueue, refused);
+  yield* writeSection(w, section, entry, snapshot.wills ?? [], 'wills', writeWill, refused);
+  yield* writeSection(w, section, entry, snapshot.bridges ?? [], 'bridges', writeBridgeQueue, refused);
   const file = w.finish();
   file.writeUInt32BE(file.length - STORE_HEADER_SIZE, STORE_MAGIC.length + 1);
+  yield;
   file.writeUInt32BE(crc32(file, STORE_HEADER_SIZE), STORE_MAGIC.length + 5);
   return { bytes: file, refused };
 }
@@ -127,8 +144,11 @@ export function encodeSnapshot(snapshot: StoreSnapshot): Buffer {
   return bytes;
 }
 
-/** `count, (length, entry) × count`; an entry that fails validation is left out, not the section. */
-function writeSection<T>(
+/**
+ * `count, (length, entry) × count`; an entry that fails validation is left out, not the
+ * section. Yields after about every ENCODE_STEP_BYTES.
+ */
+function* writeSection<T>(
   w: ByteWriter,
   section: ByteWriter,
   entry: ByteWriter,
@@ -138,7 +158,7 @@ function writeSection<T>(
   refused: SnapshotInvalidError[],
   /** Drops the bad parts of an entry that failed (a session's one bad queued message). */
   repair?: (item: T, field: string, refused: SnapshotInvalidError[]) => T,
-): void {
+): Generator<void, void, void> {
   if (!Array.isArray(items)) {
     refused.push(new SnapshotInvalidError(field, 'an array'));
     w.varuint(0);
@@ -146,7 +166,12 @@ function writeSection<T>(
   }
   section.reset();
   let count = 0;
+  let paused = 0;
   for (let i = 0; i < items.length; i++) {
+    if (section.position - paused >= ENCODE_STEP_BYTES) {
+      paused = section.position;
+      yield;
+    }
     entry.reset();
     const at = `${field}[${i}]`;
     try {

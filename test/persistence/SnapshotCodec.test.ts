@@ -11,6 +11,8 @@ import {
   STORE_HEADER_SIZE,
   STORE_MAGIC,
   writeSession,
+  encodeStoreInSteps,
+  ENCODE_STEP_BYTES,
 } from '../../src/persistence/SnapshotCodec';
 import { ByteWriter } from '../../src/persistence/ByteWriter';
 import { SnapshotInvalidError } from '../../src/persistence/SnapshotInvalidError';
@@ -239,6 +241,19 @@ describe('SnapshotCodec', () => {
     assert.equal(decoded.sessions[0]!.queue[0]!.packetId, 7);
     assert.equal(decoded.sessions[5]!.queue[1]!.retain, true);
     assert.ok(encodeSnapshot(decoded).equals(file), 'the decoded snapshot re-encodes to the same file');
+  });
+
+  it('encodes a big store in steps (pauses for the event loop) to the same bytes as at once', () => {
+    const snapshot = emptySnapshot();
+    for (let i = 0; i < 200; i++) snapshot.retained.push({ topic: `r/${i}`, payload: randomBytes(2048), qos: 1, retain: true });
+    const steps = encodeStoreInSteps(snapshot);
+    let pauses = 0;
+    let step = steps.next();
+    for (; step.done !== true; step = steps.next()) pauses++;
+    // 400 KB of messages: a pause after about every ENCODE_STEP_BYTES, not one long run.
+    assert.ok(pauses >= Math.floor((200 * 2048) / ENCODE_STEP_BYTES), `${pauses} pauses`);
+    assert.ok(step.value.bytes.equals(encodeSnapshot(snapshot)));
+    assert.deepEqual(decodeSnapshot(step.value.bytes), snapshot);
   });
 
   it('reads a version 2 store (each delivery carrying its whole message)', () => {
