@@ -10,12 +10,15 @@
  *    (Broker.snapshot() + FileStore.save()). Printed: store size, save duration, the longest
  *    event-loop pause during the save (monitorEventLoopDelay) and the RSS high-water mark
  *    before and after (getrusage maxrss: a peak between two samples is not missed).
- * 2. mosquitto (/usr/sbin/mosquitto, persistence on, a free port): the same sessions made by
+ * 2. Restart: a store of 20 offline sessions × 50 queued 10 KB messages (one fan-out) is
+ *    written, the real daemon (dist/mqttd.js) starts from it and its RSS is read from /proc
+ *    (and from an empty store, for comparison).
+ * 3. mosquitto (/usr/sbin/mosquitto, persistence on, a free port): the same sessions made by
  *    MQTT.js (clean false, subscribe QoS 1), the same messages published, stopped with
  *    SIGTERM (it saves), mosquitto.db measured.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -141,6 +144,44 @@ async function mosquittoStore() {
   }
 }
 
+async function restartRss(count) {
+  const dir = mkdtempSync(join(tmpdir(), 'mqttd-store-bench-restart-'));
+  try {
+    const big = Array.from({ length: 50 }, (_, n) => ({ topic: `fan/${n}`, payload: Buffer.alloc(10 * 1024, n), qos: 1, retain: false }));
+    const sessions = Array.from({ length: count }, (_, i) => ({
+      clientId: `sub${i}`, protocolVersion: 5, expiryInterval: 3600, disconnectedAt: Date.now(),
+      subscriptions: [{ filter: 'fan/#', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 }],
+      queue: big.map((m) => ({ ...m })), incomingQos2Ids: [],
+    }));
+    const saved = await new FileStore(join(dir, 'mqttd.db')).save({ retained: [], sessions });
+    const port = await freePort();
+    writeFileSync(join(dir, 'mqttd.conf'), [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'persistence_file mqttd.db'].join('\n') + '\n');
+    const daemon = spawn(process.execPath, [join(root, 'dist/mqttd.js'), '-c', join(dir, 'mqttd.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await new Promise((resolve, reject) => {
+        let out = '';
+        const seen = (chunk) => {
+          out += chunk;
+          if (/running/.test(out)) resolve();
+        };
+        daemon.stdout.on('data', seen);
+        daemon.stderr.on('data', seen);
+        daemon.once('exit', () => reject(new Error(`mqttd exited: ${out}`)));
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      const status = readFileSync(`/proc/${daemon.pid}/status`, 'utf8');
+      return { bytes: saved.bytes, rss: Number(/VmRSS:\s+(\d+)/.exec(status)[1]) * 1024 };
+    } finally {
+      daemon.kill('SIGKILL');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const empty = await restartRss(0);
+const restart = await restartRss(20);
+console.log(`restart    20 sessions × 50 queued 10 KB messages: store ${mb(restart.bytes)}, mqttd RSS after restoring it ${mb(restart.rss)} (empty store: ${mb(empty.rss)})`);
 const ours = await mqttdSave();
 console.log(`${SESSIONS} offline sessions × ${MESSAGES} queued 100 B messages (${SESSIONS * MESSAGES} deliveries)`);
 console.log(`mqttd      store ${mb(ours.bytes)} (${ours.status}), save ${ours.duration.toFixed(0)} ms, longest event-loop pause ${ours.pause.toFixed(0)} ms`);
