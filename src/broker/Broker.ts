@@ -1,6 +1,6 @@
 import { allowAll, type AuthRequest, type AuthResult, type ClientIdentity, type Security } from '../auth/Security';
 import type { StoreSnapshot, StoredMessage, StoredSession, StoredWill } from '../persistence/StoreSnapshot';
-import { fromStored, isPersistent, storedSession, toStored } from './storedForms';
+import { SharedMessages, fromStored, isPersistent, storedSession, toStored } from './storedForms';
 import { silentLogger, escape, type Logger } from '../log/Logger';
 import { BrokerStats } from './BrokerStats';
 import { guardedAsync, guardedCheck, guardedNotify } from './hookGuards';
@@ -737,6 +737,7 @@ export class Broker {
 
   private restoreSnapshot(snapshot: StoreSnapshot): void {
     for (const r of snapshot.retained) this.retained.set(fromStored(r), 0);
+    const shared = new SharedMessages();
     for (const s of snapshot.sessions) {
       const session = new Session(s.clientId, s.protocolVersion, this.limits, this.memory);
       session.username = s.username;
@@ -755,7 +756,7 @@ export class Broker {
       }
       for (const q of s.queue) {
         session.restore({
-          message: fromStored(q),
+          message: shared.of(q),
           qos: q.qos,
           retain: q.retain,
           subscriptionId: q.subscriptionIds?.[0],

@@ -27,6 +27,29 @@ export function fromStored(m: StoredMessage): Message {
   return new Message(m.topic, m.payload, m.qos, m.retain, m.properties, m.expiresAt, undefined);
 }
 
+/**
+ * Restores the messages of many deliveries, one Message per distinct message: deliveries the
+ * store read from one entry share its payload Buffer (and properties), as the fan-out that
+ * queued them shared one Message. Only deliveries that fromStored would turn into equal
+ * Messages share one.
+ */
+export class SharedMessages {
+  private readonly byPayload = new Map<Buffer, Message[]>();
+
+  of(m: StoredMessage): Message {
+    const candidates = this.byPayload.get(m.payload);
+    if (candidates !== undefined) {
+      for (const c of candidates) {
+        if (c.topic === m.topic && c.qos === m.qos && c.retain === m.retain && c.properties === m.properties && c.expiresAt === m.expiresAt) return c;
+      }
+    }
+    const message = fromStored(m);
+    if (candidates !== undefined) candidates.push(message);
+    else this.byPayload.set(m.payload, [message]);
+    return message;
+  }
+}
+
 /** A session as stored; `withQueue` false leaves its messages out (the journal's meta record). */
 export function storedSession(s: Session, now: number, withQueue: boolean): StoredSession {
   const stored: StoredSession = {
@@ -51,8 +74,13 @@ export function storedSession(s: Session, now: number, withQueue: boolean): Stor
   }
   if (withQueue) {
     for (const d of s.pending()) {
+      // One literal of one shape (no spread): a save builds one per queued delivery.
+      const m = d.message;
       stored.queue.push({
-        ...toStored(d.message),
+        topic: m.topic,
+        payload: m.payload,
+        properties: m.properties,
+        expiresAt: m.expiresAt,
         qos: d.qos,
         retain: d.retain,
         packetId: d.packetId === 0 ? undefined : d.packetId,

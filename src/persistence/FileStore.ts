@@ -11,7 +11,8 @@
  */
 import { lstat, open, readFile, readlink, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { decodeStore, encodeStore } from './SnapshotCodec';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { decodeStore, encodeStoreInSteps, type EncodedStore } from './SnapshotCodec';
 import type { SnapshotInvalidError } from './SnapshotInvalidError';
 import type { LoadResult, SaveResult, Store } from './Store';
 import { StoreError, type StoreErrorCode } from './StoreError';
@@ -116,7 +117,7 @@ export class FileStore implements Store {
     let bytes: Buffer;
     let refused: SnapshotInvalidError[];
     try {
-      ({ bytes, refused } = encodeStore(snapshot));
+      ({ bytes, refused } = await encodeBetweenTurns(snapshot));
     } catch (err) {
       const error = new StoreError('ESNAPSHOT', `${this.path}: invalid snapshot, not saved (${messageOf(err)})`, this.path);
       return { status: 'failed', bytes: 0, error };
@@ -185,6 +186,20 @@ export class FileStore implements Store {
     }
     this.lastSaved = sum;
     return { status: 'written', bytes: bytes.length };
+  }
+}
+
+/**
+ * Encodes in steps with the event loop running between them: clients keep being served while
+ * a big store is encoded (the snapshot is a copy, so what they change is not in it; the
+ * journal keeps those changes).
+ */
+async function encodeBetweenTurns(snapshot: StoreSnapshot): Promise<EncodedStore> {
+  const steps = encodeStoreInSteps(snapshot);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await nextTurn();
   }
 }
 

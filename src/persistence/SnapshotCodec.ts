@@ -28,8 +28,11 @@ import type {
 } from './StoreSnapshot';
 
 export const STORE_MAGIC = Buffer.from('mqttd\0', 'latin1');
-export const STORE_FORMAT_VERSION = 2;
-/** Version 1 (no journal generation, no wills, entries not framed) is still read. */
+export const STORE_FORMAT_VERSION = 3;
+/**
+ * Version 2 (each queued delivery carries its whole message) and version 1 (no journal
+ * generation, no wills, entries not framed) are still read.
+ */
 const OLDEST_READABLE_VERSION = 1;
 export const STORE_HEADER_SIZE = STORE_MAGIC.length + 1 + 4 + 4;
 
@@ -92,6 +95,22 @@ export interface EncodedStore {
  * one bad retained message, session or will never makes the whole state unsaveable.
  */
 export function encodeStore(snapshot: StoreSnapshot): EncodedStore {
+  const steps = encodeStoreInSteps(snapshot);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/** Bytes encoded between two pauses of encodeStoreInSteps. */
+export const ENCODE_STEP_BYTES = 64 * 1024;
+
+/**
+ * encodeStore, pausing (yielding) after about every ENCODE_STEP_BYTES encoded, so that a
+ * caller can let the event loop run between steps: a big store must not freeze every client
+ * for the whole encoding. The snapshot must not change until it is done (it is a copy).
+ */
+export function* encodeStoreInSteps(snapshot: StoreSnapshot): Generator<void, EncodedStore, void> {
   const refused: SnapshotInvalidError[] = [];
   const w = new ByteWriter(4096);
   w.raw(STORE_MAGIC);
@@ -101,12 +120,19 @@ export function encodeStore(snapshot: StoreSnapshot): EncodedStore {
   w.varuint(integerOr(snapshot.journalGeneration, 0));
   const entry = new ByteWriter(1024);
   const section = new ByteWriter(4096);
-  writeSection(w, section, entry, snapshot.retained, 'retained', writeMessage, refused);
-  writeSection(w, section, entry, snapshot.sessions, 'sessions', writeSession, refused, withoutBadParts);
-  writeSection(w, section, entry, snapshot.wills ?? [], 'wills', writeWill, refused);
-  writeSection(w, section, entry, snapshot.bridges ?? [], 'bridges', writeBridgeQueue, refused);
+  yield* writeSection(w, section, entry, snapshot.retained, 'retained', writeMessage, refused);
+  // Sessions go to their own buffer first: writing them fills the message table, which the
+  // file holds before them so that a reader meets each message before its deliveries.
+  const table = new MessageTable();
+  const sessions = new ByteWriter(4096);
+  yield* writeSection(sessions, section, entry, snapshot.sessions, 'sessions', (e, s: StoredSession, f) => writeTableSession(e, s, f, table), refused, withoutBadParts);
+  yield* writeSection(w, section, entry, table.messages, 'messages', writeMessage, refused);
+  w.append(sessions);
+  yield* writeSection(w, section, entry, snapshot.wills ?? [], 'wills', writeWill, refused);
+  yield* writeSection(w, section, entry, snapshot.bridges ?? [], 'bridges', writeBridgeQueue, refused);
   const file = w.finish();
   file.writeUInt32BE(file.length - STORE_HEADER_SIZE, STORE_MAGIC.length + 1);
+  yield;
   file.writeUInt32BE(crc32(file, STORE_HEADER_SIZE), STORE_MAGIC.length + 5);
   return { bytes: file, refused };
 }
@@ -118,8 +144,11 @@ export function encodeSnapshot(snapshot: StoreSnapshot): Buffer {
   return bytes;
 }
 
-/** `count, (length, entry) × count`; an entry that fails validation is left out, not the section. */
-function writeSection<T>(
+/**
+ * `count, (length, entry) × count`; an entry that fails validation is left out, not the
+ * section. Yields after about every ENCODE_STEP_BYTES.
+ */
+function* writeSection<T>(
   w: ByteWriter,
   section: ByteWriter,
   entry: ByteWriter,
@@ -129,7 +158,7 @@ function writeSection<T>(
   refused: SnapshotInvalidError[],
   /** Drops the bad parts of an entry that failed (a session's one bad queued message). */
   repair?: (item: T, field: string, refused: SnapshotInvalidError[]) => T,
-): void {
+): Generator<void, void, void> {
   if (!Array.isArray(items)) {
     refused.push(new SnapshotInvalidError(field, 'an array'));
     w.varuint(0);
@@ -137,7 +166,12 @@ function writeSection<T>(
   }
   section.reset();
   let count = 0;
+  let paused = 0;
   for (let i = 0; i < items.length; i++) {
+    if (section.position - paused >= ENCODE_STEP_BYTES) {
+      paused = section.position;
+      yield;
+    }
     entry.reset();
     const at = `${field}[${i}]`;
     try {
@@ -203,6 +237,61 @@ function withoutBadParts(s: StoredSession, field: string, refused: SnapshotInval
     incomingQos2Ids: keep(s.incomingQos2Ids, 'incomingQos2Ids', (w, id: number, f) => w.u16(integer(id, 1, 0xffff, f))),
   };
 }
+
+/**
+ * The distinct messages of the sessions' queues, each once, in order of first delivery. A
+ * fan-out queues one Message to many sessions; the snapshot's deliveries of it share its
+ * payload Buffer and properties, which is what identifies it here.
+ */
+class MessageTable {
+  readonly messages: StoredMessage[] = [];
+  private readonly byPayload = new Map<Buffer, number[]>();
+
+  /** The index of `m`'s message, added if it is new; -1 (and nothing added) if `m` is invalid. */
+  indexOf(m: StoredQueuedMessage): number {
+    const candidates = this.byPayload.get(m.payload);
+    if (candidates !== undefined) {
+      for (const i of candidates) {
+        const t = this.messages[i]!;
+        if (t.topic === m.topic && t.properties === m.properties && t.expiresAt === m.expiresAt) return i;
+      }
+    }
+    const index = this.messages.length;
+    this.messages.push({ topic: m.topic, payload: m.payload, qos: 0, retain: false, properties: m.properties, expiresAt: m.expiresAt });
+    if (candidates !== undefined) candidates.push(index);
+    else this.byPayload.set(m.payload, [index]);
+    return index;
+  }
+
+  /** Forgets the entries added since `length` (a session that failed to encode). */
+  truncate(length: number): void {
+    while (this.messages.length > length) {
+      const m = this.messages.pop()!;
+      const candidates = this.byPayload.get(m.payload)!;
+      candidates.pop();
+      if (candidates.length === 0) this.byPayload.delete(m.payload);
+    }
+  }
+}
+
+/** A session whose queue refers to the message table (version 3). */
+function writeTableSession(w: ByteWriter, s: StoredSession, field: string, table: MessageTable): void {
+  const tableLength = table.messages.length;
+  try {
+    writeSessionWith(w, s, field, (q, m, f) => {
+      // Checked whole before its message enters the table: a bad one must not leave an entry.
+      probe.reset();
+      writeQueuedMessage(probe, m, f);
+      q.varuint(table.indexOf(m));
+      writeDeliveryState(q, m, f);
+    });
+  } catch (err) {
+    table.truncate(tableLength);
+    throw err;
+  }
+}
+
+const probe = new ByteWriter(256);
 
 function integerOr(value: number | undefined, fallback: number): number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : fallback;
@@ -286,6 +375,18 @@ function writeProperties(w: ByteWriter, p: StoredMessageProperties, field: strin
 
 export function writeQueuedMessage(w: ByteWriter, m: StoredQueuedMessage, field: string): void {
   writeMessage(w, m, field);
+  writeQueueState(w, m, field);
+}
+
+/** A version 3 delivery after its table index: its QoS and retain flag, then its queue state. */
+function writeDeliveryState(w: ByteWriter, m: StoredQueuedMessage, field: string): void {
+  let flags = qos(m.qos, field, '.qos');
+  if (boolean(m.retain, field, '.retain')) flags |= MSG_RETAIN;
+  w.u8(flags);
+  writeQueueState(w, m, field);
+}
+
+function writeQueueState(w: ByteWriter, m: StoredQueuedMessage, field: string): void {
   let flags = 0;
   if (m.packetId !== undefined) flags |= QUEUED_HAS_PACKET_ID;
   if (m.released !== undefined) {
@@ -336,7 +437,17 @@ function writeBridgeQueue(w: ByteWriter, b: StoredBridgeQueue, field: string): v
   incoming.forEach((m, i) => writeQueuedMessage(w, m, `${field}.incoming[${i}]`));
 }
 
+/** A session with its queued messages whole, as the journal and version 2 keep them. */
 export function writeSession(w: ByteWriter, s: StoredSession, field: string): void {
+  writeSessionWith(w, s, field, writeQueuedMessage);
+}
+
+function writeSessionWith(
+  w: ByteWriter,
+  s: StoredSession,
+  field: string,
+  writeQueued: (w: ByteWriter, m: StoredQueuedMessage, field: string) => void,
+): void {
   if (s === null || typeof s !== 'object') invalid(field, 'a session');
   w.u8(s.username !== undefined ? SESSION_HAS_USERNAME : 0);
   w.string(text(s.clientId, field, '.clientId'));
@@ -350,7 +461,7 @@ export function writeSession(w: ByteWriter, s: StoredSession, field: string): vo
   s.subscriptions.forEach((sub, i) => writeSubscription(w, sub, `${field}.subscriptions[${i}]`));
   list(s.queue, field, '.queue');
   w.varuint(s.queue.length);
-  s.queue.forEach((m, i) => writeQueuedMessage(w, m, `${field}.queue[${i}]`));
+  s.queue.forEach((m, i) => writeQueued(w, m, `${field}.queue[${i}]`));
   list(s.incomingQos2Ids, `${field}.incomingQos2Ids`);
   w.varuint(s.incomingQos2Ids.length);
   s.incomingQos2Ids.forEach((id, i) => w.u16(integer(id, 1, 0xffff, `${field}.incomingQos2Ids[${i}]`)));
@@ -388,7 +499,14 @@ export function decodeStore(file: Buffer): DecodedStore {
       const generation = r.varuint('journal generation');
       if (generation !== 0) snapshot.journalGeneration = generation;
       readSection(r, 'retained', readMessage, snapshot.retained, problems);
-      readSection(r, 'sessions', readSession, snapshot.sessions, problems);
+      if (version === 2) {
+        readSection(r, 'sessions', readSession, snapshot.sessions, problems);
+      } else {
+        const table = new MessageTableReader(problems);
+        readSection(r, 'messages', (e, f) => table.read(e, f), table.messages, problems, null);
+        readSection(r, 'sessions', (e, f) => readSessionWith(e, f, (q, qf) => table.delivery(q, qf)), snapshot.sessions, problems);
+        table.checkAllReferred(r);
+      }
       const wills: StoredWill[] = [];
       readSection(r, 'wills', readWill, wills, problems);
       if (wills.length > 0) snapshot.wills = wills;
@@ -426,6 +544,8 @@ function readSection<T>(
   read: (r: ByteReader, field: string) => T,
   into: T[],
   problems: StoreCorruptError[],
+  /** Keeps a damaged entry's place (the message table: deliveries refer to entries by index). */
+  damaged?: T,
 ): void {
   const n = r.count(`${field} count`);
   for (let i = 0; i < n; i++) {
@@ -438,6 +558,7 @@ function readSection<T>(
     } catch (err) {
       if (!(err instanceof StoreCorruptError)) throw err;
       problems.push(err);
+      if (damaged !== undefined) into.push(damaged);
     }
   }
 }
@@ -529,6 +650,11 @@ function readProperties(r: ByteReader, field: string): StoredMessageProperties {
 
 export function readQueuedMessage(r: ByteReader, field: string): StoredQueuedMessage {
   const m: StoredQueuedMessage = readMessage(r, field);
+  readQueueState(r, m, field);
+  return m;
+}
+
+function readQueueState(r: ByteReader, m: StoredQueuedMessage, field: string): void {
   const at = r.position;
   const flags = flagsByte(r, QUEUED_KNOWN, `${field} queue flags`);
   if ((flags & QUEUED_HAS_RELEASED) === 0 && (flags & QUEUED_RELEASED) !== 0) {
@@ -542,7 +668,6 @@ export function readQueuedMessage(r: ByteReader, field: string): StoredQueuedMes
   }
   if (flags & QUEUED_HAS_RELEASED) m.released = (flags & QUEUED_RELEASED) !== 0;
   if (flags & QUEUED_HAS_SUBSCRIPTION_IDS) m.subscriptionIds = readSubscriptionIds(r, field);
-  return m;
 }
 
 function readSubscriptionIds(r: ByteReader, field: string): number[] {
@@ -597,7 +722,74 @@ function readBridgeQueue(r: ByteReader, field: string): StoredBridgeQueue {
   return incoming.length > 0 ? { name, queue, incoming } : { name, queue };
 }
 
+/**
+ * The message table of a version 3 store. Deliveries of one entry share its payload Buffer
+ * and properties, so that the broker restores one Message for them all. The first delivery
+ * of each entry comes in table order and every entry has one: one encoding per snapshot.
+ */
+class MessageTableReader {
+  /** null: an entry that could not be read (its deliveries are dropped, the sessions kept). */
+  readonly messages: (StoredMessage | null)[] = [];
+  private seen: Uint8Array | undefined;
+  private distinct = 0;
+  private disordered = false;
+
+  constructor(private readonly problems: StoreCorruptError[]) {}
+
+  read(r: ByteReader, field: string): StoredMessage | null {
+    const at = r.position;
+    const m = readMessage(r, field);
+    if (m.qos !== 0 || m.retain) r.fail(`${field} flags: no QoS or retain bits in a table entry`, at);
+    return m;
+  }
+
+  /** A delivery, or null when its table entry was damaged (that was noted by readSection). */
+  delivery(r: ByteReader, field: string): StoredQueuedMessage | null {
+    const at = r.position;
+    const index = r.varuint(`${field} message index`);
+    if (index >= this.messages.length) r.fail(`${field} message index: below ${this.messages.length}, found ${index}`, at);
+    this.noteReference(index, at);
+    const flagsAt = r.position;
+    const flags = flagsByte(r, MSG_QOS_MASK | MSG_RETAIN, `${field} delivery flags`);
+    const q = readQos(flags & MSG_QOS_MASK, flagsAt, r, `${field} delivery flags`);
+    const base = this.messages[index];
+    const d: StoredQueuedMessage = base ? { ...base, qos: q, retain: (flags & MSG_RETAIN) !== 0 } : { topic: '', payload: EMPTY, qos: q, retain: false };
+    readQueueState(r, d, field);
+    return base ? d : null;
+  }
+
+  /** Every entry has a delivery (else the file was altered): noted, the rest is kept. */
+  checkAllReferred(r: ByteReader): void {
+    if (this.distinct < this.messages.length) {
+      this.problems.push(new StoreCorruptError(r.position, `a delivery of each of the ${this.messages.length} message table entries, found deliveries of ${this.distinct}`));
+    }
+  }
+
+  // Entries come in order of first delivery, so a snapshot has one encoding. A file out of
+  // that order is noted as damaged but its deliveries are kept.
+  private noteReference(index: number, at: number): void {
+    this.seen ??= new Uint8Array(this.messages.length);
+    if (this.seen[index] === 1) return;
+    this.seen[index] = 1;
+    if (index !== this.distinct && !this.disordered) {
+      this.disordered = true;
+      this.problems.push(new StoreCorruptError(at, `message index ${this.distinct} (the next new entry), found ${index}`));
+    }
+    this.distinct++;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
 export function readSession(r: ByteReader, field: string): StoredSession {
+  return readSessionWith(r, field, readQueuedMessage);
+}
+
+function readSessionWith(
+  r: ByteReader,
+  field: string,
+  readQueued: (r: ByteReader, field: string) => StoredQueuedMessage | null,
+): StoredSession {
   const flags = flagsByte(r, SESSION_KNOWN, `${field} flags`);
   const clientId = r.string(`${field}.clientId`);
   const username = flags & SESSION_HAS_USERNAME ? r.string(`${field}.username`) : undefined;
@@ -613,7 +805,10 @@ export function readSession(r: ByteReader, field: string): StoredSession {
   for (let i = 0; i < subCount; i++) subscriptions.push(readSubscription(r, `${field}.subscriptions[${i}]`));
   const queue: StoredQueuedMessage[] = [];
   const queueCount = r.count(`${field}.queue count`);
-  for (let i = 0; i < queueCount; i++) queue.push(readQueuedMessage(r, `${field}.queue[${i}]`));
+  for (let i = 0; i < queueCount; i++) {
+    const m = readQueued(r, `${field}.queue[${i}]`);
+    if (m !== null) queue.push(m);
+  }
   const incomingQos2Ids: number[] = [];
   const idCount = r.count(`${field}.incomingQos2Ids count`);
   for (let i = 0; i < idCount; i++) {

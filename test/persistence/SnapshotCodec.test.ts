@@ -10,7 +10,11 @@ import {
   encodeStore,
   STORE_HEADER_SIZE,
   STORE_MAGIC,
+  writeSession,
+  encodeStoreInSteps,
+  ENCODE_STEP_BYTES,
 } from '../../src/persistence/SnapshotCodec';
+import { ByteWriter } from '../../src/persistence/ByteWriter';
 import { SnapshotInvalidError } from '../../src/persistence/SnapshotInvalidError';
 import { StoreCorruptError } from '../../src/persistence/StoreCorruptError';
 import { emptySnapshot, type StoreSnapshot } from '../../src/persistence/StoreSnapshot';
@@ -59,10 +63,10 @@ describe('SnapshotCodec', () => {
     assert.equal('username' in decoded.sessions[0]!, false);
   });
 
-  it('round-trips the empty snapshot in 20 bytes', () => {
+  it('round-trips the empty snapshot in 21 bytes', () => {
     const file = encodeSnapshot(emptySnapshot());
-    // Header, journal generation, and four empty sections (retained, sessions, wills, bridges).
-    assert.equal(file.length, STORE_HEADER_SIZE + 5);
+    // Header, journal generation, and five empty sections (retained, messages, sessions, wills, bridges).
+    assert.equal(file.length, STORE_HEADER_SIZE + 6);
     assert.deepEqual(decodeSnapshot(file), emptySnapshot());
   });
 
@@ -161,10 +165,10 @@ describe('SnapshotCodec', () => {
     assert.match(corruptError(badMagic).message, /^byte 0: expected the mqttd store magic/);
 
     const newer = Buffer.from(file);
-    newer[STORE_MAGIC.length] = 3;
+    newer[STORE_MAGIC.length] = 4;
     const versionError = corruptError(newer);
     assert.equal(versionError.offset, STORE_MAGIC.length);
-    assert.match(versionError.message, /format version 1 to 2, found 3 \(written by a newer mqttd\)/);
+    assert.match(versionError.message, /format version 1 to 3, found 4 \(written by a newer mqttd\)/);
 
     const crcError = corruptError(Buffer.concat([file.subarray(0, file.length - 1), Buffer.from([file[file.length - 1]! ^ 1])]));
     assert.equal(crcError.offset, STORE_MAGIC.length + 5);
@@ -210,6 +214,84 @@ describe('SnapshotCodec', () => {
       retained: [{ topic: 't', payload: Buffer.from('p'), qos: 1, retain: true }],
       sessions: [{ clientId: 'c', protocolVersion: 5, expiryInterval: 0, disconnectedAt: 0, subscriptions: [], queue: [], incomingQos2Ids: [] }],
     });
+  });
+
+  it('stores a message queued to many sessions once; its decoded deliveries share one payload', () => {
+    const payload = randomBytes(10 * 1024);
+    const message = { topic: 'fan/out', payload, properties: { contentType: 'x' }, expiresAt: undefined };
+    const snapshot = emptySnapshot();
+    for (let i = 0; i < 20; i++) {
+      snapshot.sessions.push({
+        clientId: `c${i}`,
+        protocolVersion: 5,
+        expiryInterval: 3600,
+        disconnectedAt: 1,
+        subscriptions: [{ filter: 'fan/#', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 }],
+        // Each delivery is its own object (as Broker.snapshot builds them) around the one message.
+        queue: [{ ...message, qos: 1, retain: false, ...(i === 0 ? { packetId: 7 } : {}) }, { ...message, qos: 0, retain: true }],
+        incomingQos2Ids: [],
+      });
+    }
+    const file = encodeSnapshot(snapshot);
+    assert.ok(file.length < payload.length + 1024, `40 deliveries of one 10 KB message took ${file.length} bytes`);
+    const decoded = decodeSnapshot(file);
+    assert.deepEqual(JSON.parse(JSON.stringify(decoded)), JSON.parse(JSON.stringify(snapshot)));
+    const first = decoded.sessions[0]!.queue[0]!;
+    for (const s of decoded.sessions) for (const q of s.queue) assert.equal(q.payload, first.payload);
+    assert.equal(decoded.sessions[0]!.queue[0]!.packetId, 7);
+    assert.equal(decoded.sessions[5]!.queue[1]!.retain, true);
+    assert.ok(encodeSnapshot(decoded).equals(file), 'the decoded snapshot re-encodes to the same file');
+  });
+
+  it('encodes a big store in steps (pauses for the event loop) to the same bytes as at once', () => {
+    const snapshot = emptySnapshot();
+    for (let i = 0; i < 200; i++) snapshot.retained.push({ topic: `r/${i}`, payload: randomBytes(2048), qos: 1, retain: true });
+    const steps = encodeStoreInSteps(snapshot);
+    let pauses = 0;
+    let step = steps.next();
+    for (; step.done !== true; step = steps.next()) pauses++;
+    // 400 KB of messages: a pause after about every ENCODE_STEP_BYTES, not one long run.
+    assert.ok(pauses >= Math.floor((200 * 2048) / ENCODE_STEP_BYTES), `${pauses} pauses`);
+    assert.ok(step.value.bytes.equals(encodeSnapshot(snapshot)));
+    assert.deepEqual(decodeSnapshot(step.value.bytes), snapshot);
+  });
+
+  it('reads a version 2 store (each delivery carrying its whole message)', () => {
+    const session = {
+      clientId: 'c',
+      protocolVersion: 4 as const,
+      expiryInterval: 0xffffffff,
+      disconnectedAt: 5,
+      subscriptions: [],
+      queue: [{ topic: 'a/b', payload: Buffer.from('hello'), qos: 1 as const, retain: false, packetId: 3 }],
+      incomingQos2Ids: [],
+    };
+    const entry = new ByteWriter();
+    writeSession(entry, session, 'session');
+    const body = new ByteWriter();
+    body.varuint(9); // journal generation
+    body.varuint(0); // retained
+    body.varuint(1); // sessions
+    body.varuint(entry.position);
+    body.append(entry);
+    body.varuint(0); // wills
+    body.varuint(0); // bridges
+    assert.deepEqual(decodeSnapshot(fileWithBody(body.finish(), 2)), { retained: [], sessions: [session], journalGeneration: 9 });
+  });
+
+  it('a damaged message table entry costs its deliveries, not the sessions', () => {
+    const snapshot = emptySnapshot();
+    const a = { topic: 'a', payload: Buffer.from('first'), qos: 1 as const, retain: false };
+    const b = { topic: 'b', payload: Buffer.from('second'), qos: 1 as const, retain: false };
+    snapshot.sessions.push({ clientId: 'c', protocolVersion: 4, expiryInterval: 60, disconnectedAt: 1, subscriptions: [], queue: [a, b], incomingQos2Ids: [] });
+    const file = Buffer.from(encodeSnapshot(snapshot));
+    // The first table entry's flags byte gets an unknown bit.
+    const flagsAt = file.indexOf(Buffer.from([0x00, 0x01, 0x61])); // flags 0, topic length 1, "a"
+    file[flagsAt] = 0x80;
+    const { snapshot: kept, problems } = decodeStore(withFixedHeader(file));
+    assert.ok(problems.length > 0);
+    assert.equal(kept.sessions.length, 1);
+    assert.deepEqual(kept.sessions[0]!.queue.map((q) => q.topic), ['b']);
   });
 
   it('round-trips delayed wills, bridge queues and the journal generation', () => {
