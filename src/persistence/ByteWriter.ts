@@ -11,6 +11,11 @@ export class ByteWriter {
     return this.length;
   }
 
+  /** Bytes allocated (what the writer holds in memory, written or not). */
+  get capacity(): number {
+    return this.buffer.length;
+  }
+
   private reserve(n: number): void {
     const needed = this.length + n;
     if (needed <= this.buffer.length) return;
@@ -89,6 +94,15 @@ export class ByteWriter {
   /** Empties the writer and keeps its buffer, for reuse. */
   reset(): void {
     this.length = 0;
+  }
+
+  /**
+   * Empties the writer and, when one large write grew it past `keepBytes`, lets that buffer go:
+   * a long-lived writer (the journal's per-turn batch) must not keep its largest batch forever.
+   */
+  resetAndShrink(keepBytes: number, initialSize: number): void {
+    this.length = 0;
+    if (this.buffer.length > keepBytes) this.buffer = Buffer.allocUnsafe(initialSize);
   }
 
   /** What was written, without copying: valid until the next write or reset. */

@@ -53,6 +53,9 @@ export interface JournalOptions {
 }
 
 const DEFAULT_CHECKPOINT_BYTES = 4 * 1024 * 1024;
+/** The per-turn batch starts this big and is let go of after a turn that grew it past PENDING_KEEP_BYTES. */
+const PENDING_INITIAL_BYTES = 16 * 1024;
+const PENDING_KEEP_BYTES = 256 * 1024;
 
 export class Journal implements ChangeLog {
   readonly directory: string;
@@ -68,7 +71,7 @@ export class Journal implements ChangeLog {
   private fileBytes = 0;
   private lastCheckpoint = 0;
   /** This turn's records, written by commit(). */
-  private readonly pending = new ByteWriter(16 * 1024);
+  private readonly pending = new ByteWriter(PENDING_INITIAL_BYTES);
   private commitScheduled = false;
   /** Records appended since the last rotation: a flash save has something to compact. */
   private recordsSinceRotation = 0;
@@ -333,7 +336,8 @@ export class Journal implements ChangeLog {
       this.fail(`cannot be written (${messageOf(err)})`);
       return;
     } finally {
-      pending.reset();
+      // A checkpoint or a turn of big messages grows the batch to megabytes: not kept after.
+      pending.resetAndShrink(PENDING_KEEP_BYTES, PENDING_INITIAL_BYTES);
     }
     this.fileBytes += bytes.length;
     if (this.fileBytes > this.checkpointBytes && this.fileBytes > 2 * this.lastCheckpoint && !this.checkpointing) {
