@@ -225,59 +225,43 @@ export class Journal implements ChangeLog {
   }
 
   sessionEnded(clientId: string): void {
-    this.record(RecordType.SessionEnd, (w) => w.string(clientId));
+    this.keyRecord(RecordType.SessionEnd, clientId);
   }
 
   queued(session: Session, delivery: Delivery): void {
     const id = this.messageId(delivery.message);
-    if (id === 0) return;
-    this.record(RecordType.Queued, (w) => {
-      w.string(session.clientId);
-      writeDelivery(w, id, delivery);
-    });
+    if (id !== 0) this.deliveryRecord(RecordType.Queued, session.clientId, 0, undefined, id, delivery.qos, delivery.retain, delivery.subscriptionId);
   }
 
   sent(session: Session, delivery: Delivery, fromQueue: boolean): void {
     if (fromQueue) {
-      this.record(RecordType.SentHead, (w) => {
-        w.string(session.clientId);
-        w.u16(delivery.packetId);
-      });
+      this.packetIdRecord(RecordType.SentHead, session.clientId, delivery.packetId);
       return;
     }
     const id = this.messageId(delivery.message);
     if (id === 0) return;
-    this.record(RecordType.SentDirect, (w) => {
-      w.string(session.clientId);
-      w.u16(delivery.packetId);
-      writeDelivery(w, id, delivery);
-    });
+    this.deliveryRecord(RecordType.SentDirect, session.clientId, delivery.packetId, undefined, id, delivery.qos, delivery.retain, delivery.subscriptionId);
   }
 
   unqueued(session: Session): void {
-    this.record(RecordType.Unqueued, (w) => w.string(session.clientId));
+    this.keyRecord(RecordType.Unqueued, session.clientId);
   }
 
   released(session: Session, packetId: number): void {
-    this.record(RecordType.Released, (w) => {
-      w.string(session.clientId);
-      w.u16(packetId);
-    });
+    this.packetIdRecord(RecordType.Released, session.clientId, packetId);
   }
 
   completed(session: Session, packetId: number): void {
-    this.record(RecordType.Completed, (w) => {
-      w.string(session.clientId);
-      w.u16(packetId);
-    });
+    this.packetIdRecord(RecordType.Completed, session.clientId, packetId);
   }
 
   incomingQos2(session: Session, packetId: number, pending: boolean): void {
-    this.record(RecordType.IncomingQos2, (w) => {
-      w.string(session.clientId);
-      w.u16(packetId);
-      w.u8(pending ? 1 : 0);
-    });
+    const start = this.begin(RecordType.IncomingQos2);
+    if (start < 0) return;
+    this.pending.string(session.clientId);
+    this.pending.u16(packetId);
+    this.pending.u8(pending ? 1 : 0);
+    this.end(start);
   }
 
   pendingWill(clientId: string, username: string | undefined, will: Will | undefined, publishAt: number): void {
@@ -293,26 +277,15 @@ export class Journal implements ChangeLog {
 
   /** The log of one bridge's outgoing queue. */
   bridgeLog(name: string): BridgeLog {
-    const packetIdRecord = (type: RecordType, packetId: number): void => {
-      this.record(type, (w) => {
-        w.string(name);
-        w.u16(packetId);
-      });
-    };
     return {
       queued: (entry: OutgoingMessage) => {
         const id = this.messageId(entry.message);
-        if (id === 0) return;
-        this.record(RecordType.BridgeQueued, (w) => {
-          w.string(name);
-          w.string(entry.topic);
-          writeDelivery(w, id, { qos: entry.qos, retain: entry.retain, subscriptionId: undefined });
-        });
+        if (id !== 0) this.deliveryRecord(RecordType.BridgeQueued, name, 0, entry.topic, id, entry.qos, entry.retain, undefined);
       },
-      sent: (entry) => packetIdRecord(RecordType.BridgeSent, entry.packetId),
-      released: (entry) => packetIdRecord(RecordType.BridgeReleased, entry.packetId),
-      done: (entry) => packetIdRecord(RecordType.BridgeDone, entry.packetId),
-      forgotten: () => this.record(RecordType.BridgeForgotten, (w) => w.string(name)),
+      sent: (entry) => this.packetIdRecord(RecordType.BridgeSent, name, entry.packetId),
+      released: (entry) => this.packetIdRecord(RecordType.BridgeReleased, name, entry.packetId),
+      done: (entry) => this.packetIdRecord(RecordType.BridgeDone, name, entry.packetId),
+      forgotten: () => this.keyRecord(RecordType.BridgeForgotten, name),
       held: (packetId, message) => {
         this.record(RecordType.BridgeHeld, (w) => {
           w.string(name);
@@ -320,7 +293,7 @@ export class Journal implements ChangeLog {
           writeMessage(w, message, 'message');
         });
       },
-      heldDone: (packetId) => packetIdRecord(RecordType.BridgeHeldDone, packetId),
+      heldDone: (packetId) => this.packetIdRecord(RecordType.BridgeHeldDone, name, packetId),
     };
   }
 
@@ -352,23 +325,23 @@ export class Journal implements ChangeLog {
 
   // ---- Internals -------------------------------------------------------------------
 
-  /** False when the change could not be journaled. */
-  private record(type: RecordType, write: (w: ByteWriter) => void): boolean {
-    if (this.fd === undefined) return false;
+  // The records a PUBLISH and its acknowledgements make (per delivery) are written in place
+  // between begin() and end(), without a closure; record() serves the rarer, bigger ones.
+
+  /** Starts a record in this turn's batch: its start, or -1 when no journal runs. */
+  private begin(type: RecordType): number {
+    if (this.fd === undefined) return -1;
     const w = this.pending;
     const start = w.position;
     w.u32(0);
     w.u32(0);
     w.u8(type);
-    try {
-      write(w);
-    } catch (err) {
-      if (!(err instanceof SnapshotInvalidError)) throw err;
-      // A value the format cannot carry (from the embedding API): this change is not kept, the rest are.
-      w.truncate(start);
-      this.log.error(`Journal: a change was not journaled (${err.message}).`);
-      return false;
-    }
+    return start;
+  }
+
+  /** Seals the record begun at `start` (length, CRC) and schedules the turn's commit. */
+  private end(start: number): void {
+    const w = this.pending;
     const body = start + RECORD_HEADER_SIZE;
     w.patchU32(start, w.position - body);
     w.patchU32(start + 4, crc32(w.view(), body, w.position));
@@ -377,7 +350,73 @@ export class Journal implements ChangeLog {
       this.commitScheduled = true;
       process.nextTick(commitLater, this);
     }
+  }
+
+  /**
+   * Takes back the record begun at `start`: a value the format cannot carry (from the
+   * embedding API) is not kept, the other changes are.
+   */
+  private drop(start: number, err: unknown): false {
+    if (!(err instanceof SnapshotInvalidError)) throw err;
+    this.pending.truncate(start);
+    this.log.error(`Journal: a change was not journaled (${err.message}).`);
+    return false;
+  }
+
+  /** False when the change could not be journaled. */
+  private record(type: RecordType, write: (w: ByteWriter) => void): boolean {
+    const start = this.begin(type);
+    if (start < 0) return false;
+    try {
+      write(this.pending);
+    } catch (err) {
+      return this.drop(start, err);
+    }
+    this.end(start);
     return true;
+  }
+
+  /** A record of a client id or bridge name alone. */
+  private keyRecord(type: RecordType, key: string): void {
+    const start = this.begin(type);
+    if (start < 0) return;
+    this.pending.string(key);
+    this.end(start);
+  }
+
+  /** A record of a client id or bridge name and a packet id. */
+  private packetIdRecord(type: RecordType, key: string, packetId: number): void {
+    const start = this.begin(type);
+    if (start < 0) return;
+    this.pending.string(key);
+    this.pending.u16(packetId);
+    this.end(start);
+  }
+
+  /** key, [packet id unless 0], [remote topic], delivery. */
+  private deliveryRecord(
+    type: RecordType,
+    key: string,
+    packetId: number,
+    topic: string | undefined,
+    messageId: number,
+    qos: number,
+    retain: boolean,
+    subscriptionId: number | undefined,
+  ): void {
+    const start = this.begin(type);
+    if (start < 0) return;
+    const w = this.pending;
+    w.string(key);
+    if (packetId !== 0) w.u16(packetId);
+    if (topic !== undefined) w.string(topic);
+    try {
+      writeDelivery(w, messageId, qos, retain, subscriptionId);
+    } catch (err) {
+      this.drop(start, err);
+      return;
+    }
+    this.end(start);
   }
 
   /** The end of the turn: what no acknowledgement flushed yet is written now. */
@@ -467,14 +506,14 @@ function commitLater(journal: Journal): void {
   journal.commitTick();
 }
 
-function writeDelivery(w: ByteWriter, messageId: number, d: Pick<Delivery, 'qos' | 'retain' | 'subscriptionId'>): void {
-  if (d.qos !== 0 && d.qos !== 1 && d.qos !== 2) throw new SnapshotInvalidError('delivery.qos', 'an integer 0..2');
-  let flags: number = d.qos;
-  if (d.retain) flags |= DELIVERY_RETAIN;
-  if (d.subscriptionId !== undefined) flags |= DELIVERY_HAS_SUBSCRIPTION_ID;
+function writeDelivery(w: ByteWriter, messageId: number, qos: number, retain: boolean, subscriptionId: number | undefined): void {
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw new SnapshotInvalidError('delivery.qos', 'an integer 0..2');
+  let flags: number = qos;
+  if (retain) flags |= DELIVERY_RETAIN;
+  if (subscriptionId !== undefined) flags |= DELIVERY_HAS_SUBSCRIPTION_ID;
   w.varuint(messageId);
   w.u8(flags);
-  if (d.subscriptionId !== undefined) w.varuint(d.subscriptionId);
+  if (subscriptionId !== undefined) w.varuint(subscriptionId);
 }
 
 function messageOf(err: unknown): string {
