@@ -59,22 +59,27 @@ async function publishLocal(port: number, topic: string, payload: string, qos: 1
 const publishes = (c: RemoteConnection): mqttPacket.IPublishPacket[] =>
   c.packets.filter((p): p is mqttPacket.IPublishPacket => p.cmd === 'publish');
 
+/** mqttd with a store and a journal in `dir`, bridged (persistent session) to the scripted remote. */
+function bridgedConfig(dir: string, remotePort: number, topic: string): string[] {
+  return [
+    'allow_anonymous true',
+    'persistence true',
+    `persistence_location ${dir}/`,
+    `persistence_journal ${dir}/journal/`,
+    'connection remote',
+    `address 127.0.0.1:${remotePort}`,
+    'cleansession false',
+    'notifications false',
+    'restart_timeout 1',
+    topic,
+  ];
+}
+
 for (const restart of [undefined, 'SIGTERM', 'SIGKILL'] as const) {
   test(`after a reconnect${restart ? ` and an mqttd restart (${restart})` : ''}: the unacknowledged QoS 1 message goes again with its packet id and DUP, the PUBREC'ed QoS 2 one only gets PUBREL`, async () => {
     const remote = await scriptedRemote((n) => n > 0);
     const dir = mkdtempSync(join(tmpdir(), 'mqttd-resend-'));
-    const lines = [
-      'allow_anonymous true',
-      'persistence true',
-      `persistence_location ${dir}/`,
-      `persistence_journal ${dir}/journal/`,
-      'connection remote',
-      `address 127.0.0.1:${remote.port}`,
-      'cleansession false',
-      'notifications false',
-      'restart_timeout 1',
-      'topic w/# out 2',
-    ];
+    const lines = bridgedConfig(dir, remote.port, 'topic w/# out 2');
     let d: MqttdProcess = await startMqttd(lines, { dir });
     try {
       await until(() => remote.connections.length === 1 && remote.connections[0]!.packets.length > 0, 'the bridge to connect');
@@ -130,18 +135,7 @@ for (const restart of [undefined, 'SIGTERM', 'SIGKILL'] as const) {
 test('a QoS 2 message from the remote held between our PUBREC and its PUBREL survives kill -9 and is delivered once, at the PUBREL', async () => {
   const remote = await scriptedRemote((n) => n > 0);
   const dir = mkdtempSync(join(tmpdir(), 'mqttd-held-'));
-  const lines = [
-    'allow_anonymous true',
-    'persistence true',
-    `persistence_location ${dir}/`,
-    `persistence_journal ${dir}/journal/`,
-    'connection remote',
-    `address 127.0.0.1:${remote.port}`,
-    'cleansession false',
-    'notifications false',
-    'restart_timeout 1',
-    'topic in/# in 2',
-  ];
+  const lines = bridgedConfig(dir, remote.port, 'topic in/# in 2');
   let d: MqttdProcess = await startMqttd(lines, { dir });
   try {
     await until(() => remote.connections[0]?.packets.some((p) => p.cmd === 'subscribe') === true, 'the bridge to subscribe');
