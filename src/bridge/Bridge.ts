@@ -507,6 +507,7 @@ export class Bridge {
     const now = Date.now();
     const batch: OutgoingMessage[] = [];
     const resends: boolean[] = [];
+    const isFree = (id: number): boolean => !client.isIdTaken(id);
     for (let room = this.window - this.inflight; room > 0; room--) {
       const entry = this.queue.takeWaiting();
       if (!entry) break;
@@ -518,7 +519,7 @@ export class Bridge {
       }
       // Unfinished on an earlier connection to this session: the same packet id again.
       const resend = entry.packetId !== 0;
-      if (!resend) this.queue.assignPacketId(entry, (id) => !client.isIdTaken(id));
+      if (!resend) this.queue.assignPacketId(entry, isFree);
       batch.push(entry);
       resends.push(resend);
     }
