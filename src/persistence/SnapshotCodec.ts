@@ -373,7 +373,7 @@ function writeProperties(w: ByteWriter, p: StoredMessageProperties, field: strin
   }
 }
 
-export function writeQueuedMessage(w: ByteWriter, m: StoredQueuedMessage, field: string): void {
+function writeQueuedMessage(w: ByteWriter, m: StoredQueuedMessage, field: string): void {
   writeMessage(w, m, field);
   writeQueueState(w, m, field);
 }
@@ -648,7 +648,7 @@ function readProperties(r: ByteReader, field: string): StoredMessageProperties {
   return p;
 }
 
-export function readQueuedMessage(r: ByteReader, field: string): StoredQueuedMessage {
+function readQueuedMessage(r: ByteReader, field: string): StoredQueuedMessage {
   const m: StoredQueuedMessage = readMessage(r, field);
   readQueueState(r, m, field);
   return m;
