@@ -671,10 +671,15 @@ function readQueueState(r: ByteReader, m: StoredQueuedMessage, field: string): v
 }
 
 function readSubscriptionIds(r: ByteReader, field: string): number[] {
-  const n = r.count(`${field}.subscriptionIds count`);
-  const ids: number[] = [];
-  for (let i = 0; i < n; i++) ids.push(readSubscriptionId(r, `${field}.subscriptionIds[${i}]`));
-  return ids;
+  return readList(r, field, 'subscriptionIds', readSubscriptionId);
+}
+
+/** `count, item × count` inside one entry: the field's `name` list. */
+function readList<T>(r: ByteReader, field: string, name: string, read: (r: ByteReader, field: string) => T): T[] {
+  const n = r.count(`${field}.${name} count`);
+  const items: T[] = [];
+  for (let i = 0; i < n; i++) items.push(read(r, `${field}.${name}[${i}]`));
+  return items;
 }
 
 function readSubscriptionId(r: ByteReader, what: string): number {
@@ -713,12 +718,8 @@ export function readWill(r: ByteReader, field: string): StoredWill {
 
 function readBridgeQueue(r: ByteReader, field: string): StoredBridgeQueue {
   const name = r.string(`${field}.name`);
-  const queue: StoredQueuedMessage[] = [];
-  const n = r.count(`${field}.queue count`);
-  for (let i = 0; i < n; i++) queue.push(readQueuedMessage(r, `${field}.queue[${i}]`));
-  const incoming: StoredQueuedMessage[] = [];
-  const m = r.count(`${field}.incoming count`);
-  for (let i = 0; i < m; i++) incoming.push(readQueuedMessage(r, `${field}.incoming[${i}]`));
+  const queue = readList(r, field, 'queue', readQueuedMessage);
+  const incoming = readList(r, field, 'incoming', readQueuedMessage);
   return incoming.length > 0 ? { name, queue, incoming } : { name, queue };
 }
 
@@ -800,9 +801,7 @@ function readSessionWith(
   }
   const expiryInterval = r.varuint(`${field}.expiryInterval`, MAX_U32);
   const disconnectedAt = r.varuint(`${field}.disconnectedAt`);
-  const subscriptions: StoredSubscription[] = [];
-  const subCount = r.count(`${field}.subscriptions count`);
-  for (let i = 0; i < subCount; i++) subscriptions.push(readSubscription(r, `${field}.subscriptions[${i}]`));
+  const subscriptions = readList(r, field, 'subscriptions', readSubscription);
   const queue: StoredQueuedMessage[] = [];
   const queueCount = r.count(`${field}.queue count`);
   for (let i = 0; i < queueCount; i++) {
