@@ -5,7 +5,7 @@
  */
 import type { ByteReader } from './ByteReader';
 import { DELIVERY_HAS_SUBSCRIPTION_ID, DELIVERY_KNOWN, DELIVERY_RETAIN, RecordType } from './JournalFormat';
-import { decodeStore, readMessage, readSession, readWill } from './SnapshotCodec';
+import { decodeStore, readMessage, readPacketId, readSession, readWill } from './SnapshotCodec';
 import { StoreCorruptError } from './StoreCorruptError';
 import type { StoreSnapshot, StoredBridgeQueue, StoredMessage, StoredQueuedMessage, StoredSession, StoredWill } from './StoreSnapshot';
 
@@ -247,10 +247,7 @@ export class JournalReplay {
   }
 
   private packetId(r: ByteReader): number {
-    const at = r.position;
-    const id = r.u16('packetId');
-    if (id === 0) r.fail('packetId: 1..65535, found 0', at);
-    return id;
+    return readPacketId(r, 'packetId');
   }
 
   private delivery(r: ByteReader): StoredQueuedMessage {

@@ -660,14 +660,17 @@ function readQueueState(r: ByteReader, m: StoredQueuedMessage, field: string): v
   if ((flags & QUEUED_HAS_RELEASED) === 0 && (flags & QUEUED_RELEASED) !== 0) {
     r.fail(`${field} queue flags: no released value without its presence bit`, at);
   }
-  if (flags & QUEUED_HAS_PACKET_ID) {
-    const idAt = r.position;
-    const id = r.u16(`${field}.packetId`);
-    if (id === 0) r.fail(`${field}.packetId: 1..65535, found 0`, idAt);
-    m.packetId = id;
-  }
+  if (flags & QUEUED_HAS_PACKET_ID) m.packetId = readPacketId(r, `${field}.packetId`);
   if (flags & QUEUED_HAS_RELEASED) m.released = (flags & QUEUED_RELEASED) !== 0;
   if (flags & QUEUED_HAS_SUBSCRIPTION_IDS) m.subscriptionIds = readSubscriptionIds(r, field);
+}
+
+/** A packet id: never 0 [MQTT-2.2.1-3]. */
+export function readPacketId(r: ByteReader, what: string): number {
+  const at = r.position;
+  const id = r.u16(what);
+  if (id === 0) r.fail(`${what}: 1..65535, found 0`, at);
+  return id;
 }
 
 function readSubscriptionIds(r: ByteReader, field: string): number[] {
@@ -810,12 +813,7 @@ function readSessionWith(
   }
   const incomingQos2Ids: number[] = [];
   const idCount = r.count(`${field}.incomingQos2Ids count`);
-  for (let i = 0; i < idCount; i++) {
-    const at = r.position;
-    const id = r.u16(`${field}.incomingQos2Ids[${i}]`);
-    if (id === 0) r.fail(`${field}.incomingQos2Ids[${i}]: 1..65535, found 0`, at);
-    incomingQos2Ids.push(id);
-  }
+  for (let i = 0; i < idCount; i++) incomingQos2Ids.push(readPacketId(r, `${field}.incomingQos2Ids[${i}]`));
   const session: StoredSession = {
     clientId,
     protocolVersion: protocolVersion as 3 | 4 | 5,
