@@ -41,6 +41,14 @@ const timing = (q) => [...(q ? ['--warmup', '0.5', '--duration', '1.5'] : ['--wa
  * `watching` of them instead see every bench/# message and test its payload, which never
  * matches, so the routed traffic is the same with and without rules.
  */
+/** The `latency` measurement (1 pub → 1 sub, 1000 msgs/s, QoS 0) against a running broker: `latency` and `slow-subscriber` share it. */
+async function measureLatency(port, ctx) {
+  const args = ['latency', '--port', String(port), '--rate', '1000', '--warmup', '1', '--duration', ctx.quick ? '2' : '5'];
+  const r = await runLoadgen(ctx.loadgen, args, ctx.gen);
+  if (r.samples === 0) throw new Error('no latency samples');
+  return r;
+}
+
 function hundredRules(dir, watching) {
   const lines = [];
   for (let i = 0; i < 100 - watching; i++) lines.push(`rule dev${i}`, `when tele/dev${i}/SENSOR`, 'field json.AM2301.Temperature', 'op >', 'value 25', `topic cmnd/dev${i}/POWER`, 'payload ON', '');
@@ -101,9 +109,7 @@ export const scenarios = [
     async run(name, ctx) {
       const b = await startBroker(name, ctx);
       try {
-        const args = ['latency', '--port', String(b.port), '--rate', '1000', '--warmup', '1', '--duration', ctx.quick ? '2' : '5'];
-        const r = await runLoadgen(ctx.loadgen, args, ctx.gen);
-        if (r.samples === 0) throw new Error('no latency samples');
+        const r = await measureLatency(b.port, ctx);
         return { values: r, generatorCpu: r.generator_cpu, raw: r };
       } finally {
         await b.stop();
@@ -238,12 +244,10 @@ export const scenarios = [
         try {
           // Long enough for the slow subscriber's queue to fill and overflow first.
           await sleep(ctx.quick ? 2000 : 6000);
-          const args = ['latency', '--port', String(b.port), '--rate', '1000', '--warmup', '1', '--duration', ctx.quick ? '2' : '5'];
-          r = await runLoadgen(ctx.loadgen, args, ctx.gen);
+          r = await measureLatency(b.port, ctx);
         } finally {
           slowEnd = slow.stop();
         }
-        if (r.samples === 0) throw new Error('no latency samples');
         return { values: { ...r, disconnected: slowEnd.disconnected }, generatorCpu: r.generator_cpu, raw: { ...r, slow: slowEnd } };
       } finally {
         await b.stop();
