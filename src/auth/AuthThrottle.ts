@@ -66,10 +66,9 @@ export interface AttemptTicket {
   /** A known device: its check goes ahead of the queue. */
   readonly known: boolean;
   readonly deviceKey: string;
-  readonly pairKey: string;
+  /** The record this attempt is judged by and counted in: the device's if known, else address+username's. */
+  readonly ownKey: string;
   readonly networkKey: string;
-  /** The in-flight key this ticket holds. */
-  readonly flightKey: string;
 }
 
 interface Failures {
@@ -151,17 +150,17 @@ export class AuthThrottle {
     const deviceKey = `${pairKey} ${attempt.clientId}`;
     const networkKey = addressKey(attempt.address);
     const known = this.knownDevices.get(deviceKey, now) !== undefined;
-    const flightKey = known ? deviceKey : pairKey;
-    const own = this.failures.get(flightKey, now);
+    const ownKey = known ? deviceKey : pairKey;
+    const own = this.failures.get(ownKey, now);
     let wait = this.remaining(own, this.options.allowance, now);
     if (!known) wait = Math.max(wait, this.remaining(this.networkFailures.get(networkKey, now), this.options.networkAllowance, now));
     // Once it has failed, one check at a time: parallel guesses do not multiply the rate.
     // Before, any number (the check queue bounds them): devices sharing one user behind one
     // NAT all log in at once after a power cut.
-    if (wait === 0 && own !== undefined && this.inFlight.has(flightKey)) wait = this.options.baseDelayMs;
+    if (wait === 0 && own !== undefined && this.inFlight.has(ownKey)) wait = this.options.baseDelayMs;
     if (wait > 0) return { admitted: false, retryAfterMs: wait };
-    this.inFlight.set(flightKey, (this.inFlight.get(flightKey) ?? 0) + 1);
-    return { admitted: true, ticket: { known, deviceKey, pairKey, networkKey, flightKey } };
+    this.inFlight.set(ownKey, (this.inFlight.get(ownKey) ?? 0) + 1);
+    return { admitted: true, ticket: { known, deviceKey, ownKey, networkKey } };
   }
 
   /** admit(), but an attempt refused for at most waitUpToMs waits that out and tries again. */
@@ -175,7 +174,7 @@ export class AuthThrottle {
   recordFailure(ticket: AttemptTicket): void {
     this.release(ticket);
     const now = this.now();
-    this.count(this.failures, ticket.known ? ticket.deviceKey : ticket.pairKey, now);
+    this.count(this.failures, ticket.ownKey, now);
     this.count(this.networkFailures, ticket.networkKey, now);
   }
 
@@ -187,9 +186,9 @@ export class AuthThrottle {
 
   /** Ends a ticket's check without a verdict (it could not be run). */
   release(ticket: AttemptTicket): void {
-    const n = this.inFlight.get(ticket.flightKey) ?? 0;
-    if (n <= 1) this.inFlight.delete(ticket.flightKey);
-    else this.inFlight.set(ticket.flightKey, n - 1);
+    const n = this.inFlight.get(ticket.ownKey) ?? 0;
+    if (n <= 1) this.inFlight.delete(ticket.ownKey);
+    else this.inFlight.set(ticket.ownKey, n - 1);
   }
 
   /** Entries remembered now in the failure tables (each bounded by maxEntries). */
