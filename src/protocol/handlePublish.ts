@@ -39,7 +39,7 @@ export function refusePublish(conn: Connection, qos: 0 | 1 | 2, packetId: number
     code === ReasonCode.PacketTooLarge
       ? `PUBLISH payload exceeds message_size_limit ${broker.limits.messageSizeLimit}`
       : `broker memory over memory_limit ${broker.memory.limit}`;
-  broker.log.debug(`Dropped PUBLISH from ${escape(conn.clientId)}: ${reason}.`);
+  if (broker.log.isEnabled('debug')) broker.log.debug(`Dropped PUBLISH from ${escape(conn.clientId)}: ${reason}.`);
   if (qos === 0) return;
   const v5 = conn.protocolVersion === 5;
   if (!v5 && code === ReasonCode.QuotaExceeded) return conn.close(code, reason);
@@ -145,7 +145,9 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
     if (message.retain && broker.limits.retainAvailable && !broker.canRetain(message)) {
       refusal = ReasonCode.QuotaExceeded;
       reason = 'max_retained_messages or max_retained_bytes reached';
-      broker.log.debug(`Dropped retained PUBLISH from ${escape(conn.clientId)} to ${escape(topic)}: ${reason}.`);
+      if (broker.log.isEnabled('debug')) {
+        broker.log.debug(`Dropped retained PUBLISH from ${escape(conn.clientId)} to ${escape(topic)}: ${reason}.`);
+      }
     } else {
       matched = broker.route(message, session);
     }
