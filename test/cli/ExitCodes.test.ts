@@ -38,6 +38,8 @@ test('mqttd exits as mosquitto 2.0.11 for command-line and configuration errors'
   for (const args of cases) {
     const mosquitto = await code('/usr/sbin/mosquitto', args);
     const mqttd = await code(process.execPath, [MQTTD, ...args]);
+    // Pinned too, so that two runs that were both killed (null) or both started cannot pass.
+    assert.equal(mosquitto, 3, `mosquitto ${args.join(' ')} (MOSQ_ERR_INVAL)`);
     assert.equal(mqttd, mosquitto, `mqttd ${args.join(' ')}`);
   }
 });
@@ -64,6 +66,8 @@ test('mqttd_pub and mqttd_sub exit as mosquitto_pub and mosquitto_sub', async ()
     const d = commandFor('mqttd', c.tool);
     const mosquitto = await code(m.command, [...m.prefix, ...c.args]);
     const mqttd = await code(d.command, [...d.prefix, ...c.args]);
+    // Every case is an error: a null (killed) or 0 on both sides would prove nothing.
+    assert.ok(typeof mosquitto === 'number' && mosquitto !== 0, `mosquitto_${c.tool} ${c.args.join(' ')} exited ${mosquitto}`);
     assert.equal(mqttd, mosquitto, `${c.tool} ${c.args.join(' ')}`);
   }
 });
@@ -94,6 +98,7 @@ test('mqttd_passwd exits as mosquitto_passwd: 2 for a password mismatch, 1 for a
       const { command, prefix } = commandFor(impl, 'passwd');
       results.push(await code(command, [...prefix, ...c.args.map((a) => (a === 'FILE' ? file : a))], c.stdin));
     }
+    assert.equal(typeof results[0], 'number', `mosquitto_passwd ${c.args.join(' ')} was killed`);
     assert.equal(results[1], results[0], `passwd ${c.args.join(' ')} <<< ${JSON.stringify(c.stdin)}`);
   }
 });
