@@ -321,6 +321,19 @@ describe('persistence_journal', () => {
   });
 });
 
+describe('documented defaults', () => {
+  // The README's table shows `default`; defaultConfig() is what the reader really starts from.
+  // Writing an option at its documented default must change nothing, or the two have drifted.
+  it('each general option set to its documented default reads as the option left out', () => {
+    const base = parse('');
+    // `port` opens a listener (its default is that listener's port); prose defaults ("(never)",
+    // "false (true in local-only mode)") are not one value.
+    const checked = CONFIG_OPTIONS.filter((o) => o.scope === 'general' && o.name !== 'port' && /^[^\s(]+$/.test(o.default));
+    assert.ok(checked.length > 20, `only ${checked.length} options have a one-word default`);
+    for (const o of checked) assert.deepEqual(parse(`${o.name} ${o.default}\n`), base, `${o.name} ${o.default}`);
+  });
+});
+
 describe('every config option', () => {
   it('has a sample in this test', () => {
     const missing = CONFIG_OPTIONS.map((o) => o.name).filter((n) => !(n in samples));
