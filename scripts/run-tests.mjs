@@ -15,6 +15,11 @@ function find(dir, out) {
 
 const filter = process.argv[2];
 const files = find('build/test', []).filter((f) => !filter || f.includes(filter)).sort();
+// A filter that matches nothing would hand node --test no files, and it would run every test.
+if (files.length === 0) {
+  console.error(`run-tests: no test file under build/test matches ${JSON.stringify(filter ?? '')}`);
+  process.exit(2);
+}
 const result = spawnSync(
   process.execPath,
   ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...files],
