@@ -87,7 +87,7 @@ export function makeOpenwrtRoot(uciConfig: string, networks: string, options: Ro
   const root = mkdtempSync(join(tmpdir(), 'mqttd-openwrt-'));
   // The broker runs as user mqttd in there: / must be searchable.
   chmodSync(root, 0o755);
-  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'usr/lib/mqttd', 'tmp', 'var/run', 'var/log', 'var/lock', 'etc/config', 'etc/init.d', 'etc/mqttd', 'proc']) {
+  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'usr/lib/mqttd', 'tmp', 'var/run', 'var/log', 'var/lock', 'etc/config', 'etc/init.d', 'etc/rc.d', 'etc/mqttd', 'proc']) {
     mkdirSync(join(root, d), { recursive: true });
   }
   chmodSync(join(root, 'tmp'), 0o1777);
