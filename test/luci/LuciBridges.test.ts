@@ -10,7 +10,7 @@ import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto';
 import { loadUciConfig } from '../../src/config/UciConfig';
 import { ConfigErrors } from '../../src/config/ConfigErrors';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { SHOTS, eventually, luciSkip, startLuciBrowser, writeLanUci, type LuciBrowser } from './luciHarness';
+import { SHOTS, field, eventually, luciSkip, startLuciBrowser, writeLanUci, type LuciBrowser } from './luciHarness';
 
 // The whole path of a bridge made in LuCI: Settings writes UCI, the real broker reads that UCI
 // file and connects to a real mosquitto, the Status page shows what the broker reports.
@@ -24,11 +24,6 @@ let upstream: MosquittoBroker;
 let broker: RunningProcess | undefined;
 let files: PluginFiles;
 let port = 0;
-
-/** The id LuCI gives an option's widget, as a CSS selector. */
-function field(sid: string, option: string): string {
-  return `[id="widget.cbid.mqttd.${sid}.${option}"]`;
-}
 
 async function tab(page: Page, sid: string, name: string): Promise<void> {
   await page.click(`#cbi-mqttd-${sid} .cbi-tabmenu li[data-tab="${name}"] a`);

@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core';
 import { freePort, waitForPort } from '../helpers/ports';
 import { startProcess, waitForOutput, type RunningProcess } from '../helpers/processes';
 import { MQTTD_JS, pluginFiles, routerPath, tempDir, type PluginFiles } from '../openwrt/routerShell';
-import { SHOTS, eventually as eventuallyWithin, luciSkip, startLuciBrowser, writeLanUci, type LuciBrowser } from './luciHarness';
+import { SHOTS, field, eventually as eventuallyWithin, luciSkip, startLuciBrowser, writeLanUci, type LuciBrowser } from './luciHarness';
 
 // The Rules page end to end: rules added, edited, disabled and deleted in the browser are
 // written to UCI; the real broker (started from that UCI file) rereads them on SIGHUP, as
@@ -20,10 +20,6 @@ let luci: LuciBrowser;
 let broker: RunningProcess;
 let files: PluginFiles;
 let port = 0;
-
-function field(sid: string, option: string): string {
-  return `[id="widget.cbid.mqttd.${sid}.${option}"]`;
-}
 
 function open(): Promise<Page> {
   return luci.open('mqttd/rules', 1400);

@@ -309,6 +309,12 @@ export async function startLuciHarness(bin: string, files: PluginFiles, uciPath:
 /** Where the LuCI tests leave their screenshots (for a reader to look at, not compared). */
 export const SHOTS = join(REPO, 'test-results');
 
+/** The id LuCI's form.js gives an option's widget (widget.cbid.<config>.<section>.<option>), as a CSS selector. */
+export function field(sid: string, option: string): string {
+  return `[id="widget.cbid.mqttd.${sid}.${option}"]`;
+}
+
+
 /**
  * Why a LuCI test cannot run here, or false: it needs Chromium, busybox (the rpcd plugins
  * run under ash), mosquitto-clients plus `extra` commands, and the built bundle. Creates the
