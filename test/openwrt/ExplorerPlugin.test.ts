@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { freePort, waitForPort } from '../helpers/ports';
 import { hasCommand, startProcess, type RunningProcess } from '../helpers/processes';
 import { REPO } from './openwrtRoot';
-import { MQTTD_JS, routerPath, tempDir } from './routerShell';
+import { hasBundle, MQTTD_JS, routerPath, tempDir } from './routerShell';
 
 // The rpcd plugin mqttd.explorer under busybox ash, as rpcd runs it (`call <method>`, the
 // ubus arguments on stdin), forwarding to a real mqttd's control endpoint with busybox wget.
 
 const PLUGIN = join(REPO, 'luci/root/usr/libexec/rpcd/mqttd.explorer');
-const skip = !(hasCommand('busybox') && hasCommand('mosquitto_sub')) ? 'needs busybox and mosquitto-clients' : !existsSync(MQTTD_JS) && 'needs dist/mqttd.js (npm run build)';
+const skip = !(hasCommand('busybox') && hasCommand('mosquitto_sub')) ? 'needs busybox and mosquitto-clients' : !hasBundle() && 'needs dist/mqttd.js (npm run build)';
 
 let bin = '';
 let wgetLog = '';

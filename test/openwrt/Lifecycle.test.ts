@@ -12,9 +12,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { freePort, waitForPort } from '../helpers/ports';
-import { LEGACY_INIT_SCRIPT, REPO, canChroot, makeOpenwrtRoot, type OpenwrtRoot } from './openwrtRoot';
+import { LEGACY_INIT_SCRIPT, canChroot, makeOpenwrtRoot, type OpenwrtRoot } from './openwrtRoot';
+import { hasBundle } from './routerShell';
 
-const skip = !canChroot() ? 'needs root and busybox for the chroot' : !existsSync(join(REPO, 'dist/mqttd.js')) && 'needs dist/ (npm run build)';
+const skip = !canChroot() ? 'needs root and busybox for the chroot' : !hasBundle() && 'needs dist/ (npm run build)';
 
 /** A router config: loopback and LAN listeners on one port, anonymous allowed, no persistence. */
 function routerConfig(port: number, extra = ''): string {

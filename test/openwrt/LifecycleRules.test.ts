@@ -6,13 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { freePort, waitForPort } from '../helpers/ports';
-import { REPO, canChroot, makeOpenwrtRoot } from './openwrtRoot';
+import { canChroot, makeOpenwrtRoot } from './openwrtRoot';
+import { hasBundle } from './routerShell';
 
-const skip = !canChroot() ? 'needs root and busybox for the chroot' : !existsSync(join(REPO, 'dist/mqttd.js')) && 'needs dist/ (npm run build)';
+const skip = !canChroot() ? 'needs root and busybox for the chroot' : !hasBundle() && 'needs dist/ (npm run build)';
 
 function config(port: number, payload: string): string {
   return [

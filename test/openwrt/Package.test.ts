@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { freePort, waitForPort } from '../helpers/ports';
 import { hasCommand, startProcess, type RunningProcess } from '../helpers/processes';
 import { REPO } from './openwrtRoot';
-import { MQTTD_JS, tempDir } from './routerShell';
+import { hasBundle, tempDir } from './routerShell';
 
 const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
-const skip = !existsSync(MQTTD_JS) ? 'needs dist/ (npm run build)' : !hasCommand('mosquitto_sub') && 'needs mosquitto-clients';
+const skip = !hasBundle() ? 'needs dist/ (npm run build)' : !hasCommand('mosquitto_sub') && 'needs mosquitto-clients';
 
 let out = '';
 const roots: Record<string, string> = {};

@@ -11,10 +11,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, canChroot, makeOpenwrtRoot, type OpenwrtRoot } from './openwrtRoot';
-import { tempDir } from './routerShell';
+import { hasBundle, tempDir } from './routerShell';
 
 const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
-const skip = !canChroot() ? 'needs root and busybox for the chroot' : !existsSync(join(REPO, 'dist/mqttd.js')) && 'needs dist/ (npm run build)';
+const skip = !canChroot() ? 'needs root and busybox for the chroot' : !hasBundle() && 'needs dist/ (npm run build)';
 let out = '';
 
 before(() => {

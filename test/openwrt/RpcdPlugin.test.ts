@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { freePort, waitForPort } from '../helpers/ports';
 import { hasCommand, startProcess, type RunningProcess } from '../helpers/processes';
 import { REPO } from './openwrtRoot';
-import { MQTTD_JS, callPlugin, listPlugin, pluginFiles, routerPath, tempDir, type PluginFiles } from './routerShell';
+import { hasBundle, MQTTD_JS, callPlugin, listPlugin, pluginFiles, routerPath, tempDir, type PluginFiles } from './routerShell';
 
 const skip = !(hasCommand('busybox') && hasCommand('mosquitto_sub') && hasCommand('mosquitto_pub')) && 'needs busybox and mosquitto-clients';
 
@@ -208,7 +208,7 @@ test("set_acl takes every line the broker reads, such as 'topic read' (readwrite
   }
 });
 
-const noBroker = skip || (!existsSync(MQTTD_JS) && 'needs dist/mqttd.js (npm run build)');
+const noBroker = skip || (!hasBundle() && 'needs dist/mqttd.js (npm run build)');
 
 test('end to end: an added user connects, an ACL rule is enforced, a deleted user is refused after the reload', { skip: noBroker }, async () => {
   assert.deepEqual(callPlugin(bin, files, 'add_user', { username: 'alice', password: 'alice-pw' }), { result: 'added' });

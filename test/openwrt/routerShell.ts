@@ -12,6 +12,13 @@ export const PLUGIN = join(REPO, 'luci/root/usr/libexec/rpcd/mqttd');
 export const MQTTD_PASSWD_JS = join(REPO, 'dist/mqttd_passwd.js');
 export const MQTTD_JS = join(REPO, 'dist/mqttd.js');
 
+/** Whether the bundle is built; under CI its absence fails the run (as hasCommand does for a tool), never skips. */
+export function hasBundle(): boolean {
+  if (existsSync(MQTTD_JS)) return true;
+  if (process.env.CI === 'true') throw new Error(`${MQTTD_JS} is required under CI: run npm run build first`);
+  return false;
+}
+
 const dirs: string[] = [];
 process.on('exit', () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
