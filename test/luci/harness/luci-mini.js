@@ -49,6 +49,10 @@
   // login), the all-zero id when there is none.
   var sessionId = (window.L && window.L.env && window.L.env.sessionid) || '00000000000000000000000000000000';
   var ubusId = 0;
+  /** rpc.js getStatusText: the text of a ubus status code, as rejected calls report it. */
+  var STATUS_TEXT = ['Command OK', 'Invalid command', 'Invalid argument', 'Method not found', 'Resource not found',
+    'No data received', 'Permission denied', 'Request timeout', 'Not supported', 'Unspecified error', 'Connection lost'];
+  function statusText(code) { return STATUS_TEXT[code] || 'Unknown error code'; }
   function post(object, method, params) {
     return fetch('/ubus', {
       method: 'POST',
@@ -85,7 +89,7 @@
           var ret = null;
           if (Array.isArray(msg.result)) {
             if (opts.reject && msg.result[0] !== 0)
-              throw new Error('RPC call to ' + opts.object + '/' + opts.method + ' failed with ubus code ' + msg.result[0]);
+              throw new Error('RPC call to ' + opts.object + '/' + opts.method + ' failed with ubus code ' + msg.result[0] + ': ' + statusText(msg.result[0]));
             ret = msg.result.length > 1 ? msg.result[1] : msg.result[0];
           }
           if (opts.expect) {
