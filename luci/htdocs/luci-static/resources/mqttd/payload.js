@@ -1,8 +1,8 @@
 'use strict';
 'require baseclass';
 
-// Shared by the explorer views (Topics, Live): how a message's payload is shown. The broker
-// sends at most 2 KiB of it (base64) and its full size; nothing here trusts it to be text.
+// Shared by the explorer views (Topics, Live, Clients): how a payload and a byte count are shown.
+// The broker sends at most 2 KiB of a payload (base64) and its full size; nothing here trusts it to be text.
 
 function bytesOf(base64) {
 	var bin = atob(base64 || ''), out = new Uint8Array(bin.length);

@@ -3,6 +3,7 @@
 'require rpc';
 'require poll';
 'require ui';
+'require mqttd.payload as payload';
 
 // Services > MQTT Broker > Clients: who is connected, what each one listens to, and how far
 // behind it is; offline persistent sessions with what is queued for them.
@@ -18,10 +19,6 @@ function text(s) {
 
 function when(ms) {
 	return ms ? new Date(ms).toLocaleString() : '-';
-}
-
-function bytes(n) {
-	return n < 1024 ? n + ' B' : n < 1048576 ? (n / 1024).toFixed(1) + ' KiB' : (n / 1048576).toFixed(1) + ' MiB';
 }
 
 function expiry(s) {
@@ -77,7 +74,7 @@ return view.extend({
 		var connected = (reply.connected || []).map(function(c) {
 			return E('tr', { 'class': 'tr', 'data-client-id': c.client_id }, cells(ct, [
 				c.client_id, c.username == null ? _('(anonymous)') : c.username, c.address, PROTOCOLS[c.protocol] || c.protocol, when(c.connected_at),
-				subscriptions(c.subscriptions), c.inflight, c.queued, bytes(c.bytes_in) + ' / ' + bytes(c.bytes_out),
+				subscriptions(c.subscriptions), c.inflight, c.queued, payload.size(c.bytes_in) + ' / ' + payload.size(c.bytes_out),
 				E('button', { 'class': 'cbi-button cbi-button-remove mqttd-disconnect', 'click': function() {
 					return self.act(callDisconnect, c.client_id, _('Disconnect %s? Its will message, if any, is published; it may reconnect.').format(c.client_id), _('%s disconnected.').format(c.client_id));
 				} }, _('Disconnect'))
