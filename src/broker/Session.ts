@@ -259,7 +259,9 @@ export class Session {
   drain(): void {
     const link = this.link;
     if (!link) return;
-    const now = Date.now();
+    const queue = this.queue;
+    // Called on every acknowledgement: with nothing waiting, no clock read.
+    const now = this.cursors === undefined && queue.length === 0 ? 0 : Date.now();
     const window = this.window;
     let full = false;
     while (this.cursors !== undefined && this.inflightCount < window) {
@@ -278,7 +280,6 @@ export class Session {
       const d: Delivery = { message, qos: cursor.qosOf(message), retain: true, subscriptionId: cursor.subscription.subscriptionId, packetId: 0, released: false };
       this.send(d, link, false);
     }
-    const queue = this.queue;
     if (this.cursors === undefined && queue.length > 0) {
       for (let d = queue.peek(); d !== undefined && (d.qos === 0 || this.inflightCount < window); d = queue.peek()) {
         if (link.backlog >= PACING_BACKLOG_BYTES) {
