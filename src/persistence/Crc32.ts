@@ -4,7 +4,7 @@
  */
 import * as zlib from 'node:zlib';
 
-const native = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
 const TABLE = buildTable();
 
@@ -24,9 +24,15 @@ export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number 
   return crc32Js(bytes, start, end);
 }
 
+/** CRC-32 of the bytes that follow ones whose CRC-32 is `previous`: one CRC over pieces never joined. */
+export function crc32After(previous: number, bytes: Uint8Array): number {
+  if (native !== undefined) return native(bytes, previous) >>> 0;
+  return crc32Js(bytes, 0, bytes.length, previous);
+}
+
 /** The portable version (exported so a test can compare the two). */
-export function crc32Js(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let c = 0xffffffff;
+export function crc32Js(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
+  let c = (previous ^ 0xffffffff) >>> 0;
   for (let i = start; i < end; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }

@@ -11,10 +11,13 @@
  * Files: `<store file>-<crc of store path>.journal-<generation>`. The flash store names the
  * first generation it does not contain; at start-up the generations from there on are replayed
  * onto it. A flash save rotates to a new generation first and deletes the older files once the
- * save is on flash. A file that grows past a limit is replaced by a new generation that starts
- * with a checkpoint of the whole state (in RAM, not on flash), so the journal stays bounded.
+ * save is on flash. When the files grow past a limit, a checkpoint of the whole state (in RAM,
+ * not on flash) replaces them, so the journal stays bounded: generation g+1 is set aside for
+ * it and live records go on in g+2 while the state is encoded in steps between event-loop
+ * turns (the whole state at once would pause every client); once g+1 is complete the files
+ * before it go. A crash before then leaves g and g+2, which replay to the same state.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { BridgeLog } from '../bridge/Bridge';
 import type { OutgoingMessage } from '../bridge/OutgoingQueue';
@@ -25,7 +28,7 @@ import { storedSession, toStored } from '../broker/storedForms';
 import type { Will } from '../broker/Will';
 import type { Logger } from '../log/Logger';
 import { ByteWriter } from './ByteWriter';
-import { crc32 } from './Crc32';
+import { crc32, crc32After } from './Crc32';
 import {
   DELIVERY_HAS_SUBSCRIPTION_ID,
   DELIVERY_RETAIN,
@@ -35,7 +38,7 @@ import {
   RecordType,
 } from './JournalFormat';
 import { JournalReplay } from './JournalReplay';
-import { encodeStore, writeMessage, writeSession, writeWill } from './SnapshotCodec';
+import { encodeStoreInSteps, type EncodedStore, writeMessage, writeSession, writeWill } from './SnapshotCodec';
 import { SnapshotInvalidError } from './SnapshotInvalidError';
 import { StoreCorruptError } from './StoreCorruptError';
 import type { StoreSnapshot } from './StoreSnapshot';
@@ -48,9 +51,25 @@ export interface JournalOptions {
   log: Logger;
   /** The broker's state now, for checkpoints. */
   snapshot: () => StoreSnapshot;
-  /** A file past this size (and past twice the last checkpoint) is replaced by a checkpoint. */
+  /** Records past this size (checkpoint included) and past the last checkpoint's size start a new checkpoint. */
   checkpointBytes?: number;
 }
+
+/** A checkpoint being encoded: its generation, its encoder, and the turn it waits for. */
+interface CheckpointRun {
+  generation: number;
+  steps: Generator<void, EncodedStore, void>;
+  next: NodeJS.Immediate | undefined;
+  /** While written: the open partial file, closed and removed by whoever ends the run. */
+  fd: number | undefined;
+  partial: string | undefined;
+  done: Array<() => void>;
+}
+
+/** A checkpoint is written under this suffix and renamed into place once complete. */
+const PARTIAL_SUFFIX = '.partial';
+/** The checkpoint's bytes are written this much per turn. */
+const CHECKPOINT_WRITE_BYTES = 1024 * 1024;
 
 const DEFAULT_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 /** The per-turn batch starts this big and is let go of after a turn that grew it past PENDING_KEEP_BYTES. */
@@ -79,7 +98,7 @@ export class Journal implements ChangeLog {
   private messageIds = new WeakMap<Message, number>();
   private nextMessageId = 1;
   private failed = false;
-  private checkpointing = false;
+  private checkpointRun: CheckpointRun | undefined;
 
   constructor(options: JournalOptions) {
     this.directory = options.directory;
@@ -174,8 +193,21 @@ export class Journal implements ChangeLog {
       this.log.error(`Journal directory ${this.directory} cannot be created (${messageOf(err)}): running without a journal.`);
       return false;
     }
+    this.removePartials();
     const last = this.generations.length > 0 ? this.generations[this.generations.length - 1]! : -1;
     return this.startGeneration(Math.max(last + 1, from));
+  }
+
+  /** Whether a checkpoint is being encoded or written. */
+  get checkpointing(): boolean {
+    return this.checkpointRun !== undefined;
+  }
+
+  /** Resolves once no checkpoint runs (at once when none does). */
+  checkpointSettled(): Promise<void> {
+    const run = this.checkpointRun;
+    if (run === undefined) return Promise.resolve();
+    return new Promise((resolve) => run.done.push(resolve));
   }
 
   /**
@@ -204,6 +236,7 @@ export class Journal implements ChangeLog {
 
   /** Clean stop after a successful save: the store holds everything, no journal is left. */
   close(removeFiles: boolean): void {
+    this.abandonCheckpoint();
     this.commit();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
@@ -313,13 +346,9 @@ export class Journal implements ChangeLog {
       pending.resetAndShrink(PENDING_KEEP_BYTES, PENDING_INITIAL_BYTES);
     }
     this.fileBytes += bytes.length;
-    if (this.fileBytes > this.checkpointBytes && this.fileBytes > 2 * this.lastCheckpoint && !this.checkpointing) {
-      this.checkpointing = true;
-      try {
-        this.checkpoint();
-      } finally {
-        this.checkpointing = false;
-      }
+    // Records since the checkpoint outgrew it (and both together the limit): a new one pays off.
+    if (this.fileBytes + this.lastCheckpoint > this.checkpointBytes && this.fileBytes > this.lastCheckpoint && this.checkpointRun === undefined) {
+      this.startCheckpoint();
     }
   }
 
@@ -468,20 +497,118 @@ export class Journal implements ChangeLog {
     return true;
   }
 
-  /** The file got long: a new generation holding the whole state replaces every older one. */
-  private checkpoint(): void {
-    const { bytes } = encodeStore(this.snapshotNow());
-    const keepFrom = this.generation + 1;
-    if (!this.startGeneration(keepFrom)) return;
-    this.pending.u32(bytes.length + 1);
-    this.pending.u32(0);
-    const body = this.pending.position;
-    this.pending.u8(RecordType.Checkpoint);
-    this.pending.raw(bytes);
-    this.pending.patchU32(body - 4, crc32(this.pending.view(), body, this.pending.position));
-    this.lastCheckpoint = bytes.length;
-    this.commit();
-    if (this.active) this.compacted(keepFrom);
+  /**
+   * The files got long. The state now is everything in generations up to this one: the next
+   * generation is set aside for its checkpoint, live records go on in the one after, and the
+   * checkpoint is encoded and written in steps, a turn of the event loop between them.
+   */
+  private startCheckpoint(): void {
+    const generation = this.generation + 1;
+    const snapshot = this.snapshotNow();
+    if (!this.startGeneration(generation + 1)) return;
+    const run: CheckpointRun = { generation, steps: encodeStoreInSteps(snapshot), next: undefined, fd: undefined, partial: undefined, done: [] };
+    this.checkpointRun = run;
+    run.next = setImmediate(stepCheckpoint, this, run);
+  }
+
+  /** One step of the run's encoding; the last one writes the file. */
+  checkpointStep(run: CheckpointRun): void {
+    run.next = undefined;
+    if (this.checkpointRun !== run) return;
+    let step: IteratorResult<void, EncodedStore>;
+    try {
+      step = run.steps.next();
+    } catch (err) {
+      this.endCheckpoint(run);
+      this.log.error(`Journal: the checkpoint could not be encoded (${messageOf(err)}); the journal files stay as they are.`);
+      return;
+    }
+    if (step.done !== true) {
+      run.next = setImmediate(stepCheckpoint, this, run);
+      return;
+    }
+    for (const refused of step.value.refused) this.log.error(`Journal checkpoint: an entry was left out (${refused.message}).`);
+    void this.writeCheckpoint(run, step.value.bytes);
+  }
+
+  /**
+   * Writes the checkpoint under a temporary name a megabyte per turn, renames it into place,
+   * and removes the generations before it. Skipped when the journal stopped, failed, or a
+   * flash save already holds everything the checkpoint would (its generations are gone).
+   */
+  private async writeCheckpoint(run: CheckpointRun, store: Buffer): Promise<void> {
+    const path = this.fileOf(run.generation);
+    const partial = path + PARTIAL_SUFFIX;
+    try {
+      const record = Buffer.allocUnsafe(RECORD_HEADER_SIZE + 1);
+      record.writeUInt32BE(store.length + 1, 0);
+      record[RECORD_HEADER_SIZE] = RecordType.Checkpoint;
+      record.writeUInt32BE(crc32After(crc32(record, RECORD_HEADER_SIZE), store), 4);
+      run.fd = openSync(partial, 'wx', 0o600);
+      run.partial = partial;
+      writeAll(run.fd, journalHeader(run.generation, this.pathCrc));
+      writeAll(run.fd, record);
+      for (let done = 0; done < store.length; done += CHECKPOINT_WRITE_BYTES) {
+        await nextTurn();
+        // Ended meanwhile (close, a failed journal): endCheckpoint removed the partial file.
+        if (this.checkpointRun !== run || !this.active) return;
+        writeAll(run.fd, store.subarray(done, done + CHECKPOINT_WRITE_BYTES));
+      }
+      closeSync(run.fd);
+      run.fd = undefined;
+      if (!this.active || this.isCompactedPast(run.generation)) return;
+      renameSync(partial, path);
+      run.partial = undefined;
+    } catch (err) {
+      this.log.error(`Journal ${path}: the checkpoint cannot be written (${messageOf(err)}); the journal files stay as they are.`);
+      return;
+    } finally {
+      this.endCheckpoint(run);
+    }
+    this.insertGeneration(run.generation);
+    this.lastCheckpoint = store.length;
+    this.compacted(run.generation);
+  }
+
+  private endCheckpoint(run: CheckpointRun): void {
+    if (run.next !== undefined) clearImmediate(run.next);
+    run.next = undefined;
+    if (run.fd !== undefined) closeSync(run.fd);
+    run.fd = undefined;
+    if (run.partial !== undefined) removeQuietly(run.partial);
+    run.partial = undefined;
+    if (this.checkpointRun === run) this.checkpointRun = undefined;
+    for (const resolve of run.done.splice(0)) resolve();
+  }
+
+  /** Stops a running checkpoint: its files stay as a crash would leave them, which replays the same. */
+  private abandonCheckpoint(): void {
+    const run = this.checkpointRun;
+    if (run !== undefined) this.endCheckpoint(run);
+  }
+
+  /** A flash save's compaction removed every generation from `generation` on that existed. */
+  private isCompactedPast(generation: number): boolean {
+    return this.generations.length > 0 && this.generations[0]! > generation + 1;
+  }
+
+  private insertGeneration(generation: number): void {
+    let i = this.generations.length;
+    while (i > 0 && this.generations[i - 1]! > generation) i--;
+    this.generations.splice(i, 0, generation);
+  }
+
+  /** A checkpoint a crash cut short never got its name: removed, it holds nothing the others do not. */
+  private removePartials(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.directory);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (name.startsWith(this.prefix) && name.endsWith(PARTIAL_SUFFIX)) removeQuietly(join(this.directory, name));
+    }
   }
 
   private fail(what: string): void {
@@ -504,6 +631,27 @@ export class Journal implements ChangeLog {
 
 function commitLater(journal: Journal): void {
   journal.commitTick();
+}
+
+function stepCheckpoint(journal: Journal, run: CheckpointRun): void {
+  journal.checkpointStep(run);
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone (renamed into place, or never created)
+  }
 }
 
 function writeDelivery(w: ByteWriter, messageId: number, qos: number, retain: boolean, subscriptionId: number | undefined): void {

@@ -110,18 +110,78 @@ describe('Journal', () => {
       assert.match(lines.join('\n'), /damaged/);
     }));
 
-  it('checkpoints keep the file bounded and the state whole; older generations are removed', () =>
+  it('checkpoints keep the files bounded and the state whole; older generations are removed', () =>
     withJournal(async (s) => {
       for (let i = 0; i < 400; i++) {
         s.b.broker.publish(`big/${i % 20}`, Buffer.alloc(200, i), { qos: 1, retain: true });
         s.journal.commit();
+        await s.journal.checkpointSettled();
       }
-      const files = readdirSync(join(s.dir, 'j'));
-      assert.equal(files.length, 1, `one file after checkpoints: ${files.join(', ')}`);
-      assert.ok(!files[0]!.endsWith('-0'), 'a later generation');
-      assert.ok(readFileSync(join(s.dir, 'j', files[0]!)).length < 40_000);
+      const files = readdirSync(join(s.dir, 'j')).sort();
+      // The last checkpoint's generation and the live one after it; generation 0 long gone.
+      assert.equal(files.length, 2, `two files after checkpoints: ${files.join(', ')}`);
+      assert.ok(!files.some((f) => f.endsWith('-0')), 'later generations only');
+      const total = files.reduce((n, f) => n + readFileSync(join(s.dir, 'j', f)).length, 0);
+      assert.ok(total < 40_000, `${total} bytes on disk`);
       assert.deepEqual(comparable(recover(s).snapshot), comparable(s.b.broker.snapshot()));
     }, 16 * 1024));
+
+  it('a checkpoint is encoded in steps between event-loop turns; a crash at any step replays the same state', () =>
+    withJournal(async (s) => {
+      const stateAt = (): unknown => comparable(s.b.broker.snapshot());
+      // 200 × 2 KB retained: the trigger comes at about 300 KB, and encoding takes several 64 KB steps.
+      for (let i = 0; i < 200 && !s.journal.checkpointing; i++) {
+        s.b.broker.publish(`state/${i}`, Buffer.alloc(2048, i), { qos: 1, retain: true });
+        s.journal.commit();
+      }
+      assert.equal(s.journal.checkpointing, true, 'the commit past the limit started a checkpoint');
+      const before = readdirSync(join(s.dir, 'j')).sort();
+      let steps = 0;
+      while (s.journal.checkpointing) {
+        // Live changes go on during the checkpoint; each is in the live generation at once.
+        s.b.broker.publish(`state/${steps}`, steps % 2 === 0 ? '' : `changed ${steps}`, { qos: 1, retain: true });
+        s.journal.commit();
+        // A crash here: the files as they are (no checkpoint yet, or a partial one) replay to the live state.
+        const crashed = recover(s);
+        assert.deepEqual(comparable(crashed.snapshot), stateAt(), `crash at step ${steps}`);
+        assert.doesNotMatch(crashed.lines.join('\n'), /torn|not replayed/, 'a partial checkpoint is never read');
+        await new Promise((resolve) => setImmediate(resolve));
+        steps++;
+      }
+      assert.ok(steps >= 4, `the checkpoint took ${steps} turns, the event loop ran between them`);
+      const after = readdirSync(join(s.dir, 'j')).sort();
+      assert.notDeepEqual(after, before);
+      assert.equal(after.length, 2, `checkpoint and live generation: ${after.join(', ')}`);
+      assert.deepEqual(comparable(recover(s).snapshot), stateAt());
+    }, 300 * 1024));
+
+  it('close() during a checkpoint stops it; what is left replays, and a stale partial checkpoint is removed at open', () =>
+    withJournal(async (s) => {
+      for (let i = 0; i < 200 && !s.journal.checkpointing; i++) {
+        s.b.broker.publish(`state/${i}`, Buffer.alloc(2048, i), { qos: 1, retain: true });
+        s.journal.commit();
+      }
+      assert.equal(s.journal.checkpointing, true);
+      // Run it until its partial file exists, then stop as a failed save would (files kept).
+      const j = join(s.dir, 'j');
+      while (!readdirSync(j).some((f) => f.endsWith('.partial'))) await new Promise((resolve) => setImmediate(resolve));
+      const live = comparable(s.b.broker.snapshot());
+      s.b.broker.attachChangeLog(undefined);
+      s.journal.close(false);
+      assert.equal(s.journal.checkpointing, false);
+      await s.journal.checkpointSettled();
+      assert.ok(!readdirSync(j).some((f) => f.endsWith('.partial')), 'the partial file goes with the run');
+      // As a crash mid-write would leave it: a partial file beside the generations.
+      const generations = readdirSync(j).sort();
+      writeFileSync(join(j, `${generations[0]}9.partial`), 'cut short');
+      const lines: string[] = [];
+      const fresh = new Journal({ directory: j, storePath: join(s.dir, 'mqttd.db'), log: logger(lines), snapshot: emptySnapshot });
+      assert.deepEqual(comparable(fresh.recover(emptySnapshot())), live);
+      assert.equal(fresh.open(0), true);
+      assert.ok(!readdirSync(j).some((f) => f.endsWith('.partial')), 'open() removes a stale partial checkpoint');
+      assert.doesNotMatch(lines.join('\n'), /partial|torn/);
+      fresh.close(false);
+    }, 300 * 1024));
 
   it('after a save: rotate, then compacted() removes the files the store holds; recover() skips older generations', () =>
     withJournal(async (s) => {

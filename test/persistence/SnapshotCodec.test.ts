@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { crc32, crc32Js } from '../../src/persistence/Crc32';
+import { crc32, crc32After, crc32Js } from '../../src/persistence/Crc32';
 import {
   decodeSnapshot,
   decodeStore,
@@ -42,6 +42,9 @@ describe('SnapshotCodec', () => {
     const bytes = randomBytes(1000);
     assert.equal(crc32(bytes, 7, 900), crc32Js(bytes, 7, 900));
     assert.equal(crc32Js(Buffer.from('123456789')), 0xcbf43926);
+    // Continued over pieces (the journal's checkpoint record: its type byte, then the store).
+    assert.equal(crc32After(crc32(bytes, 0, 300), bytes.subarray(300)), crc32(bytes));
+    assert.equal(crc32Js(bytes, 300, 1000, crc32Js(bytes, 0, 300)), crc32(bytes));
   });
 
   it('round-trips every field: v5 properties, user properties, binary payloads, queue state, QoS 2 ids, expiry', () => {
