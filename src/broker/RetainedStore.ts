@@ -1,15 +1,6 @@
 import { messageBytes } from './MemoryAccount';
 import type { Message } from './Message';
-
-/** One topic level of the retained tree. */
-interface RetainedNode {
-  children: Map<string, RetainedNode> | undefined;
-  message: Message | undefined;
-  /** The store's change counter when `message` was set: a cursor skips what is newer than itself. */
-  setAt: number;
-  /** Wall-clock ms when `message` was set (what the explorer shows); 0: unknown (restored at start). */
-  changedAt: number;
-}
+import { RetainedMatches, type RetainedNode } from './RetainedMatches';
 
 /**
  * The last retained message of each topic [MQTT-3.3.1-5], as a tree with one node per topic
@@ -104,7 +95,7 @@ export class RetainedStore {
    * Expired messages are skipped (and cleared by `expire`, which the caller decides).
    */
   cursor(filter: string): Iterator<Message, undefined> {
-    return walk(this.root, filter.split('/'), 0, this.changeCounter);
+    return new RetainedMatches(this.root, filter.split('/'), this.changeCounter);
   }
 
   /** Calls `visit` for every live retained message whose topic matches the filter. */
@@ -124,7 +115,8 @@ export class RetainedStore {
 
   /** Every retained message, `$` topics included. */
   *all(): IterableIterator<Message> {
-    yield* subtree(this.root, Infinity);
+    const matches = new RetainedMatches(this.root, ['#'], Infinity, true);
+    for (let r = matches.next(); r.done !== true; r = matches.next()) yield r.value;
   }
 
   private nodeOf(topic: string): RetainedNode | undefined {
@@ -140,46 +132,4 @@ export class RetainedStore {
     // $SYS topics are not persisted, so they do not count as a change to save.
     if (!topic.startsWith('$SYS/')) this.version++;
   }
-}
-
-/**
- * The messages under `node` that match `levels[i..]`. Map iterators go on correctly while
- * entries are added or deleted, which is what lets a cursor outlive changes to the store.
- */
-function* walk(node: RetainedNode, levels: string[], i: number, before: number): Generator<Message, undefined> {
-  if (i === levels.length) {
-    if (node.message !== undefined && node.setAt <= before) yield node.message;
-    return undefined;
-  }
-  const level = levels[i];
-  const children = node.children;
-  // Wildcards at the first level never match `$` topics [MQTT-4.7.2-1].
-  if (level === '#') {
-    // `a/#` also matches `a` [MQTT-4.7.1-2].
-    if (i > 0 && node.message !== undefined && node.setAt <= before) yield node.message;
-    if (children === undefined) return undefined;
-    for (const [name, child] of children) {
-      if (i === 0 && name.charCodeAt(0) === 0x24) continue;
-      yield* subtree(child, before);
-    }
-    return undefined;
-  }
-  if (children === undefined) return undefined;
-  if (level === '+') {
-    for (const [name, child] of children) {
-      if (i === 0 && name.charCodeAt(0) === 0x24) continue;
-      yield* walk(child, levels, i + 1, before);
-    }
-    return undefined;
-  }
-  const child = children.get(level);
-  if (child !== undefined) yield* walk(child, levels, i + 1, before);
-  return undefined;
-}
-
-function* subtree(node: RetainedNode, before: number): Generator<Message, undefined> {
-  if (node.message !== undefined && node.setAt <= before) yield node.message;
-  const children = node.children;
-  if (children !== undefined) for (const child of children.values()) yield* subtree(child, before);
-  return undefined;
 }

@@ -57,7 +57,7 @@ test('retained: an expired message is not delivered and is dropped from the stor
 test('property: forEachMatch returns exactly the stored topics the filter matches', () => {
   const level = fc.constantFrom('a', 'b', '', '$x');
   const topic = fc.array(level, { minLength: 1, maxLength: 3 }).map((l) => l.join('/'));
-  const filter = fc.constantFrom('#', '+', 'a/#', '+/b', 'a/+/b', '$x/#', '+/+', 'a', '/#', 'b/');
+  const filter = fc.constantFrom('#', '+', 'a/#', '+/b', 'a/+/b', '$x/#', '+/+', 'a', '/#', 'b/', '+/+/+', 'a/+/#', '+/#', '$x/+', '+/b/#');
   fc.assert(
     fc.property(fc.uniqueArray(topic, { maxLength: 10 }), filter, (topics, f) => {
       const store = new RetainedStore();
@@ -67,6 +67,13 @@ test('property: forEachMatch returns exactly the stored topics the filter matche
     }),
     { numRuns: 500 },
   );
+});
+
+test('all() gives every retained message, `$` topics included, each once', () => {
+  const store = new RetainedStore();
+  const topics = ['a', 'a/b', 'a/b/c', '$SYS/x', '$x/y/z', 'b', '/', ''];
+  for (const t of topics) store.set(msg(t, 'v'));
+  assert.deepEqual([...store.all()].map((m) => m.topic).sort(), [...topics].sort());
 });
 
 test('a cursor walks lazily and tolerates changes: cleared topics are not given, topics set after it was made are skipped', () => {
