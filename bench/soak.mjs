@@ -5,6 +5,7 @@
 // throughout, what was refused or dropped, and whether the broker survived.
 // Usage: node bench/soak.mjs [--quick] [--only attack[,attack…]] [--brokers mqttd,mosquitto,aedes] [--out file.json]
 //        node bench/soak.mjs --table file.json   (prints the table of a saved run again)
+//        SOAK_MQTTD_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' adds Node flags to mqttd's (to find a pause)
 // See RELIABILITY.md ("Attacks") for the figures and how to read them.
 import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -123,6 +124,11 @@ function initScriptNodeFlags() {
   return m ? m[1].replace(/^["']|["']$/g, '').split(/\s+/).filter(Boolean) : [];
 }
 
+/** Node flags for looking inside mqttd during a run (a CPU profile, GC tracing), after the init script's. */
+function extraMqttdFlags() {
+  return (process.env.SOAK_MQTTD_FLAGS ?? '').split(/\s+/).filter(Boolean);
+}
+
 async function startBroker(name, parent, users) {
   // A directory per run: the persistence file of one attack must not be the next one's start.
   const dir = mkdtempSync(join(parent, `${name}-`));
@@ -131,7 +137,7 @@ async function startBroker(name, parent, users) {
   let argv;
   if (name === 'mqttd') {
     const uci = mqttdUci(dir, port, wsPort, users.mqttdFile);
-    argv = [process.execPath, ...initScriptNodeFlags(), 'dist/mqttd.js', '--uci', uci, '--network', 'lan=127.0.0.1'];
+    argv = [process.execPath, ...initScriptNodeFlags(), ...extraMqttdFlags(), 'dist/mqttd.js', '--uci', uci, '--network', 'lan=127.0.0.1'];
   } else if (name === 'mosquitto') {
     argv = ['/usr/sbin/mosquitto', '-c', mosquittoConf(dir, port, wsPort, users.mosquittoFile)];
   } else {
