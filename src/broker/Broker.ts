@@ -159,6 +159,11 @@ interface PendingWill {
  */
 export class Broker {
   readonly stats = new BrokerStats();
+  /**
+   * Units of work done, one per packet read and per copy routed: what a connection spends of
+   * its turn before the others go first (Connection's TURN_WORK).
+   */
+  work = 0;
   readonly retained = new RetainedStore();
   /** What clients make the broker hold, for memory_limit. */
   readonly memory = new MemoryAccount(this.retained);
@@ -503,6 +508,7 @@ export class Broker {
       hookFailed = !guardedNotify(this.log, 'onMessage hook', hooks, hooks.onMessage, message, from ? this.infoOf(from) : undefined);
     }
     const entries = this.subscriptions.match(message.topic);
+    this.work += entries.length;
     const security = this.security;
     const upgrade = this.limits.upgradeOutgoingQos;
     const publisher = from?.link ?? undefined;

@@ -56,6 +56,15 @@ export function firstPacketLimit(limits: BrokerLimits): number {
 const MQTT_MAX_PACKET = 268_435_455 + 5;
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+/**
+ * What one client may make the broker do before it waits a turn of the event loop for the
+ * others: bytes read, and work (Broker.work: packets read and copies routed). libuv reads a
+ * ready socket up to 32 times per turn, 64 KB each, so a fast publisher of big packets, or of
+ * packets with many subscribers, would otherwise hold everyone else up for tens of ms.
+ */
+const TURN_INPUT_BYTES = 256 * 1024;
+const TURN_WORK = 2000;
 /** v3 CONNACK 0x01: what a client with an unknown protocol level gets [MQTT-3.1.2-2]. */
 const CONNACK_BAD_PROTOCOL_LEVEL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
 
@@ -96,6 +105,12 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   /** The session asked to be told when the stream has taken what it was given. */
   private drainNoticeWanted = false;
   private pauses = 0;
+  /** Input since this connection last let the others go first (see TURN_INPUT_BYTES). */
+  private turnBytes = 0;
+  private turnWork = 0;
+  /** Broker.work when the read being handled began. */
+  private readWorkFrom = 0;
+  private yielding = false;
   private gracefulClose = false;
   private accepted = false;
   private tornDown = false;
@@ -159,13 +174,45 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     this.lastSeen = this.registry.now;
     this.broker.stats.bytesReceived += chunk.length;
     this.bytesReceived += chunk.length;
+    const broker = this.broker;
+    this.readWorkFrom = broker.work;
     this.reader.push(chunk);
+    this.turnWork += broker.work - this.readWorkFrom;
+    this.turnBytes += chunk.length;
+    if (!this.yielding && (this.turnBytes >= TURN_INPUT_BYTES || this.turnWork >= TURN_WORK)) this.yieldTurn();
+  }
+
+  /** After each packet: one whose handling spent the client's turn stops the read there. */
+  private spent(): void {
+    const broker = this.broker;
+    if (++broker.work - this.readWorkFrom + this.turnWork >= TURN_WORK && !this.yielding) this.yieldTurn();
+  }
+
+  /** Stops reading this client (the rest of the read waits in the reader) until the next turn. */
+  private yieldTurn(): void {
+    this.yielding = true;
+    this.reader.pause();
+    this.pauseReading();
+    setImmediate(endInputTurn, this);
+  }
+
+  /** The others had their turn: this client is read again, from where it stopped. */
+  endInputTurn(): void {
+    this.yielding = false;
+    this.turnBytes = 0;
+    this.turnWork = 0;
+    const broker = this.broker;
+    this.readWorkFrom = broker.work;
+    this.reader.resume();
+    this.turnWork += broker.work - this.readWorkFrom;
+    this.resumeReading();
   }
 
   // PacketSink: what the reader hands over.
 
   onPublish(packet: mqtt.IPublishPacket): void {
     this.onPacket(packet);
+    this.spent();
   }
 
   onPuback(packetId: number): void {
@@ -175,10 +222,12 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     } else {
       this.onPacket({ cmd: 'puback', messageId: packetId });
     }
+    this.spent();
   }
 
   onOtherPacket(bytes: Buffer, owned: boolean): void {
     parseControlPacket(bytes, this.version, this, owned);
+    this.spent();
   }
 
   admitPublish(payloadLength: number): number {
@@ -493,6 +542,10 @@ type ConnectedStream = Duplex & { [CONNECTION]: Connection };
 
 function onStreamData(this: ConnectedStream, chunk: Buffer): void {
   this[CONNECTION].onData(chunk);
+}
+
+function endInputTurn(connection: Connection): void {
+  connection.endInputTurn();
 }
 
 function onStreamError(this: ConnectedStream): void {

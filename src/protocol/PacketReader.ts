@@ -72,6 +72,8 @@ export class PacketReader {
   private payloadStart = 0;
   private packetId = 0;
   private failed = false;
+  /** The sink asked to stop after the packet it was handed (its turn is spent); resume() reads on. */
+  private paused = false;
   /** Until the first packet's type byte has been seen. */
   private first = true;
   protocolVersion = 4;
@@ -89,6 +91,13 @@ export class PacketReader {
 
   push(chunk: Buffer): void {
     if (this.failed) return;
+    if (this.paused) {
+      // Kept whole, with what the pause left: resume() reads them in order.
+      this.pending.push(chunk);
+      this.pendingLength += chunk.length;
+      this.account.bufferedBytes += chunk.length;
+      return;
+    }
     let data = chunk;
     let pos = 0;
     if (this.skipping > 0) {
@@ -127,6 +136,27 @@ export class PacketReader {
     this.frame(data, pos);
   }
 
+  /**
+   * Stops after the packet being handed to the sink: the rest of the read, and what push()
+   * gets meanwhile, waits (counted as buffered) until resume().
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Reads on from where pause() stopped. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.failed || this.pendingLength === 0) return;
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLength);
+    this.account.bufferedBytes -= this.pendingLength;
+    this.pending = [];
+    this.pendingLength = 0;
+    this.needed = 0;
+    this.frame(data, 0);
+  }
+
   /** Lets go of what is buffered (the connection closed). */
   discard(): void {
     this.failed = true;
@@ -136,7 +166,7 @@ export class PacketReader {
   private frame(data: Buffer, from: number): void {
     const end = data.length;
     let pos = from;
-    while (pos < end && !this.failed) {
+    while (pos < end && !this.failed && !this.paused) {
       // Fixed header: type/flags byte, then 1–4 bytes of Remaining Length (§2.2.3).
       let remaining = 0;
       let multiplier = 1;

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IPublishPacket } from 'mqtt-packet';
+import * as mqttPacket from 'mqtt-packet';
 import type { Message } from '../../src/broker/Message';
 import { connectClient, eventually, rawSession, startBroker, type RawPeer } from '../helpers/broker';
 
@@ -200,6 +201,37 @@ test('a QoS 1 fan-out hands every subscriber socket the same payload buffer: no 
     assert.ok(routed !== undefined);
     for (const [id, chunks] of handed) assert.ok(chunks.includes(routed!.payload), `${id}: the payload was copied`);
     for (const s of [...subs, pub]) await s.end();
+  } finally {
+    await b.stop();
+  }
+});
+
+test('a publisher flooding the broker is read in turns: the event loop runs between them, every message arrives in order', async () => {
+  const b = await startBroker();
+  try {
+    const total = 20_000;
+    const got: number[] = [];
+    /** Messages routed by the time each turn's check phase came round. */
+    const perTurn: number[] = [];
+    const sampleTurns = (): void => {
+      perTurn.push(got.length);
+      if (got.length < total) setImmediate(sampleTurns);
+    };
+    b.broker.subscribe('flood/+', (topic) => void got.push(Number(topic.slice(6))));
+    const pub = await rawSession(b.port, 'flood-pub');
+    // 20,000 QoS 0 PUBLISHes in one write: 280 KB that libuv would read in one turn (32 reads of 64 KB).
+    const packets = Array.from({ length: total }, (_, i) =>
+      mqttPacket.generate({ cmd: 'publish', topic: `flood/${i}`, payload: Buffer.from('x'), qos: 0, retain: false, dup: false }),
+    );
+    pub.send(Buffer.concat(packets));
+    setImmediate(sampleTurns);
+    await eventually(() => got.length === total, `${total} messages routed`, 20_000);
+    assert.deepEqual(got, Array.from({ length: total }, (_, i) => i), 'in order, none lost');
+    const turns = perTurn.map((n, i) => n - (perTurn[i - 1] ?? 0)).filter((n) => n > 0);
+    // Each message is 2 units of Broker.work (the packet, one copy): at most TURN_WORK 2000 per turn.
+    assert.ok(Math.max(...turns) <= 1001, `at most one turn's work between two turns of the event loop, got ${Math.max(...turns)}`);
+    assert.ok(turns.length >= total / 1001, `${turns.length} turns`);
+    pub.destroy();
   } finally {
     await b.stop();
   }
