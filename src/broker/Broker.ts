@@ -160,8 +160,8 @@ interface PendingWill {
 export class Broker {
   readonly stats = new BrokerStats();
   /**
-   * Units of work done, one per packet read and per copy routed: what a connection spends of
-   * its turn before the others go first (Connection's TURN_WORK).
+   * Units of work done, one per packet read and per copy routed: how often a connection looks
+   * at the clock to see whether its turn is over (Connection's TURN_MS).
    */
   work = 0;
   readonly retained = new RetainedStore();

@@ -206,31 +206,61 @@ test('a QoS 1 fan-out hands every subscriber socket the same payload buffer: no 
   }
 });
 
-test('a publisher flooding the broker is read in turns: the event loop runs between them, every message arrives in order', async () => {
+/** How many messages were routed by each turn's check phase, sampled until `total` arrived. */
+function turnSampler(count: () => number, total: number): { start(): void; turns(): number[] } {
+  const samples: number[] = [];
+  const sample = (): void => {
+    samples.push(count());
+    if (count() < total) setImmediate(sample);
+  };
+  return {
+    start: () => setImmediate(sample),
+    turns: () => samples.map((n, i) => n - (samples[i - 1] ?? 0)).filter((n) => n > 0),
+  };
+}
+
+test('a publisher flooding the broker is read in turns of at most 256 KB: the event loop runs between them, every message arrives in order', async () => {
   const b = await startBroker();
   try {
-    const total = 20_000;
+    const total = 2_000;
     const got: number[] = [];
-    /** Messages routed by the time each turn's check phase came round. */
-    const perTurn: number[] = [];
-    const sampleTurns = (): void => {
-      perTurn.push(got.length);
-      if (got.length < total) setImmediate(sampleTurns);
-    };
     b.broker.subscribe('flood/+', (topic) => void got.push(Number(topic.slice(6))));
     const pub = await rawSession(b.port, 'flood-pub');
-    // 20,000 QoS 0 PUBLISHes in one write: 280 KB that libuv would read in one turn (32 reads of 64 KB).
+    // 2 MB of 1 KB PUBLISHes in one write: libuv would read it in one turn (32 reads of 64 KB).
     const packets = Array.from({ length: total }, (_, i) =>
-      mqttPacket.generate({ cmd: 'publish', topic: `flood/${i}`, payload: Buffer.from('x'), qos: 0, retain: false, dup: false }),
+      mqttPacket.generate({ cmd: 'publish', topic: `flood/${i}`, payload: Buffer.alloc(1000, 0x78), qos: 0, retain: false, dup: false }),
     );
+    const sampler = turnSampler(() => got.length, total);
     pub.send(Buffer.concat(packets));
-    setImmediate(sampleTurns);
+    sampler.start();
     await eventually(() => got.length === total, `${total} messages routed`, 20_000);
     assert.deepEqual(got, Array.from({ length: total }, (_, i) => i), 'in order, none lost');
-    const turns = perTurn.map((n, i) => n - (perTurn[i - 1] ?? 0)).filter((n) => n > 0);
-    // Each message is 2 units of Broker.work (the packet, one copy): at most TURN_WORK 2000 per turn.
-    assert.ok(Math.max(...turns) <= 1001, `at most one turn's work between two turns of the event loop, got ${Math.max(...turns)}`);
-    assert.ok(turns.length >= total / 1001, `${turns.length} turns`);
+    // A turn ends after the read (64 KB at most) that passes 256 KB: 320 KB of 1,016-byte packets.
+    const turns = sampler.turns();
+    assert.ok(Math.max(...turns) <= Math.ceil((320 * 1024) / packets[0]!.length), `messages per turn: ${turns.join(', ')}`);
+    assert.ok(turns.length >= 6, `${turns.length} turns`);
+    pub.destroy();
+  } finally {
+    await b.stop();
+  }
+});
+
+test('a publish with many subscribers ends its client\'s turn by time: a million copies are routed over many turns', async () => {
+  const b = await startBroker();
+  try {
+    const subscribers = 200;
+    const total = 5_000;
+    let copies = 0;
+    for (let i = 0; i < subscribers; i++) b.broker.subscribe('wide/#', () => void copies++);
+    const pub = await rawSession(b.port, 'wide-pub');
+    // 70 KB in one write: under the byte budget, so only the time spent can end the turn.
+    const packets = Array.from({ length: total }, () => mqttPacket.generate({ cmd: 'publish', topic: 'wide/t', payload: Buffer.from('x'), qos: 0, retain: false, dup: false }));
+    const sampler = turnSampler(() => copies, total * subscribers);
+    pub.send(Buffer.concat(packets));
+    sampler.start();
+    await eventually(() => copies === total * subscribers, 'every copy routed', 60_000);
+    // 1,000,000 copies cost far more than one turn (TURN_MS 4 ms) on any machine this runs on.
+    assert.ok(sampler.turns().length >= 2, `${sampler.turns().length} turns`);
     pub.destroy();
   } finally {
     await b.stop();
