@@ -12,7 +12,7 @@
 import { lstat, open, readFile, readlink, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { decodeStore, encodeStoreInSteps, type EncodedStore } from './SnapshotCodec';
+import { decodeStore, encodeStoreInSteps, type EncodedStoreChunks } from './SnapshotCodec';
 import type { SnapshotInvalidError } from './SnapshotInvalidError';
 import type { LoadResult, SaveResult, Store } from './Store';
 import { StoreError, type StoreErrorCode } from './StoreError';
@@ -114,19 +114,20 @@ export class FileStore implements Store {
 
   private async saveNow(snapshot: StoreSnapshot): Promise<SaveResult> {
     if (this.blocked !== undefined) return { status: 'failed', bytes: 0, error: this.blocked };
-    let bytes: Buffer;
+    let chunks: Buffer[];
+    let length: number;
     let refused: SnapshotInvalidError[];
     try {
-      ({ bytes, refused } = await encodeBetweenTurns(snapshot));
+      ({ chunks, length, refused } = await encodeBetweenTurns(snapshot));
     } catch (err) {
       const error = new StoreError('ESNAPSHOT', `${this.path}: invalid snapshot, not saved (${messageOf(err)})`, this.path);
       return { status: 'failed', bytes: 0, error };
     }
     const extra = refused.length > 0 ? { refused } : {};
     // Flash wear: an unchanged state is not rewritten.
-    const sum = digest(bytes);
-    if (this.lastSaved !== undefined && this.lastSaved.equals(sum)) return { status: 'skipped', bytes: bytes.length, ...extra };
-    const result = await this.replace(bytes, sum);
+    const sum = digest(chunks);
+    if (this.lastSaved !== undefined && this.lastSaved.equals(sum)) return { status: 'skipped', bytes: length, ...extra };
+    const result = await this.replace(chunks, length, sum);
     return result.status === 'written' ? { ...result, ...extra } : result;
   }
 
@@ -149,7 +150,7 @@ export class FileStore implements Store {
     return file;
   }
 
-  private async replace(bytes: Buffer, sum: Buffer): Promise<SaveResult> {
+  private async replace(chunks: Buffer[], length: number, sum: Buffer): Promise<SaveResult> {
     const file = await this.target();
     const temp = `${file}.new`;
     const directory = dirname(file);
@@ -162,7 +163,7 @@ export class FileStore implements Store {
       // 'wx' (O_EXCL): never follow a link planted at the temp name. 0600: queued messages are private.
       handle = await open(temp, 'wx', 0o600);
       step = `writing ${temp}`;
-      await handle.writeFile(bytes);
+      await writeChunks(handle, chunks, length);
       step = `syncing ${temp}`;
       await handle.sync();
       step = `closing ${temp}`;
@@ -185,7 +186,7 @@ export class FileStore implements Store {
       return { status: 'failed', bytes: 0, error: new StoreError('ESTOREWRITE', message, this.path, undefined, errnoOf(err)) };
     }
     this.lastSaved = sum;
-    return { status: 'written', bytes: bytes.length };
+    return { status: 'written', bytes: length };
   }
 }
 
@@ -194,13 +195,38 @@ export class FileStore implements Store {
  * a big store is encoded (the snapshot is a copy, so what they change is not in it; the
  * journal keeps those changes).
  */
-async function encodeBetweenTurns(snapshot: StoreSnapshot): Promise<EncodedStore> {
+async function encodeBetweenTurns(snapshot: StoreSnapshot): Promise<EncodedStoreChunks> {
   const steps = encodeStoreInSteps(snapshot);
   for (;;) {
     const step = steps.next();
     if (step.done === true) return step.value;
     await nextTurn();
   }
+}
+
+/**
+ * The encoder's chunks, never joined, with writev (libuv writes IOV_MAX at a time). After a
+ * short write (a full disk, a file size limit) the rest is written again, so the error that
+ * stopped it (ENOSPC, EFBIG) is what the caller sees.
+ */
+async function writeChunks(handle: FileHandle, chunks: Buffer[], length: number): Promise<void> {
+  let written = 0;
+  let rest = chunks;
+  while (written < length) {
+    const { bytesWritten } = await handle.writev(rest);
+    if (bytesWritten === 0) throw new Error(`no progress writing (${written} of ${length} bytes written)`);
+    written += bytesWritten;
+    rest = after(rest, bytesWritten);
+  }
+}
+
+/** The chunks without their first `skip` bytes. */
+function after(chunks: Buffer[], skip: number): Buffer[] {
+  let i = 0;
+  while (i < chunks.length && skip >= chunks[i]!.length) skip -= chunks[i++]!.length;
+  const rest = chunks.slice(i);
+  if (skip > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(skip);
+  return rest;
 }
 
 /** Makes a rename in `directory` durable. File systems that cannot sync a directory say EINVAL. */
@@ -216,9 +242,11 @@ async function syncDirectory(directory: string): Promise<void> {
   }
 }
 
-function digest(bytes: Buffer): Buffer {
+function digest(chunks: Buffer | Buffer[]): Buffer {
   // Loaded here, not at start-up: node:crypto costs megabytes of RSS.
-  return (require('node:crypto') as typeof import('node:crypto')).createHash('sha256').update(bytes).digest();
+  const hash = (require('node:crypto') as typeof import('node:crypto')).createHash('sha256');
+  for (const chunk of Array.isArray(chunks) ? chunks : [chunks]) hash.update(chunk);
+  return hash.digest();
 }
 
 async function exists(path: string): Promise<boolean> {

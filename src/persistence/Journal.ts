@@ -38,7 +38,7 @@ import {
   RecordType,
 } from './JournalFormat';
 import { JournalReplay } from './JournalReplay';
-import { encodeStoreInSteps, type EncodedStore, writeMessage, writeSession, writeWill } from './SnapshotCodec';
+import { encodeStoreInSteps, type EncodedStoreChunks, writeMessage, writeSession, writeWill } from './SnapshotCodec';
 import { SnapshotInvalidError } from './SnapshotInvalidError';
 import { StoreCorruptError } from './StoreCorruptError';
 import type { StoreSnapshot } from './StoreSnapshot';
@@ -58,7 +58,7 @@ export interface JournalOptions {
 /** A checkpoint being encoded: its generation, its encoder, and the turn it waits for. */
 interface CheckpointRun {
   generation: number;
-  steps: Generator<void, EncodedStore, void>;
+  steps: Generator<void, EncodedStoreChunks, void>;
   next: NodeJS.Immediate | undefined;
   /** While written: the open partial file, closed and removed by whoever ends the run. */
   fd: number | undefined;
@@ -515,7 +515,7 @@ export class Journal implements ChangeLog {
   checkpointStep(run: CheckpointRun): void {
     run.next = undefined;
     if (this.checkpointRun !== run) return;
-    let step: IteratorResult<void, EncodedStore>;
+    let step: IteratorResult<void, EncodedStoreChunks>;
     try {
       step = run.steps.next();
     } catch (err) {
@@ -528,7 +528,7 @@ export class Journal implements ChangeLog {
       return;
     }
     for (const refused of step.value.refused) this.log.error(`Journal checkpoint: an entry was left out (${refused.message}).`);
-    void this.writeCheckpoint(run, step.value.bytes);
+    void this.writeCheckpoint(run, step.value);
   }
 
   /**
@@ -536,23 +536,30 @@ export class Journal implements ChangeLog {
    * and removes the generations before it. Skipped when the journal stopped, failed, or a
    * flash save already holds everything the checkpoint would (its generations are gone).
    */
-  private async writeCheckpoint(run: CheckpointRun, store: Buffer): Promise<void> {
+  private async writeCheckpoint(run: CheckpointRun, store: EncodedStoreChunks): Promise<void> {
     const path = this.fileOf(run.generation);
     const partial = path + PARTIAL_SUFFIX;
     try {
       const record = Buffer.allocUnsafe(RECORD_HEADER_SIZE + 1);
       record.writeUInt32BE(store.length + 1, 0);
       record[RECORD_HEADER_SIZE] = RecordType.Checkpoint;
-      record.writeUInt32BE(crc32After(crc32(record, RECORD_HEADER_SIZE), store), 4);
+      let crc = crc32(record, RECORD_HEADER_SIZE);
+      for (const chunk of store.chunks) crc = crc32After(crc, chunk);
+      record.writeUInt32BE(crc, 4);
       run.fd = openSync(partial, 'wx', 0o600);
       run.partial = partial;
       writeAll(run.fd, journalHeader(run.generation, this.pathCrc));
       writeAll(run.fd, record);
-      for (let done = 0; done < store.length; done += CHECKPOINT_WRITE_BYTES) {
+      let i = 0;
+      while (i < store.chunks.length) {
         await nextTurn();
         // Ended meanwhile (close, a failed journal): endCheckpoint removed the partial file.
         if (this.checkpointRun !== run || !this.active) return;
-        writeAll(run.fd, store.subarray(done, done + CHECKPOINT_WRITE_BYTES));
+        let bytes = 0;
+        for (; i < store.chunks.length && bytes < CHECKPOINT_WRITE_BYTES; i++) {
+          writeAll(run.fd, store.chunks[i]!);
+          bytes += store.chunks[i]!.length;
+        }
       }
       closeSync(run.fd);
       run.fd = undefined;

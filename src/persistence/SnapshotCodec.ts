@@ -11,7 +11,8 @@
  */
 import { ByteReader } from './ByteReader';
 import { ByteWriter } from './ByteWriter';
-import { crc32 } from './Crc32';
+import { ChunkWriter } from './ChunkWriter';
+import { crc32, crc32After } from './Crc32';
 import { SnapshotInvalidError } from './SnapshotInvalidError';
 import { StoreCorruptError } from './StoreCorruptError';
 import { emptySnapshot } from './StoreSnapshot';
@@ -90,6 +91,13 @@ export interface EncodedStore {
   refused: SnapshotInvalidError[];
 }
 
+/** The store as written by encodeStoreInSteps: its bytes in order, never joined into one buffer. */
+export interface EncodedStoreChunks {
+  chunks: Buffer[];
+  length: number;
+  refused: SnapshotInvalidError[];
+}
+
 /**
  * Encodes a snapshot, leaving out (and reporting) any entry with a value MQTT cannot carry:
  * one bad retained message, session or will never makes the whole state unsaveable.
@@ -98,43 +106,55 @@ export function encodeStore(snapshot: StoreSnapshot): EncodedStore {
   const steps = encodeStoreInSteps(snapshot);
   for (;;) {
     const step = steps.next();
-    if (step.done === true) return step.value;
+    if (step.done === true) return { bytes: Buffer.concat(step.value.chunks, step.value.length), refused: step.value.refused };
   }
 }
 
 /** Bytes encoded between two pauses of encodeStoreInSteps. */
 export const ENCODE_STEP_BYTES = 64 * 1024;
+/** Bytes the CRC covers between two pauses (it runs at gigabytes per second). */
+const CRC_STEP_BYTES = 4 * 1024 * 1024;
 
 /**
  * encodeStore, pausing (yielding) after about every ENCODE_STEP_BYTES encoded, so that a
  * caller can let the event loop run between steps: a big store must not freeze every client
- * for the whole encoding. The snapshot must not change until it is done (it is a copy).
+ * for the whole encoding. The snapshot must not change until it is done (it is a copy). The
+ * bytes come as chunks (ChunkWriter), so they exist once in memory while they are written.
  */
-export function* encodeStoreInSteps(snapshot: StoreSnapshot): Generator<void, EncodedStore, void> {
+export function* encodeStoreInSteps(snapshot: StoreSnapshot): Generator<void, EncodedStoreChunks, void> {
   const refused: SnapshotInvalidError[] = [];
-  const w = new ByteWriter(4096);
-  w.raw(STORE_MAGIC);
-  w.u8(STORE_FORMAT_VERSION);
-  w.u32(0); // body length, patched below
-  w.u32(0); // CRC-32, patched below
-  w.varuint(integerOr(snapshot.journalGeneration, 0));
+  const header = Buffer.alloc(STORE_HEADER_SIZE);
+  STORE_MAGIC.copy(header, 0);
+  header[STORE_MAGIC.length] = STORE_FORMAT_VERSION;
+  const body = new ChunkWriter();
+  body.varuint(integerOr(snapshot.journalGeneration, 0));
   const entry = new ByteWriter(1024);
-  const section = new ByteWriter(4096);
-  yield* writeSection(w, section, entry, snapshot.retained, 'retained', writeMessage, refused);
-  // Sessions go to their own buffer first: writing them fills the message table, which the
+  yield* writeSection(body, entry, snapshot.retained, 'retained', writeMessage, refused);
+  // Sessions go to their own writer first: writing them fills the message table, which the
   // file holds before them so that a reader meets each message before its deliveries.
   const table = new MessageTable();
-  const sessions = new ByteWriter(4096);
-  yield* writeSection(sessions, section, entry, snapshot.sessions, 'sessions', (e, s: StoredSession, f) => writeTableSession(e, s, f, table), refused, withoutBadParts);
-  yield* writeSection(w, section, entry, table.messages, 'messages', writeMessage, refused);
-  w.append(sessions);
-  yield* writeSection(w, section, entry, snapshot.wills ?? [], 'wills', writeWill, refused);
-  yield* writeSection(w, section, entry, snapshot.bridges ?? [], 'bridges', writeBridgeQueue, refused);
-  const file = w.finish();
-  file.writeUInt32BE(file.length - STORE_HEADER_SIZE, STORE_MAGIC.length + 1);
-  yield;
-  file.writeUInt32BE(crc32(file, STORE_HEADER_SIZE), STORE_MAGIC.length + 5);
-  return { bytes: file, refused };
+  const sessions = new ChunkWriter();
+  yield* writeSection(sessions, entry, snapshot.sessions, 'sessions', (e, s: StoredSession, f) => writeTableSession(e, s, f, table), refused, withoutBadParts);
+  yield* writeSection(body, entry, table.messages, 'messages', writeMessage, refused);
+  body.take(sessions);
+  yield* writeSection(body, entry, snapshot.wills ?? [], 'wills', writeWill, refused);
+  yield* writeSection(body, entry, snapshot.bridges ?? [], 'bridges', writeBridgeQueue, refused);
+  const length = body.length;
+  const chunks = body.finish();
+  let crc = 0;
+  let sinceYield = 0;
+  for (const chunk of chunks) {
+    crc = crc32After(crc, chunk);
+    sinceYield += chunk.length;
+    if (sinceYield >= CRC_STEP_BYTES) {
+      sinceYield = 0;
+      yield;
+    }
+  }
+  header.writeUInt32BE(length, STORE_MAGIC.length + 1);
+  header.writeUInt32BE(crc, STORE_MAGIC.length + 5);
+  chunks.unshift(header);
+  return { chunks, length: STORE_HEADER_SIZE + length, refused };
 }
 
 /** Encodes a snapshot; throws SnapshotInvalidError on the first entry the format cannot carry. */
@@ -149,8 +169,7 @@ export function encodeSnapshot(snapshot: StoreSnapshot): Buffer {
  * section. Yields after about every ENCODE_STEP_BYTES.
  */
 function* writeSection<T>(
-  w: ByteWriter,
-  section: ByteWriter,
+  out: ChunkWriter,
   entry: ByteWriter,
   items: T[],
   field: string,
@@ -159,17 +178,17 @@ function* writeSection<T>(
   /** Drops the bad parts of an entry that failed (a session's one bad queued message). */
   repair?: (item: T, field: string, refused: SnapshotInvalidError[]) => T,
 ): Generator<void, void, void> {
+  const countAt = out.mark();
   if (!Array.isArray(items)) {
     refused.push(new SnapshotInvalidError(field, 'an array'));
-    w.varuint(0);
+    out.insert(countAt, varuintBytes(0));
     return;
   }
-  section.reset();
   let count = 0;
-  let paused = 0;
+  let paused = out.length;
   for (let i = 0; i < items.length; i++) {
-    if (section.position - paused >= ENCODE_STEP_BYTES) {
-      paused = section.position;
+    if (out.length - paused >= ENCODE_STEP_BYTES) {
+      paused = out.length;
       yield;
     }
     entry.reset();
@@ -183,12 +202,17 @@ function* writeSection<T>(
         continue;
       }
     }
-    section.varuint(entry.position);
-    section.append(entry);
+    out.varuint(entry.position);
+    out.raw(entry.view());
     count++;
   }
-  w.varuint(count);
-  w.append(section);
+  out.insert(countAt, varuintBytes(count));
+}
+
+function varuintBytes(value: number): Buffer {
+  const w = new ByteWriter(8);
+  w.varuint(value);
+  return w.finish();
 }
 
 function writeRepaired<T>(

@@ -255,8 +255,12 @@ describe('SnapshotCodec', () => {
     for (; step.done !== true; step = steps.next()) pauses++;
     // 400 KB of messages: a pause after about every ENCODE_STEP_BYTES, not one long run.
     assert.ok(pauses >= Math.floor((200 * 2048) / ENCODE_STEP_BYTES), `${pauses} pauses`);
-    assert.ok(step.value.bytes.equals(encodeSnapshot(snapshot)));
-    assert.deepEqual(decodeSnapshot(step.value.bytes), snapshot);
+    const bytes = Buffer.concat(step.value.chunks);
+    assert.equal(bytes.length, step.value.length);
+    assert.ok(bytes.equals(encodeSnapshot(snapshot)));
+    assert.deepEqual(decodeSnapshot(bytes), snapshot);
+    // The bytes exist once: chunks of at most a block (64 KB), not one buffer grown by doubling.
+    assert.ok(step.value.chunks.length > 6 && step.value.chunks.every((c) => c.length <= 64 * 1024), `${step.value.chunks.length} chunks`);
   });
 
   it('reads a version 2 store (each delivery carrying its whole message)', () => {
