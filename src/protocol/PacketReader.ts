@@ -74,6 +74,9 @@ export class PacketReader {
   private failed = false;
   /** The sink asked to stop after the packet it was handed (its turn is spent); resume() reads on. */
   private paused = false;
+  /** While paused: the rest of the read that was stopped, then every read since, in order. */
+  private held: Buffer[] = [];
+  private heldLength = 0;
   /** Until the first packet's type byte has been seen. */
   private first = true;
   protocolVersion = 4;
@@ -86,16 +89,14 @@ export class PacketReader {
 
   /** Bytes held for incomplete packets. */
   get bufferedBytes(): number {
-    return (this.assembly?.length ?? 0) + this.pendingLength;
+    return (this.assembly?.length ?? 0) + this.pendingLength + this.heldLength;
   }
 
   push(chunk: Buffer): void {
     if (this.failed) return;
     if (this.paused) {
-      // Kept whole, with what the pause left: resume() reads them in order.
-      this.pending.push(chunk);
-      this.pendingLength += chunk.length;
-      this.account.bufferedBytes += chunk.length;
+      // Kept as it came, after what the pause left: resume() reads them in order.
+      this.hold(chunk, false);
       return;
     }
     let data = chunk;
@@ -144,17 +145,26 @@ export class PacketReader {
     this.paused = true;
   }
 
-  /** Reads on from where pause() stopped. */
+  /**
+   * Reads on from where pause() stopped: the held reads go through push() one by one, so a
+   * packet that was being assembled or skipped when the pause came goes on as it would have.
+   */
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    if (this.failed || this.pendingLength === 0) return;
-    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLength);
-    this.account.bufferedBytes -= this.pendingLength;
-    this.pending = [];
-    this.pendingLength = 0;
-    this.needed = 0;
-    this.frame(data, 0);
+    while (!this.paused && !this.failed && this.held.length > 0) {
+      const chunk = this.held.shift()!;
+      this.heldLength -= chunk.length;
+      this.account.bufferedBytes -= chunk.length;
+      this.push(chunk);
+    }
+  }
+
+  private hold(chunk: Buffer, first: boolean): void {
+    if (first) this.held.unshift(chunk);
+    else this.held.push(chunk);
+    this.heldLength += chunk.length;
+    this.account.bufferedBytes += chunk.length;
   }
 
   /** Lets go of what is buffered (the connection closed). */
@@ -219,7 +229,10 @@ export class PacketReader {
       this.dispatch(data, pos, i, packetEnd, false);
       pos = packetEnd;
     }
-    if (pos < end && !this.failed) {
+    if (pos < end && !this.failed && this.paused) {
+      // Stopped at a packet boundary: the rest goes first when the reader resumes.
+      this.hold(pos === 0 ? data : data.subarray(pos), true);
+    } else if (pos < end && !this.failed) {
       this.pending.push(pos === 0 ? data : data.subarray(pos));
       this.pendingLength = end - pos;
       this.account.bufferedBytes += this.pendingLength;
@@ -325,6 +338,8 @@ export class PacketReader {
     this.account.bufferedBytes -= this.bufferedBytes;
     this.pending = [];
     this.pendingLength = 0;
+    this.held = [];
+    this.heldLength = 0;
     this.assembly = undefined;
     this.skipping = 0;
   }

@@ -138,6 +138,28 @@ describe('PacketReader', () => {
     assert.deepEqual(sink.seen.slice(2), ['other 12 2']);
   });
 
+  it('a pause from outside between reads (the turn was spent) holds the next reads, even in the middle of a packet', () => {
+    const big = mqtt.generate({ cmd: 'publish', topic: 'big', payload: Buffer.alloc(5000, 0x62), qos: 0, retain: false, dup: false });
+    const ping = mqtt.generate({ cmd: 'pingreq' });
+    const { bytes, expected } = stream(12);
+    const all = Buffer.concat([bytes, big, ping, big, ping]);
+    const want = [...expected, `publish big ${'b'.repeat(5000)}`, 'other 12 2', `publish big ${'b'.repeat(5000)}`, 'other 12 2'];
+    for (const size of [1, 3, 100, 1500, 4096]) {
+      const { r, sink, account } = reader();
+      // Every other read arrives while the reader is paused, wherever that read starts.
+      let n = 0;
+      for (let at = 0; at < all.length; at += size) {
+        if (n++ % 2 === 1) r.pause();
+        r.push(all.subarray(at, at + size));
+        if (n % 3 === 0) r.resume();
+      }
+      r.resume();
+      assert.deepEqual(sink.seen, want, `cut every ${size} bytes`);
+      assert.deepEqual(sink.errors, []);
+      assert.equal(account.bufferedBytes, 0);
+    }
+  });
+
   it('resume() without a pause, and a pause after the connection closed, change nothing', () => {
     const { bytes, expected } = stream(8);
     const { r, sink, account } = reader();
