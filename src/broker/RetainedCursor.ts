@@ -1,6 +1,10 @@
 import type { Message, QoS } from './Message';
+import type { RetainedMatches } from './RetainedMatches';
 import type { RetainedStore } from './RetainedStore';
 import { outgoingQos, type Subscription } from './Subscription';
+
+/** RetainedCursor.next: the walk used its budget of tree nodes, nothing found yet. */
+export const LATER = Symbol('later');
 
 /**
  * The retained messages a new subscription has still to receive [MQTT-3.3.1-6]. They stay
@@ -12,16 +16,25 @@ export class RetainedCursor {
   constructor(
     readonly subscription: Subscription,
     private readonly store: RetainedStore,
-    private readonly matches: Iterator<Message, undefined>,
+    private readonly matches: RetainedMatches,
     /** The ACL's read check, asked when a message is taken, not when the cursor was made. */
     private readonly mayRead: (message: Message) => boolean,
     private readonly upgradeQos: boolean,
   ) {}
 
-  /** The next message to send; undefined when the cursor is done. */
-  next(now: number): Message | undefined {
+  /** Tree nodes the walk has looked at so far. */
+  get visits(): number {
+    return this.matches.visits;
+  }
+
+  /**
+   * The next message to send; undefined when the cursor is done; LATER when the walk reached
+   * `visitLimit` (see visits) first and goes on at the next call.
+   */
+  next(now: number, visitLimit = Infinity): Message | undefined | typeof LATER {
     for (;;) {
-      const r = this.matches.next();
+      const r = this.matches.nextBefore(visitLimit);
+      if (r === undefined) return LATER;
       if (r.done === true) return undefined;
       const message = r.value;
       if (message.isExpired(now)) this.store.expire(message);

@@ -33,6 +33,8 @@ export class RetainedMatches implements Iterator<Message, undefined> {
   /** A node to match against `levels[visitLevel..]` before the frames go on. */
   private visitNode: RetainedNode | undefined;
   private visitLevel = 0;
+  /** Nodes looked at so far: what the walk has cost (Session.drain spreads it over turns). */
+  visits = 0;
 
   constructor(
     root: RetainedNode,
@@ -45,11 +47,21 @@ export class RetainedMatches implements Iterator<Message, undefined> {
   }
 
   next(): IteratorResult<Message, undefined> {
-    for (;;) {
+    return this.nextBefore(Infinity)!;
+  }
+
+  /**
+   * next(), unless `visits` reaches `limit` first: then undefined, and the walk goes on from
+   * there at the next call.
+   */
+  nextBefore(limit: number): IteratorResult<Message, undefined> | undefined {
+    while (this.visits < limit) {
+      this.visits++;
       const found = this.visitNode !== undefined ? this.visit() : this.step();
       if (found !== undefined) return { done: false, value: found };
       if (this.visitNode === undefined && this.frames.length === 0) return { done: true, value: undefined };
     }
+    return undefined;
   }
 
   /** Matches visitNode: a message when the filter ends there, else frames for its wildcards. */

@@ -94,7 +94,7 @@ export class RetainedStore {
    * because the subscription that asked has received that message as it was published.
    * Expired messages are skipped (and cleared by `expire`, which the caller decides).
    */
-  cursor(filter: string): Iterator<Message, undefined> {
+  cursor(filter: string): RetainedMatches {
     return new RetainedMatches(this.root, filter.split('/'), this.changeCounter);
   }
 

@@ -3,7 +3,7 @@ import type { ClientLink, ProtocolVersion } from './ClientLink';
 import type { Message, QoS } from './Message';
 import { DeliveryQueue } from './DeliveryQueue';
 import type { MemoryAccount } from './MemoryAccount';
-import type { RetainedCursor } from './RetainedCursor';
+import { LATER, type RetainedCursor } from './RetainedCursor';
 import type { Subscription } from './Subscription';
 
 /** One message on its way to this session's client. */
@@ -40,6 +40,12 @@ export interface SessionLimits {
  * backlog at which live QoS 0 messages are dropped, so a discovery burst never causes that.
  */
 export const PACING_BACKLOG_BYTES = 64 * 1024;
+/**
+ * Retained-tree nodes one drain may look at before it waits a turn: a wildcard filter such as
+ * `scan/+/7` looks at every child of `scan` to find one message, and 50 clients subscribing
+ * 100 of those at once would otherwise be one long turn for everyone else.
+ */
+const DRAIN_VISITS = 2048;
 
 /** What a session tells the broker about a delivery, for statistics and flow control. */
 export const enum DeliveryOutcome {
@@ -81,6 +87,8 @@ export class Session {
   private nextPacketId = 1;
   /** Retained messages still to send for new subscriptions, oldest subscription first. */
   private cursors: RetainedCursor[] | undefined;
+  /** A drain waits for the next turn (its retained walk used DRAIN_VISITS). */
+  private drainScheduled = false;
   /** Publishers paused because this session's queue was long. */
   private pausedPublishers: ClientLink[] | undefined;
   /** Ends the current hold after `publisherHoldTimeout`. */
@@ -264,13 +272,24 @@ export class Session {
     const now = this.cursors === undefined && queue.length === 0 ? 0 : Date.now();
     const window = this.window;
     let full = false;
+    let visitsLeft = DRAIN_VISITS;
     while (this.cursors !== undefined && this.inflightCount < window) {
       if (link.backlog >= PACING_BACKLOG_BYTES) {
         full = true;
         break;
       }
       const cursor = this.cursors[0];
-      const message = cursor.next(now);
+      const before = cursor.visits;
+      const message = cursor.next(now, before + visitsLeft);
+      visitsLeft -= cursor.visits - before;
+      if (message === LATER) {
+        // This turn's share of the walk is done: the rest after the other clients had theirs.
+        if (!this.drainScheduled) {
+          this.drainScheduled = true;
+          setImmediate(drainLater, this);
+        }
+        break;
+      }
       if (message === undefined) {
         this.cursors.shift();
         if (this.cursors.length === 0) this.cursors = undefined;
@@ -300,6 +319,12 @@ export class Session {
       this.holdSpent = false;
       this.releasePublishers();
     }
+  }
+
+  /** The next turn for a drain that stopped at DRAIN_VISITS. */
+  drainTurn(): void {
+    this.drainScheduled = false;
+    this.drain();
   }
 
   private releasePublishers(): void {
@@ -441,4 +466,8 @@ export class Session {
 
 function endHold(session: Session): void {
   session.endHold();
+}
+
+function drainLater(session: Session): void {
+  session.drainTurn();
 }

@@ -172,3 +172,28 @@ test('UNSUBSCRIBE mid-discovery stops the rest: only the messages already in fli
     raw.destroy();
   }
 });
+
+test('a wildcard walk that looks at many topics to find few is spread over turns: the event loop runs in between', async () => {
+  // `disc20/+/never` looks at each of the 100,000 `disc20/devN` nodes and matches none.
+  const raw = await rawSession(b.port, 'walk-wide', 4);
+  const session = (): { retainedPending: number } | undefined => b.broker.sessions.get('walk-wide');
+  let turns = 0;
+  let sampling = true;
+  const countTurns = (): void => {
+    turns++;
+    if (sampling) setImmediate(countTurns);
+  };
+  try {
+    raw.sendPacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${SMALL.prefix}/+/never`, qos: 0 }] });
+    assert.equal((await raw.next()).cmd, 'suback');
+    setImmediate(countTurns);
+    await eventually(() => session()?.retainedPending === 0, 'the walk done', 30_000);
+    // 2,048 nodes per turn (DRAIN_VISITS): the walk of 100,000 takes dozens of turns, never one.
+    assert.ok(turns >= 20, `the walk took ${turns} turns`);
+    raw.sendPacket({ cmd: 'pingreq' });
+    assert.equal((await raw.next()).cmd, 'pingresp', 'nothing matched, nothing was sent');
+  } finally {
+    sampling = false;
+    raw.destroy();
+  }
+});
