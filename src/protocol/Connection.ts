@@ -200,12 +200,11 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     setImmediate(endInputTurn, this);
   }
 
-  /** The others had their turn: this client is read again, from where it stopped. */
+  /** The others had their turn: this client is read again, from where it stopped (see resumeReading). */
   endInputTurn(): void {
     this.yielding = false;
     this.turnBytes = 0;
     this.turnStartedAt = performance.now();
-    this.reader.resume();
     this.resumeReading();
   }
 
@@ -447,7 +446,12 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     if (this.pauses > 0 && --this.pauses === 0 && this.state !== 'closed') {
       // Keepalive counts silence from here: the client's PINGREQs were not read while paused.
       this.lastSeen = Date.now();
-      this.stream.resume();
+      // What a turn's end left in the reader comes first, and only now: a pause for any
+      // other reason (flow control, CONNECT being decided, shutdown saving the store) holds
+      // it too, so nothing is read while the broker is not reading.
+      this.reader.resume();
+      // (The reader may have closed the connection or paused it again.)
+      if (this.pauses === 0 && (this.state as ConnectionState) !== 'closed') this.stream.resume();
     }
   }
 
@@ -494,6 +498,9 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   private finish(): void {
     this.flushNow();
     this.state = 'closed';
+    // Not reading this client (flow control, a shutdown): its FIN would never be seen, so
+    // the socket closes once the last packet is written, as after a protocol violation.
+    if (this.pauses > 0) this.stream.once('finish', onStreamFinished);
     this.stream.end();
     const timer = setTimeout(() => this.stream.destroy(), 1000);
     timer.unref();

@@ -266,3 +266,40 @@ test('a publish with many subscribers ends its client\'s turn by time: a million
     await b.stop();
   }
 });
+
+test('stopTakingWork (shutdown) while a flood waits in the reader for its next turn: nothing more is routed', async () => {
+  let routed = 0;
+  let stoppedAt = -1;
+  let stop = (): void => undefined;
+  const b = await startBroker({
+    hooks: {
+      onMessage: () => {
+        // The first message takes longer than a turn (TURN_MS): the read stops a few packets
+        // later with the rest of it held in the reader; the shutdown comes before the next turn.
+        if (routed++ !== 0) return;
+        const until = performance.now() + 10;
+        while (performance.now() < until);
+        setImmediate(() => {
+          stop();
+          stoppedAt = routed;
+        });
+      },
+    },
+  });
+  stop = () => b.server.stopTakingWork();
+  try {
+    const pub = await rawSession(b.port, 'held-pub');
+    const packets = Array.from({ length: 2_000 }, (_, i) =>
+      // 700 B: the clock is looked at after 64 packets, in the middle of a 64 KB read.
+      mqttPacket.generate({ cmd: 'publish', topic: `held/${i}`, payload: Buffer.alloc(700, 0x78), qos: 0, retain: false, dup: false }),
+    );
+    pub.send(Buffer.concat(packets));
+    await eventually(() => stoppedAt >= 0, 'the shutdown after the first turn', 10_000);
+    assert.ok(stoppedAt < 2_000, `${stoppedAt} routed in the first turn`);
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(routed, stoppedAt, 'a packet held for the next turn was routed after the broker stopped reading');
+  } finally {
+    await b.stop();
+  }
+});
