@@ -56,6 +56,11 @@ export async function waitForOutput(p: RunningProcess, pattern: RegExp, timeoutM
   }
 }
 
+/** Whether this run is CI's (`CI=true`, as .ci/run and GitHub set it): nothing may skip for a missing tool or fault. */
+export function underCi(): boolean {
+  return process.env.CI === 'true';
+}
+
 /**
  * Whether a command exists. Under CI a missing tool is a failure, never a skip:
  * .ci/run installs everything the tests need.
@@ -65,7 +70,7 @@ export function hasCommand(name: string): boolean {
     execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
     return true;
   } catch {
-    if (process.env.CI === 'true') throw new Error(`${name} is required under CI but is not installed`);
+    if (underCi()) throw new Error(`${name} is required under CI but is not installed`);
     return false;
   }
 }

@@ -10,7 +10,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { hasCommand } from '../helpers/processes';
+import { hasCommand, underCi } from '../helpers/processes';
 
 export const REPO = join(__dirname, '..', '..', '..');
 const FIXTURES = join(REPO, 'test', 'openwrt', 'fixtures', 'root');
@@ -21,7 +21,7 @@ export const LEGACY_INIT_SCRIPT = join(REPO, 'test', 'openwrt', 'fixtures', 'leg
 export function canChroot(): boolean {
   if (!hasCommand('busybox')) return false;
   if (process.getuid?.() !== 0) {
-    if (process.env.CI === 'true') throw new Error('the init script tests need root (chroot) under CI');
+    if (underCi()) throw new Error('the init script tests need root (chroot) under CI');
     return false;
   }
   return true;

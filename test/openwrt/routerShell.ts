@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './openwrtRoot';
+import { underCi } from '../helpers/processes';
 
 export const PLUGIN = join(REPO, 'luci/root/usr/libexec/rpcd/mqttd');
 export const MQTTD_PASSWD_JS = join(REPO, 'dist/mqttd_passwd.js');
@@ -15,7 +16,7 @@ export const MQTTD_JS = join(REPO, 'dist/mqttd.js');
 /** Whether the bundle is built; under CI its absence fails the run (as hasCommand does for a tool), never skips. */
 export function hasBundle(): boolean {
   if (existsSync(MQTTD_JS)) return true;
-  if (process.env.CI === 'true') throw new Error(`${MQTTD_JS} is required under CI: run npm run build first`);
+  if (underCi()) throw new Error(`${MQTTD_JS} is required under CI: run npm run build first`);
   return false;
 }
 

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hasCommand } from '../helpers/processes';
+import { hasCommand, underCi } from '../helpers/processes';
 import { FileStore } from '../../src/persistence/FileStore';
 import { encodeSnapshot } from '../../src/persistence/SnapshotCodec';
 import type { LoadResult } from '../../src/persistence/Store';
@@ -259,6 +259,6 @@ describe('FileStore', () => {
 
 /** A fault test that cannot make its fault proves nothing: under CI that is a failure, not a skip. */
 function skipOutsideCi(t: { skip(message: string): void }, why: string): void {
-  if (process.env.CI) assert.fail(`cannot produce the fault under CI: ${why}`);
+  if (underCi()) assert.fail(`cannot produce the fault under CI: ${why}`);
   t.skip(why);
 }
