@@ -160,8 +160,9 @@ interface PendingWill {
 export class Broker {
   readonly stats = new BrokerStats();
   /**
-   * Units of work done, one per packet read and per copy routed: how often a connection looks
-   * at the clock to see whether its turn is over (Connection's TURN_MS).
+   * Units of work done, one per packet read, per copy routed and per filter subscribed: how
+   * often a connection looks at the clock to see whether its turn is over (Connection's
+   * TURN_MS), and whether its reads are busy ones (InputTurns).
    */
   work = 0;
   readonly retained = new RetainedStore();
@@ -601,6 +602,7 @@ export class Broker {
     /** In-process (broker.subscribe): no ACL or hook check. */
     trusted = false,
   ): { code: number; isNew: boolean; subscription?: Subscription } {
+    this.work++;
     const shared = parseSharedFilter(filter);
     if (shared === null) return { code: SUBSCRIBE_TOPIC_FILTER_INVALID, isNew: false };
     const matchFilter = shared ? shared.filter : filter;

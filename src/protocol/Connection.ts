@@ -67,7 +67,7 @@ const PINGRESP = Buffer.from([0xd0, 0x00]);
  * routed), not per packet.
  */
 const TURN_INPUT_BYTES = 256 * 1024;
-const TURN_MS = 4;
+const CLIENT_TURN_MS = 4;
 const CLOCK_EVERY_WORK = 64;
 /** v3 CONNACK 0x01: what a client with an unknown protocol level gets [MQTT-3.1.2-2]. */
 const CONNACK_BAD_PROTOCOL_LEVEL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
@@ -111,11 +111,13 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
   private pauses = 0;
   /** Input since this connection last let the others go first (see TURN_INPUT_BYTES). */
   private turnBytes = 0;
-  /** performance.now() when this client's turn began (its last yield ended). */
-  private turnStartedAt = performance.now();
-  /** Broker.work at which the clock is read next. */
+  /** Broker.work at which the clock is read next, within the read being handled. */
   private nextClockCheck = 0;
+  /** performance.now() at the read's first clock check; 0: not looked at yet. */
+  private readClock = 0;
   private yielding = false;
+  /** Its last read cost CLOCK_EVERY_WORK units or more, or used up a turn: see InputTurns. */
+  private busy = false;
   private gracefulClose = false;
   private accepted = false;
   private tornDown = false;
@@ -179,17 +181,39 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     this.lastSeen = this.registry.now;
     this.broker.stats.bytesReceived += chunk.length;
     this.bytesReceived += chunk.length;
-    this.reader.push(chunk);
     this.turnBytes += chunk.length;
+    if (this.busy && !this.yielding && !this.registry.turns.mayRead()) {
+      // A busy client, and the turn's time is spent: this read waits for the next turn.
+      this.reader.pause();
+      this.reader.push(chunk);
+      this.yieldTurn();
+      return;
+    }
+    const broker = this.broker;
+    const workBefore = broker.work;
+    this.startRead(workBefore);
+    this.reader.push(chunk);
+    this.busy = broker.work - workBefore >= CLOCK_EVERY_WORK || this.yielding;
     if (this.turnBytes >= TURN_INPUT_BYTES && !this.yielding) this.yieldTurn();
   }
 
-  /** After each packet: one whose handling ended the client's turn stops the read there. */
+  /**
+   * A read (or the rest of one) begins: a read that costs less than CLOCK_EVERY_WORK (a
+   * sensor's PUBLISH) never looks at the clock.
+   */
+  private startRead(work: number): void {
+    this.nextClockCheck = work + CLOCK_EVERY_WORK;
+    this.readClock = 0;
+  }
+
+  /** After each packet: one whose handling used up the client's share stops the read there. */
   private spent(): void {
     const broker = this.broker;
     if (++broker.work < this.nextClockCheck) return;
     this.nextClockCheck = broker.work + CLOCK_EVERY_WORK;
-    if (!this.yielding && performance.now() - this.turnStartedAt >= TURN_MS) this.yieldTurn();
+    const now = performance.now();
+    if (this.readClock === 0) this.readClock = now;
+    else if (!this.yielding && now - this.readClock >= CLIENT_TURN_MS) this.yieldTurn();
   }
 
   /** Stops reading this client (the rest of the read waits in the reader) until the next turn. */
@@ -202,9 +226,15 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
 
   /** The others had their turn: this client is read again, from where it stopped (see resumeReading). */
   endInputTurn(): void {
+    if (this.state === 'closed') return;
+    if (!this.registry.turns.mayRead()) {
+      // Busy clients that stopped earlier took this turn: wait for the next.
+      setImmediate(endInputTurn, this);
+      return;
+    }
     this.yielding = false;
     this.turnBytes = 0;
-    this.turnStartedAt = performance.now();
+    this.startRead(this.broker.work);
     this.resumeReading();
   }
 

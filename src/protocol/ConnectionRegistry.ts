@@ -1,6 +1,7 @@
 import type { Broker } from '../broker/Broker';
 import type { Connection } from './Connection';
 import { refuse } from './handleConnect';
+import { InputTurns } from './InputTurns';
 import { ReasonCode } from './reasonCodes';
 
 /**
@@ -11,6 +12,8 @@ import { ReasonCode } from './reasonCodes';
  */
 export class ConnectionRegistry {
   readonly connections = new Set<Connection>();
+  /** The share of each event-loop turn the busy clients' input may take together. */
+  readonly turns = new InputTurns();
   /** Coarse clock (ms), refreshed by the sweep; connections stamp activity with it. */
   now = Date.now();
   private readonly timer: NodeJS.Timeout;
