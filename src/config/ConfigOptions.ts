@@ -5,6 +5,7 @@
 import { PASSWORD_CHECK_DEFAULTS } from '../auth/PasswordCheckQueue';
 import { LOG_LEVELS } from '../log/Logger';
 import type { BridgeConfig, BrokerConfig, ListenerConfig, LogDestination, LogType } from './BrokerConfig';
+import { INT_MAX, INTEGER_RANGES } from './integerRanges';
 import {
   checkBool,
   checkChoice,
@@ -81,8 +82,6 @@ export interface ConfigOption {
   apply: ApplyOption;
 }
 
-const MQTT_MAX_PAYLOAD = 268435455;
-const INT_MAX = 2147483647;
 
 /** The one value word of an option, an inline `# comment` allowed after it. */
 function singleWord(line: OptionLine): Checked<string> {
@@ -358,7 +357,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     default: String(PASSWORD_CHECK_DEFAULTS.concurrency),
     mosquitto: 'extension',
     description: 'Password checks computed at once, off the event loop (bcrypt on worker threads, PBKDF2 on the thread pool).',
-    apply: int(1, 64, (ctx, v) => void (ctx.config.passwordCheckConcurrency = v)),
+    apply: int(...INTEGER_RANGES.password_check_concurrency, (ctx, v) => void (ctx.config.passwordCheckConcurrency = v)),
   },
   {
     name: 'password_check_queue',
@@ -367,7 +366,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     default: String(PASSWORD_CHECK_DEFAULTS.maxQueued),
     mosquitto: 'extension',
     description: 'Logins that may wait for a password check; beyond it a login is refused at once with "server unavailable" (v5 0x89 Server busy).',
-    apply: int(0, 65535, (ctx, v) => void (ctx.config.passwordCheckQueue = v)),
+    apply: int(...INTEGER_RANGES.password_check_queue, (ctx, v) => void (ctx.config.passwordCheckQueue = v)),
   },
   {
     name: 'acl_file',
@@ -458,7 +457,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     default: '1800',
     mosquitto: 'yes',
     description: 'Seconds between saves of the persistence file (when something changed).',
-    apply: int(0, INT_MAX, (ctx, v) => void (ctx.config.autosaveInterval = v)),
+    apply: int(...INTEGER_RANGES.autosave_interval, (ctx, v) => void (ctx.config.autosaveInterval = v)),
   },
   {
     name: 'persistent_client_expiration',
@@ -485,7 +484,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     mosquitto: 'extension',
     description:
       'Most sessions kept beyond their connection (clean session false, or MQTT 5 Session Expiry); a client asking for a new one beyond is refused (CONNACK 3, or 0x97 Quota exceeded in MQTT 5); 0: no limit.',
-    apply: int(0, INT_MAX, (ctx, v) => void (ctx.config.maxPersistentSessions = v)),
+    apply: int(...INTEGER_RANGES.max_persistent_sessions, (ctx, v) => void (ctx.config.maxPersistentSessions = v)),
   },
   {
     name: 'global_max_connections',
@@ -495,7 +494,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     mosquitto: 'extension',
     description: 'Most clients connected at once over all listeners; -1: no limit.',
     note: 'Not in mosquitto 2.0 (newer mosquitto has it with the same meaning).',
-    apply: int(-1, INT_MAX, (ctx, v) => void (ctx.config.maxConnections = v), 'from -1 (no limit) upwards'),
+    apply: int(...INTEGER_RANGES.max_connections, (ctx, v) => void (ctx.config.maxConnections = v), 'from -1 (no limit) upwards'),
   },
   {
     name: 'message_size_limit',
@@ -504,7 +503,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     default: '0',
     mosquitto: 'yes',
     description: 'Largest PUBLISH payload accepted, in bytes; 0: no limit beyond max_packet_size.',
-    apply: int(0, MQTT_MAX_PAYLOAD, (ctx, v) => void (ctx.config.messageSizeLimit = v)),
+    apply: int(...INTEGER_RANGES.message_size_limit, (ctx, v) => void (ctx.config.messageSizeLimit = v)),
   },
   {
     name: 'max_packet_size',
@@ -513,7 +512,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     default: '(MQTT limit, 256 MB)',
     mosquitto: 'yes',
     description: 'Largest packet accepted from a client, in bytes (at least 20).',
-    apply: int(20, MQTT_MAX_PAYLOAD + 5, (ctx, v) => void (ctx.config.maxPacketSize = v)),
+    apply: int(...INTEGER_RANGES.max_packet_size, (ctx, v) => void (ctx.config.maxPacketSize = v)),
   },
   {
     name: 'memory_limit',
@@ -525,7 +524,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
       'Bytes of retained and queued messages, subscriptions and packets being read the broker holds before it refuses new PUBLISHes and subscriptions; 0: no limit.',
     note:
       'mosquitto counts every allocation of its heap; mqttd counts the bytes clients make it hold (see the limits table). A refused PUBLISH gets 0x97 Quota exceeded (MQTT 5) or, at QoS 1/2, closes the connection unacknowledged (3.x), as mosquitto.',
-    apply: int(0, Number.MAX_SAFE_INTEGER, (ctx, v) => void (ctx.config.memoryLimit = v)),
+    apply: int(...INTEGER_RANGES.memory_limit, (ctx, v) => void (ctx.config.memoryLimit = v)),
   },
   {
     name: 'max_queued_messages',
@@ -535,7 +534,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     mosquitto: 'differs',
     description: 'QoS 1/2 messages held per client beyond those in flight; 0: no limit.',
     note: 'mosquitto turns a negative value into 0; mqttd refuses it.',
-    apply: int(0, INT_MAX, (ctx, v) => void (ctx.config.maxQueuedMessages = v)),
+    apply: int(...INTEGER_RANGES.max_queued_messages, (ctx, v) => void (ctx.config.maxQueuedMessages = v)),
   },
   {
     name: 'max_queued_bytes',
@@ -545,7 +544,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     mosquitto: 'differs',
     description: 'Bytes of messages held per client; 0: no limit.',
     note: 'mosquitto turns a negative value into 0; mqttd refuses it.',
-    apply: int(0, INT_MAX, (ctx, v) => void (ctx.config.maxQueuedBytes = v)),
+    apply: int(...INTEGER_RANGES.max_queued_bytes, (ctx, v) => void (ctx.config.maxQueuedBytes = v)),
   },
   {
     name: 'max_subscriptions_per_client',
@@ -554,7 +553,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     default: '0',
     mosquitto: 'extension',
     description: 'Subscriptions one client may hold; a new one beyond is refused (SUBACK 0x80, or 0x97 Quota exceeded in MQTT 5); 0: no limit.',
-    apply: int(0, INT_MAX, (ctx, v) => void (ctx.config.maxSubscriptionsPerClient = v)),
+    apply: int(...INTEGER_RANGES.max_subscriptions_per_client, (ctx, v) => void (ctx.config.maxSubscriptionsPerClient = v)),
   },
   {
     name: 'max_inflight_messages',
@@ -564,7 +563,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     mosquitto: 'differs',
     description: 'QoS 1/2 messages in flight to one client at once; 0: no limit.',
     note: 'mosquitto turns a negative value into 0; mqttd refuses it.',
-    apply: int(0, 65535, (ctx, v) => void (ctx.config.maxInflightMessages = v)),
+    apply: int(...INTEGER_RANGES.max_inflight_messages, (ctx, v) => void (ctx.config.maxInflightMessages = v)),
   },
   {
     name: 'publisher_hold_timeout',
@@ -575,7 +574,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     description:
       'Seconds a publisher is paused, at most and at a time, while a subscriber it feeds has half of max_queued_messages queued; then that subscriber drops at its limits until its queue is down to a quarter. 0: never paused.',
     note: 'mosquitto never pauses a publisher: it drops at once.',
-    apply: int(0, 60, (ctx, v) => void (ctx.config.publisherHoldTimeout = v)),
+    apply: int(...INTEGER_RANGES.publisher_hold_timeout, (ctx, v) => void (ctx.config.publisherHoldTimeout = v)),
   },
   {
     name: 'max_keepalive',
@@ -613,7 +612,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     mosquitto: 'extension',
     description:
       'Most retained messages kept; a retained PUBLISH to a new topic beyond is refused (0x97 in MQTT 5, acknowledged and dropped in 3.x); 0: no limit.',
-    apply: int(0, INT_MAX, (ctx, v) => void (ctx.config.maxRetainedMessages = v)),
+    apply: int(...INTEGER_RANGES.max_retained_messages, (ctx, v) => void (ctx.config.maxRetainedMessages = v)),
   },
   {
     name: 'max_retained_bytes',
@@ -622,7 +621,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     default: '0',
     mosquitto: 'extension',
     description: 'Most bytes of retained messages kept, refused as max_retained_messages; 0: no limit.',
-    apply: int(0, Number.MAX_SAFE_INTEGER, (ctx, v) => void (ctx.config.maxRetainedBytes = v)),
+    apply: int(...INTEGER_RANGES.max_retained_bytes, (ctx, v) => void (ctx.config.maxRetainedBytes = v)),
   },
   {
     name: 'queue_qos0_messages',
@@ -649,7 +648,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     default: '10',
     mosquitto: 'yes',
     description: 'Seconds between $SYS topic updates; 0: none.',
-    apply: int(0, 65535, (ctx, v) => void (ctx.config.sysInterval = v)),
+    apply: int(...INTEGER_RANGES.sys_interval, (ctx, v) => void (ctx.config.sysInterval = v)),
   },
   {
     name: 'log_type',
@@ -706,7 +705,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     default: '10',
     mosquitto: 'extension',
     description: 'Seconds a new connection may take to be accepted: until CONNACK, the password check included.',
-    apply: int(1, 65535, (ctx, v) => void (ctx.config.connectTimeout = v)),
+    apply: int(...INTEGER_RANGES.connect_timeout, (ctx, v) => void (ctx.config.connectTimeout = v)),
   },
   {
     name: 'status_file',
@@ -737,7 +736,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     mosquitto: 'extension',
     description:
       'Topics whose last message the topic explorer keeps (at most 2 KiB each) while a LuCI page watches; nothing is kept when none does. 0: retained topics only.',
-    apply: int(0, 100000, (ctx, v) => void (ctx.config.explorerCacheSize = v)),
+    apply: int(...INTEGER_RANGES.explorer_cache_size, (ctx, v) => void (ctx.config.explorerCacheSize = v)),
   },
   {
     name: 'rules_file',
@@ -765,7 +764,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     default: '1000',
     mosquitto: 'extension',
     description: 'Milliseconds one script-rule callback may run; a script that runs longer (a loop) is stopped until the next reload.',
-    apply: int(50, 60000, (ctx, v) => void (ctx.config.rulesScriptTimeLimit = v)),
+    apply: int(...INTEGER_RANGES.rules_script_time_limit, (ctx, v) => void (ctx.config.rulesScriptTimeLimit = v)),
   },
   // ---- listeners ----
   {
@@ -836,7 +835,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     mosquitto: 'differs',
     description: 'Most clients connected at once to this listener; -1: no limit.',
     note: 'mosquitto turns any negative value into -1; mqttd refuses values below -1.',
-    apply: int(-1, INT_MAX, (ctx, v) => void (ctx.listener.maxConnections = v), 'from -1 (no limit) upwards'),
+    apply: int(...INTEGER_RANGES.max_connections, (ctx, v) => void (ctx.listener.maxConnections = v), 'from -1 (no limit) upwards'),
   },
   {
     name: 'bind_interface',

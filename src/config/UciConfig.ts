@@ -20,6 +20,7 @@ import { ConfigErrors } from './ConfigErrors';
 import { bridgeTlsProblems, USE_IDENTITY_NEEDS_REQUIRE } from './ConfigFile';
 import { findConfigOption, LOG_TYPES, type ConfigOption, type OptionContext, type OptionLine } from './ConfigOptions';
 import { FileError } from './FileError';
+import { INTEGER_RANGES } from './integerRanges';
 import { findUnsupportedOption } from './UnsupportedOptions';
 
 // ---------------------------------------------------------------------------------------------
@@ -313,6 +314,16 @@ class SectionReader {
     return Number(value);
   }
 
+  /** 0 (the option's "none") or a whole number in [min, max]. */
+  intOrZero(name: string, fallback: number, min: number, max: number): number {
+    const value = this.int(name, fallback, 0, max);
+    if (value > 0 && value < min) {
+      this.error(this.section.options.get(name), `'${name}' must be 0 or a whole number from ${min} to ${max}, not '${value}'`);
+      return fallback;
+    }
+    return value;
+  }
+
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const option = this.single(name);
     const value = option?.values[0];
@@ -358,8 +369,8 @@ export const ROUTER_LIMITS = {
 function readGeneral(r: SectionReader, config: BrokerConfig): void {
   config.allowAnonymous = r.bool('allow_anonymous', config.allowAnonymous);
   config.passwordFile = r.string('password_file');
-  config.passwordCheckConcurrency = r.int('password_check_concurrency', config.passwordCheckConcurrency, 1, 64);
-  config.passwordCheckQueue = r.int('password_check_queue', config.passwordCheckQueue, 0, 65535);
+  config.passwordCheckConcurrency = r.int('password_check_concurrency', config.passwordCheckConcurrency, ...INTEGER_RANGES.password_check_concurrency);
+  config.passwordCheckQueue = r.int('password_check_queue', config.passwordCheckQueue, ...INTEGER_RANGES.password_check_queue);
   config.aclFile = r.string('acl_file');
   config.aclPatternAllowSlash = r.bool('acl_pattern_allow_slash', config.aclPatternAllowSlash);
   config.allowZeroLengthClientId = r.bool('allow_zero_length_clientid', config.allowZeroLengthClientId);
@@ -369,28 +380,28 @@ function readGeneral(r: SectionReader, config: BrokerConfig): void {
   config.persistenceFile = r.string('persistence_file') ?? config.persistenceFile;
   const journal = r.string('persistence_journal');
   if (journal !== undefined) config.persistenceJournal = journal === 'none' ? '' : journal;
-  config.autosaveInterval = r.int('autosave_interval', config.autosaveInterval, 0, 86400 * 365);
+  config.autosaveInterval = r.int('autosave_interval', config.autosaveInterval, ...INTEGER_RANGES.autosave_interval);
   // 0: never, as the other limits' 0 means none.
   const expiration = r.int('persistent_client_expiration', ROUTER_LIMITS.persistentClientExpiration, 0, 86400 * 365 * 10);
   if (expiration > 0) config.persistentClientExpiration = expiration;
-  config.maxPersistentSessions = r.int('max_persistent_sessions', ROUTER_LIMITS.maxPersistentSessions, 0, 10_000_000);
-  config.maxConnections = r.int('max_connections', config.maxConnections, -1, 1_000_000);
-  config.messageSizeLimit = r.int('message_size_limit', ROUTER_LIMITS.messageSizeLimit, 0, 268_435_455);
-  config.maxPacketSize = r.int('max_packet_size', ROUTER_LIMITS.maxPacketSize, 0, 268_435_455);
-  config.memoryLimit = r.int('memory_limit', ROUTER_LIMITS.memoryLimit, 0, 2 ** 40);
-  config.maxQueuedMessages = r.int('max_queued_messages', config.maxQueuedMessages, 0, 10_000_000);
-  config.maxQueuedBytes = r.int('max_queued_bytes', ROUTER_LIMITS.maxQueuedBytes, 0, 2 ** 31);
-  config.maxSubscriptionsPerClient = r.int('max_subscriptions_per_client', ROUTER_LIMITS.maxSubscriptionsPerClient, 0, 10_000_000);
-  config.maxInflightMessages = r.int('max_inflight_messages', config.maxInflightMessages, 0, 65535);
-  config.publisherHoldTimeout = r.int('publisher_hold_timeout', config.publisherHoldTimeout, 0, 60);
+  config.maxPersistentSessions = r.int('max_persistent_sessions', ROUTER_LIMITS.maxPersistentSessions, ...INTEGER_RANGES.max_persistent_sessions);
+  config.maxConnections = r.int('max_connections', config.maxConnections, ...INTEGER_RANGES.max_connections);
+  config.messageSizeLimit = r.int('message_size_limit', ROUTER_LIMITS.messageSizeLimit, ...INTEGER_RANGES.message_size_limit);
+  config.maxPacketSize = r.intOrZero('max_packet_size', ROUTER_LIMITS.maxPacketSize, ...INTEGER_RANGES.max_packet_size);
+  config.memoryLimit = r.int('memory_limit', ROUTER_LIMITS.memoryLimit, ...INTEGER_RANGES.memory_limit);
+  config.maxQueuedMessages = r.int('max_queued_messages', config.maxQueuedMessages, ...INTEGER_RANGES.max_queued_messages);
+  config.maxQueuedBytes = r.int('max_queued_bytes', ROUTER_LIMITS.maxQueuedBytes, ...INTEGER_RANGES.max_queued_bytes);
+  config.maxSubscriptionsPerClient = r.int('max_subscriptions_per_client', ROUTER_LIMITS.maxSubscriptionsPerClient, ...INTEGER_RANGES.max_subscriptions_per_client);
+  config.maxInflightMessages = r.int('max_inflight_messages', config.maxInflightMessages, ...INTEGER_RANGES.max_inflight_messages);
+  config.publisherHoldTimeout = r.int('publisher_hold_timeout', config.publisherHoldTimeout, ...INTEGER_RANGES.publisher_hold_timeout);
   config.maxKeepalive = r.int('max_keepalive', config.maxKeepalive, 0, 65535);
   config.retainAvailable = r.bool('retain_available', config.retainAvailable);
-  config.maxRetainedMessages = r.int('max_retained_messages', ROUTER_LIMITS.maxRetainedMessages, 0, 10_000_000);
-  config.maxRetainedBytes = r.int('max_retained_bytes', ROUTER_LIMITS.maxRetainedBytes, 0, 2 ** 40);
+  config.maxRetainedMessages = r.int('max_retained_messages', ROUTER_LIMITS.maxRetainedMessages, ...INTEGER_RANGES.max_retained_messages);
+  config.maxRetainedBytes = r.int('max_retained_bytes', ROUTER_LIMITS.maxRetainedBytes, ...INTEGER_RANGES.max_retained_bytes);
   config.queueQos0Messages = r.bool('queue_qos0_messages', config.queueQos0Messages);
   config.upgradeOutgoingQos = r.bool('upgrade_outgoing_qos', config.upgradeOutgoingQos);
-  config.connectTimeout = r.int('connect_timeout', config.connectTimeout, 1, 3600);
-  config.sysInterval = r.int('sys_interval', config.sysInterval, 0, 86400);
+  config.connectTimeout = r.int('connect_timeout', config.connectTimeout, ...INTEGER_RANGES.connect_timeout);
+  config.sysInterval = r.int('sys_interval', config.sysInterval, ...INTEGER_RANGES.sys_interval);
 
   const level = r.oneOf('log_level', Object.keys(LOG_LEVELS), 'information');
   const types = new Set<LogType>(LOG_LEVELS[level]);
@@ -408,10 +419,10 @@ function readGeneral(r: SectionReader, config: BrokerConfig): void {
   config.statusFile = r.string('status_file') ?? DEFAULT_STATUS_FILE;
   // `option control_file ''` turns the explorer's endpoint off; no option at all: the default.
   config.controlFile = r.section.options.has('control_file') ? (r.string('control_file') ?? '') : DEFAULT_CONTROL_FILE;
-  config.explorerCacheSize = r.int('explorer_cache_size', config.explorerCacheSize, 0, 100000);
+  config.explorerCacheSize = r.int('explorer_cache_size', config.explorerCacheSize, ...INTEGER_RANGES.explorer_cache_size);
   config.pidFile = r.string('pid_file');
   config.rulesDir = r.string('rules_dir') ?? DEFAULT_RULES_DIR;
-  config.rulesScriptTimeLimit = r.int('rules_script_time_limit', config.rulesScriptTimeLimit, 50, 60000);
+  config.rulesScriptTimeLimit = r.int('rules_script_time_limit', config.rulesScriptTimeLimit, ...INTEGER_RANGES.rules_script_time_limit);
 }
 
 const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadUciConfig, ROUTER_LIMITS } from '../../src/config/UciConfig';
 import type { BrokerConfig } from '../../src/config/BrokerConfig';
+import { INTEGER_RANGES } from '../../src/config/integerRanges';
+import { parse } from './configTestKit';
 
 const SHIPPED = resolve(__dirname, '../../../files/etc/config/mqttd');
 const lan = new Map([['lan', ['192.168.1.1']]]);
@@ -56,4 +58,37 @@ test("limits set to '0' mean none, persistent_client_expiration included", () =>
     maxRetainedBytes: 0,
     maxSubscriptionsPerClient: 0,
   });
+});
+
+test('each integer option takes the same range in /etc/config/mqttd and in mosquitto.conf: its bounds accepted, one past refused', () => {
+  const uciErrors = (option: string, value: number): string => {
+    const path = join(dir, `range-${option}`);
+    writeFileSync(path, `config mqttd 'general'\n\toption ${option} '${value}'\n${LISTENER}`);
+    try {
+      loadUciConfig(path, lan);
+      return '';
+    } catch (err) {
+      return String(err);
+    }
+  };
+  const confErrors = (option: string, value: number): string => {
+    // listener-scoped in mosquitto.conf: max_connections takes a listener to apply to.
+    const text = option === 'max_connections' ? `listener 1883\n${option} ${value}\n` : `${option} ${value}\n`;
+    try {
+      parse(text);
+      return '';
+    } catch (err) {
+      return String(err);
+    }
+  };
+  for (const [option, [min, max]] of Object.entries(INTEGER_RANGES)) {
+    for (const [value, ok] of [[min, true], [max, true], [min - 1, false], [max + 1, false]] as const) {
+      // UCI's max_packet_size also takes 0 (MQTT's own limit): UCI cannot unset a default.
+      if (option === 'max_packet_size' && value === min - 1) continue;
+      const uci = uciErrors(option, value);
+      const conf = confErrors(option, value);
+      assert.equal(uci === '', ok, `UCI ${option} ${value}: ${uci || 'accepted'}`);
+      assert.equal(conf === '', ok, `mosquitto.conf ${option} ${value}: ${conf || 'accepted'}`);
+    }
+  }
 });
