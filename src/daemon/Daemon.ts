@@ -23,30 +23,39 @@ import { logSinks } from './logSinks';
 import { StatusFile, type BridgeStatus } from './StatusFile';
 
 
-/** The broker limits a config asks for. */
+/** The broker limits a config sets: every one of them that BrokerConfig has under the same name. */
+const CONFIG_LIMITS = [
+  'maxConnections',
+  'messageSizeLimit',
+  'maxPacketSize',
+  'maxKeepalive',
+  'retainAvailable',
+  'allowZeroLengthClientId',
+  'autoIdPrefix',
+  'connectTimeout',
+  'persistentClientExpiration',
+  'maxPersistentSessions',
+  'maxRetainedMessages',
+  'maxRetainedBytes',
+  'memoryLimit',
+  'maxSubscriptionsPerClient',
+  'upgradeOutgoingQos',
+  'maxInflightMessages',
+  'publisherHoldTimeout',
+  'maxQueuedMessages',
+  'maxQueuedBytes',
+  'queueQos0Messages',
+] as const satisfies readonly (keyof BrokerLimits & keyof BrokerConfig)[];
+
+// A limit added to both BrokerLimits and BrokerConfig but not to CONFIG_LIMITS fails to compile here.
+type UnmappedLimit = Exclude<keyof BrokerLimits & keyof BrokerConfig, (typeof CONFIG_LIMITS)[number]>;
+const everyLimitMapped: [UnmappedLimit] extends [never] ? true : UnmappedLimit = true;
+void everyLimitMapped;
+
 export function limitsFromConfig(config: BrokerConfig): Partial<BrokerLimits> {
-  return {
-    maxConnections: config.maxConnections,
-    messageSizeLimit: config.messageSizeLimit,
-    maxPacketSize: config.maxPacketSize,
-    maxKeepalive: config.maxKeepalive,
-    retainAvailable: config.retainAvailable,
-    allowZeroLengthClientId: config.allowZeroLengthClientId,
-    autoIdPrefix: config.autoIdPrefix,
-    connectTimeout: config.connectTimeout,
-    persistentClientExpiration: config.persistentClientExpiration,
-    maxPersistentSessions: config.maxPersistentSessions,
-    maxRetainedMessages: config.maxRetainedMessages,
-    maxRetainedBytes: config.maxRetainedBytes,
-    memoryLimit: config.memoryLimit,
-    maxSubscriptionsPerClient: config.maxSubscriptionsPerClient,
-    upgradeOutgoingQos: config.upgradeOutgoingQos,
-    maxInflightMessages: config.maxInflightMessages,
-    publisherHoldTimeout: config.publisherHoldTimeout,
-    maxQueuedMessages: config.maxQueuedMessages,
-    maxQueuedBytes: config.maxQueuedBytes,
-    queueQos0Messages: config.queueQos0Messages,
-  };
+  const limits: Partial<Record<(typeof CONFIG_LIMITS)[number], unknown>> = {};
+  for (const key of CONFIG_LIMITS) limits[key] = config[key];
+  return limits as Partial<BrokerLimits>;
 }
 
 function logLevels(types: Set<LogType>, verbose: boolean): LogLevel[] {
