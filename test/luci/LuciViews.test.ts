@@ -177,6 +177,30 @@ test('Settings page: UCI options and listeners are saved to /etc/config/mqttd; a
     // The shipped loopback listener (the router's own shell), the LAN one, the new one.
     ['127.0.0.1:1883/mqtt', '192.168.1.1:1883/mqtt', '192.168.1.1:8884/mqtt'],
   );
+
+  // The Limits tab: values the broker's reader would refuse are refused in the page, the rest
+  // reach the broker's config as it reads them.
+  await page.click('#cbi-mqttd-general .cbi-tabmenu li[data-tab="limits"] a');
+  const limit = (name: string): string => `#widget\\.cbid\\.mqttd\\.general\\.${name}`;
+  await page.fill(limit('max_packet_size'), '10');
+  await page.fill(limit('memory_limit'), '16777216');
+  const unchanged = readFileSync(luci.harness.uciPath, 'utf8');
+  await page.click('.cbi-button-save');
+  await page.waitForSelector('.alert-message.danger >> text=Expecting 0 or a whole number from 20');
+  assert.equal(readFileSync(luci.harness.uciPath, 'utf8'), unchanged);
+  await page.fill(limit('max_packet_size'), '65536');
+  await page.fill(limit('max_retained_messages'), '2.5');
+  await page.click('.cbi-button-save');
+  await page.waitForSelector('.alert-message.danger >> text=Expecting a whole number from 0');
+  await page.fill(limit('max_retained_messages'), '500');
+  await page.click('#cbi-mqttd-general .cbi-tabmenu li[data-tab="general"] a');
+  await page.check(limit('acl_pattern_allow_slash'));
+  await page.click('.cbi-button-save');
+  await eventually(() => loadUciConfig(luci.harness.uciPath, new Map([['lan', ['192.168.1.1']]])).memoryLimit === 16777216, 'the limits saved');
+  const limited = loadUciConfig(luci.harness.uciPath, new Map([['lan', ['192.168.1.1']]]));
+  assert.equal(limited.maxPacketSize, 65536);
+  assert.equal(limited.maxRetainedMessages, 500);
+  assert.equal(limited.aclPatternAllowSlash, true);
   await page.close();
 });
 

@@ -72,6 +72,22 @@ function validateRestart(section_id, value) {
 	return true;
 }
 
+/**
+ * A whole number from min to max, or 0 (no limit), as the broker's UCI reader takes it
+ * (SectionReader.int: digits only, no fraction, no exponent).
+ */
+function validateWhole(min, max) {
+	return function(section_id, value) {
+		if (value == null || value === '')
+			return true;
+		if (!/^\d+$/.test(value) || (+value !== 0 && +value < min) || +value > max)
+			return min > 0
+				? _('Expecting 0 or a whole number from %d to %d').format(min, max)
+				: _('Expecting a whole number from 0 to %d').format(max);
+		return true;
+	};
+}
+
 function validatePublishTopic(section_id, value) {
 	if (value == null || value === '')
 		return true;
@@ -88,42 +104,59 @@ return view.extend({
 			_('mqttd, an MQTT broker that reads mosquitto\'s files. Users and access rules are on their own pages.'));
 
 		s = m.section(form.NamedSection, 'general', 'mqttd', _('General'));
+		s.tab('general', _('General'));
+		s.tab('limits', _('Limits'),
+			_('What one client can make the broker hold. Left empty, an option has the router default shown; 0 means no limit.'));
 
-		o = s.option(form.Flag, 'allow_anonymous', _('Allow anonymous clients'),
+		o = s.taboption('general', form.Flag, 'allow_anonymous', _('Allow anonymous clients'),
 			_('Clients without a username may connect. Their access is the ACL\'s anonymous rules.'));
 		o.default = '0';
 		o.rmempty = false;
 
-		o = s.option(form.Flag, 'persistence', _('Persistence'),
+		o = s.taboption('general', form.Flag, 'persistence', _('Persistence'),
 			_('Keep retained messages and persistent sessions across restarts.'));
 		o.default = '1';
 		o.rmempty = false;
 
-		o = s.option(form.Value, 'autosave_interval', _('Autosave interval (s)'),
+		o = s.taboption('general', form.Value, 'autosave_interval', _('Autosave interval (s)'),
 			_('How often the store is written when something changed. Longer saves flash.'));
 		o.datatype = 'uinteger';
 		o.placeholder = '1800';
 
-		o = s.option(form.Value, 'max_connections', _('Maximum connections'), _('-1: no limit.'));
+		o = s.taboption('general', form.Value, 'max_connections', _('Maximum connections'), _('-1: no limit.'));
 		o.datatype = 'integer';
 		o.placeholder = '-1';
 
-		o = s.option(form.Value, 'max_queued_messages', _('Queued messages per client'),
-			_('QoS 1 and 2 messages held for a client that is offline or slow.'));
-		o.datatype = 'uinteger';
-		o.placeholder = '1000';
+		o = s.taboption('general', form.Flag, 'acl_pattern_allow_slash', _('Allow "/" in %c and %u'),
+			_('As mosquitto: a client id or username with "/" in it can then reach other topics through ACL patterns. Off: such a client matches no pattern.'));
+		o.default = '0';
 
-		o = s.option(form.Value, 'message_size_limit', _('Largest message (bytes)'), _('0: no limit.'));
-		o.datatype = 'uinteger';
-		o.placeholder = '0';
-
-		o = s.option(form.ListValue, 'log_level', _('Log level'), _('Messages go to the system log (logread).'));
+		o = s.taboption('general', form.ListValue, 'log_level', _('Log level'), _('Messages go to the system log (logread).'));
 		o.value('error', _('Errors'));
 		o.value('warning', _('Warnings'));
 		o.value('notice', _('Notices'));
 		o.value('information', _('Information'));
 		o.value('debug', _('Debug'));
 		o.default = 'notice';
+
+		// The router defaults are UciConfig.ts's ROUTER_LIMITS (and the shipped /etc/config/mqttd);
+		// the ranges are src/config/integerRanges.ts.
+		[
+			[ 'message_size_limit', _('Largest message (bytes)'), '262144', 268435455, _('Payload of one PUBLISH.') ],
+			[ 'max_packet_size', _('Largest packet (bytes)'), '524288', 268435460, _('Any packet, topic and properties included; 0: MQTT\'s own limit (256 MB).') ],
+			[ 'memory_limit', _('Memory for messages (bytes)'), '33554432', 9007199254740991, _('Retained and queued messages, subscriptions and packets being read, all clients together; beyond it new messages are refused.') ],
+			[ 'max_queued_messages', _('Queued messages per client'), '1000', 2147483647, _('QoS 1 and 2 messages held for a client that is offline or slow.') ],
+			[ 'max_queued_bytes', _('Queued bytes per client'), '1048576', 2147483647, null ],
+			[ 'max_persistent_sessions', _('Persistent sessions'), '1000', 2147483647, _('Sessions kept for clients that are offline; a new one beyond is refused.') ],
+			[ 'persistent_client_expiration', _('Offline session kept for (s)'), '604800', 315360000, _('MQTT 5 Session Expiry is capped at this too.') ],
+			[ 'max_retained_messages', _('Retained messages'), '10000', 2147483647, null ],
+			[ 'max_retained_bytes', _('Retained bytes'), '16777216', 9007199254740991, null ],
+			[ 'max_subscriptions_per_client', _('Subscriptions per client'), '1000', 2147483647, null ]
+		].forEach(function(l) {
+			o = s.taboption('limits', form.Value, l[0], l[1], l[4]);
+			o.validate = validateWhole(l[0] === 'max_packet_size' ? 20 : 0, l[3]);
+			o.placeholder = l[2];
+		});
 
 		s = m.section(form.GridSection, 'listener', _('Listeners'),
 			_('Where clients connect. Network "lan" binds every LAN address. "*" binds all networks including WAN: use it only with TLS and strong passwords.'));
