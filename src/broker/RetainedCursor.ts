@@ -31,7 +31,7 @@ export class RetainedCursor {
    * The next message to send; undefined when the cursor is done; LATER when the walk reached
    * `visitLimit` (see visits) first and goes on at the next call.
    */
-  next(now: number, visitLimit = Infinity): Message | undefined | typeof LATER {
+  next(now: number, visitLimit: number): Message | undefined | typeof LATER {
     for (;;) {
       const r = this.matches.nextBefore(visitLimit);
       if (r === undefined) return LATER;

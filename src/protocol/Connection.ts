@@ -15,6 +15,7 @@ import { handlePubrel } from './handlePubrel';
 import { handleSubscribe } from './handleSubscribe';
 import { handleUnsubscribe } from './handleUnsubscribe';
 import { parseControlPacket, type ControlPacketSink } from './ControlPacketParser';
+import { TURN_MS } from './InputTurns';
 import { PacketReader, type FramingError, type PacketSink } from './PacketReader';
 import { publishHeader } from './PublishEncoder';
 import { ReasonCode } from './reasonCodes';
@@ -59,15 +60,15 @@ const PINGRESP = Buffer.from([0xd0, 0x00]);
 
 /**
  * What one client may make the broker do before it waits a turn of the event loop for the
- * others: bytes read, and time spent on its packets (what they cost varies a hundredfold: a
- * copy to a live QoS 0 subscriber, or to an offline session through the journal). libuv reads
+ * others: 256 KB read, and TURN_MS (InputTurns) of time spent on its packets in one read
+ * (what they cost varies a hundredfold: a copy to a live QoS 0 subscriber, or to an offline
+ * session through the journal). libuv reads
  * a ready socket up to 32 times per turn, 64 KB each, so a fast publisher of big packets, or
  * of packets with many subscribers, would otherwise hold everyone else up for tens of ms.
  * The clock is read once per CLOCK_EVERY_WORK units of Broker.work (packets read, copies
- * routed), not per packet.
+ * routed, filters subscribed), not per packet.
  */
 const TURN_INPUT_BYTES = 256 * 1024;
-const CLIENT_TURN_MS = 4;
 const CLOCK_EVERY_WORK = 64;
 /** v3 CONNACK 0x01: what a client with an unknown protocol level gets [MQTT-3.1.2-2]. */
 const CONNACK_BAD_PROTOCOL_LEVEL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
@@ -213,7 +214,8 @@ export class Connection implements ClientLink, PacketSink, ControlPacketSink {
     this.nextClockCheck = broker.work + CLOCK_EVERY_WORK;
     const now = performance.now();
     if (this.readClock === 0) this.readClock = now;
-    else if (!this.yielding && now - this.readClock >= CLIENT_TURN_MS) this.yieldTurn();
+    // One read gets at most the time all busy clients share per turn.
+    else if (!this.yielding && now - this.readClock >= TURN_MS) this.yieldTurn();
   }
 
   /** Stops reading this client (the rest of the read waits in the reader) until the next turn. */

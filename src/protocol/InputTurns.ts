@@ -6,7 +6,7 @@
  * stopped. Quiet clients (a sensor's one PUBLISH) are never held: they go first. Without this,
  * 50 clients subscribing at once made turns of 25 ms for everyone, though each was fair alone.
  */
-const TURN_MS = 4;
+export const TURN_MS = 4;
 
 export class InputTurns {
   /** performance.now() when this turn's busy input began. */
