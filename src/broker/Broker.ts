@@ -161,7 +161,7 @@ export class Broker {
   readonly stats = new BrokerStats();
   /**
    * Units of work done, one per packet read, per copy routed and per filter subscribed: how
-   * often a connection looks at the clock to see whether its turn is over (Connection's
+   * often a connection looks at the clock to see whether its turn is over (InputTurns'
    * TURN_MS), and whether its reads are busy ones (InputTurns).
    */
   work = 0;
@@ -479,8 +479,9 @@ export class Broker {
    * max_retained_bytes. Replacing or clearing a topic's message always may.
    */
   canRetain(message: Message): boolean {
-    if (message.payload.length === 0) return true;
     const limits = this.limits;
+    // No limits (mosquitto's default): no lookup on every retained PUBLISH.
+    if (message.payload.length === 0 || (limits.maxRetainedMessages === 0 && limits.maxRetainedBytes === 0)) return true;
     const old = this.retained.get(message.topic);
     if (old === undefined && limits.maxRetainedMessages > 0 && this.retained.size >= limits.maxRetainedMessages) return false;
     if (limits.maxRetainedBytes === 0) return true;
@@ -574,7 +575,7 @@ export class Broker {
         accepted.generation = generation;
       }
       for (const sub of [...session.subscriptions.values()]) {
-        const filter = sub.group === undefined ? sub.filter : `$share/${sub.group}/${sub.filter}`;
+        const filter = subscriptionKey(sub.filter, sub.group);
         const hooks = this.hooks;
         const allowed =
           security.canSubscribe(session, sub.filter) &&

@@ -78,10 +78,15 @@ function deliverPending(): void {
       d.client.deliver(d.message, d.qos, d.packetId);
     }
   } finally {
-    const rest = pending.splice(0, pending.length).slice(i + 1);
-    if (rest.length > 0) {
-      pending.push(...rest);
-      queueMicrotask(deliverPending);
+    if (i >= pending.length) {
+      pending.length = 0;
+    } else {
+      // A handler threw (it is logged where it is called): the rest goes in the next microtask.
+      const rest = pending.splice(0, pending.length).slice(i + 1);
+      if (rest.length > 0) {
+        pending.push(...rest);
+        queueMicrotask(deliverPending);
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The share of each turn of the event loop that the busy clients' input may take, all of
- * them together: TURN_MS. A client whose last read cost a turn's worth of work (a flood, a
- * SUBSCRIBE of a hundred wildcards) is busy; when it sends again after the turn's time is
+ * them together: TURN_MS. A client whose last read cost 64 units of Broker.work or more, or
+ * ran out of time (a flood, a SUBSCRIBE of a hundred wildcards), is busy (Connection.busy); when it sends again after the turn's time is
  * spent, its read waits for the next turn, where the waiting clients go in the order they
  * stopped. Quiet clients (a sensor's one PUBLISH) are never held: they go first. Without this,
  * 50 clients subscribing at once made turns of 25 ms for everyone, though each was fair alone.

@@ -44,7 +44,8 @@ export function refusePublish(conn: Connection, qos: 0 | 1 | 2, packetId: number
   const v5 = conn.protocolVersion === 5;
   if (!v5 && code === ReasonCode.QuotaExceeded) return conn.close(code, reason);
   if (!v5) {
-    if (qos === 2) conn.session!.incomingQos2 = (conn.session!.incomingQos2 ?? new Set()).add(packetId);
+    // Recorded (and journaled) as an accepted one is: its PUBREL must find it, after a restart too.
+    if (qos === 2) broker.incomingQos2(conn.session!, packetId, true);
     conn.write(ack(qos === 1 ? PUBACK : PUBREC, packetId));
     return;
   }
@@ -142,7 +143,8 @@ export function handlePublish(conn: Connection, packet: mqtt.IPublishPacket): vo
       expiry !== undefined ? Date.now() + expiry * 1000 : undefined,
       conn.clientId,
     );
-    if (message.retain && broker.limits.retainAvailable && !broker.canRetain(message)) {
+    // retain_available false was refused above.
+    if (message.retain && !broker.canRetain(message)) {
       refusal = ReasonCode.QuotaExceeded;
       reason = 'max_retained_messages or max_retained_bytes reached';
       if (broker.log.isEnabled('debug')) {

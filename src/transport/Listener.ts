@@ -25,7 +25,7 @@ export interface TransportLimits {
   /**
    * WebSocket: the largest message (all fragments) accepted before raiseMessageLimit. ws
    * buffers a whole message before handing over a byte, so this bounds what an
-   * unauthenticated client makes the broker hold; 0: ws's default (100 MiB).
+   * unauthenticated client makes the broker hold; 0: no limit.
    */
   firstMessageBytes: number;
 }
@@ -63,7 +63,7 @@ const RETRYABLE_BIND_ERRORS = new Set(['EADDRNOTAVAIL', 'EADDRINUSE']);
 export async function openListener(
   config: ListenerConfig,
   onStream: StreamHandler,
-  limits: TransportLimits = { firstMessageBytes: 0 },
+  limits: TransportLimits,
 ): Promise<Listener> {
   const hosts = bindAddresses(config);
   const servers: (TcpServer | HttpServer)[] = [];
