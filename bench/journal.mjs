@@ -90,6 +90,7 @@ async function flashBytes() {
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
+  rmSync(`/dev/shm/${dir.split('/').pop()}`, { recursive: true, force: true });
   return { idleSeconds, idle, load, saves };
 }
 

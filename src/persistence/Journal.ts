@@ -120,9 +120,9 @@ export class Journal implements ChangeLog {
     return this.recordsSinceRotation > 0;
   }
 
-  /** Whether the journal is running (opened and not failed). */
+  /** Whether the journal is running (a file is open: fail() and a file that cannot be made close it). */
   get active(): boolean {
-    return this.fd !== undefined && !this.failed;
+    return this.fd !== undefined;
   }
 
   /**
@@ -178,7 +178,8 @@ export class Journal implements ChangeLog {
         );
       }
     }
-    if (files === 0) return base;
+    // Nothing after the store (the empty file a save leaves): its state as it is, not a copy.
+    if (replay.applied === 0) return base;
     this.log.notice(`Replayed ${replay.applied} journaled changes from ${files} file(s) in ${this.directory}.`);
     const snapshot = replay.snapshot();
     if (base.journalGeneration !== undefined) snapshot.journalGeneration = base.journalGeneration;
@@ -215,10 +216,14 @@ export class Journal implements ChangeLog {
    * not contain. Returns it (the snapshot's journalGeneration).
    */
   rotate(): number {
-    this.commit();
+    // The save about to be taken holds everything a running checkpoint would: it goes, and
+    // none starts now (the save's snapshot would be built and encoded twice).
+    this.abandonCheckpoint();
+    this.flush();
     const next = this.generation + 1;
     this.recordsSinceRotation = 0;
-    if (!this.startGeneration(next)) this.generation = next;
+    // startGeneration names the generation even when its file cannot be made.
+    this.startGeneration(next);
     return next;
   }
 
@@ -234,10 +239,13 @@ export class Journal implements ChangeLog {
     }
   }
 
-  /** Clean stop after a successful save: the store holds everything, no journal is left. */
+  /**
+   * At stop, after the final save: `removeFiles` when it succeeded (the store holds
+   * everything); after a failed one the files stay, for the restart to replay.
+   */
   close(removeFiles: boolean): void {
     this.abandonCheckpoint();
-    this.commit();
+    this.flush();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
     if (removeFiles) this.compacted(Number.MAX_SAFE_INTEGER);
@@ -330,26 +338,34 @@ export class Journal implements ChangeLog {
     };
   }
 
-  /** Appends this turn's records with one write(2). A failing journal is logged and switched off. */
+  /**
+   * Appends this turn's records with one write(2), then starts a checkpoint if the files
+   * have grown enough. A failing journal is logged and switched off.
+   */
   commit(): void {
+    if (!this.flush()) return;
+    // Records since the checkpoint outgrew it (and both together the limit): a new one pays off.
+    if (this.fileBytes + this.lastCheckpoint > this.checkpointBytes && this.fileBytes > this.lastCheckpoint && this.checkpointRun === undefined) {
+      this.startCheckpoint();
+    }
+  }
+
+  /** Appends this turn's records with one write(2); false when nothing was written. */
+  private flush(): boolean {
     const pending = this.pending;
-    if (pending.position === 0 || this.fd === undefined) return;
+    if (pending.position === 0 || this.fd === undefined) return false;
     const bytes = pending.view();
     try {
-      let done = 0;
-      while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+      writeAll(this.fd, bytes);
     } catch (err) {
       this.fail(`cannot be written (${messageOf(err)})`);
-      return;
+      return false;
     } finally {
       // A checkpoint or a turn of big messages grows the batch to megabytes: not kept after.
       pending.resetAndShrink(PENDING_KEEP_BYTES, PENDING_INITIAL_BYTES);
     }
     this.fileBytes += bytes.length;
-    // Records since the checkpoint outgrew it (and both together the limit): a new one pays off.
-    if (this.fileBytes + this.lastCheckpoint > this.checkpointBytes && this.fileBytes > this.lastCheckpoint && this.checkpointRun === undefined) {
-      this.startCheckpoint();
-    }
+    return true;
   }
 
   // ---- Internals -------------------------------------------------------------------

@@ -2,12 +2,13 @@
  * The store file format: a StoreSnapshot as compact bytes (routers write to flash).
  *
  *   header  magic "mqttd\0" (6) | format version (1) | body length u32 BE | CRC-32 of body u32 BE
- *   body    retained messages, then sessions; counts and lengths as shortest-form LEB128.
+ *   body    journal generation, retained messages, the message table, sessions, wills,
+ *           bridge queues; counts and lengths as shortest-form LEB128, each entry framed.
  *
  * The full layout is in docs/persistence.md. Decoding is strict: every length is checked
  * against the bytes left, every flag bit and enum value is checked, and there is exactly one
- * encoding per snapshot, so a file either decodes to the snapshot that was saved or fails
- * with a StoreCorruptError — never a partial result.
+ * encoding per snapshot. A damaged entry costs only itself: decodeStore returns the entries
+ * that read whole and a StoreCorruptError for each one that did not.
  */
 import { ByteReader } from './ByteReader';
 import { ByteWriter } from './ByteWriter';
