@@ -75,11 +75,16 @@ export class ControlApi {
     return state ? { message: stateJson(state, Infinity) } : {};
   }
 
-  /** `{filter, cursor}`: the messages after the cursor that match; the page polls with the new cursor. */
+  /**
+   * `{filter, cursor}`: the messages after the cursor that match; the page polls with the new
+   * cursor. Without one (a page's first poll) only the cursor of now: the page shows what
+   * comes from here on, so the history is not sent for it to throw away.
+   */
   private live(a: Args): Json {
     const filter = optionalString(a, 'filter') ?? '#';
     if (!isValidTopicFilter(filter)) throw new ControlRequestError(`invalid topic filter: ${filter}`);
-    const cursor = a.cursor === undefined ? 0 : Number(a.cursor);
+    if (a.cursor === undefined) return { cursor: this.explorer.liveNow(), missed: 0, messages: [] };
+    const cursor = Number(a.cursor);
     if (!Number.isSafeInteger(cursor) || cursor < 0) throw new ControlRequestError('cursor must be a whole number');
     const batch = this.explorer.liveSince(cursor, filter, MAX_LIVE_BATCH);
     return { cursor: batch.cursor, missed: batch.missed, messages: batch.messages.map(liveJson) };

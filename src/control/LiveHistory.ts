@@ -29,6 +29,8 @@ export interface LiveBatch {
 export class LiveHistory {
   private readonly ring: (LiveMessage | undefined)[];
   private seq = 0;
+  /** The newest number clear() let go of: what the ring no longer holds. */
+  private floor = 0;
 
   constructor(readonly capacity: number) {
     this.ring = new Array<LiveMessage | undefined>(capacity);
@@ -46,7 +48,7 @@ export class LiveHistory {
 
   /** Messages after `cursor` whose topic matches `filter`, oldest first, at most `max`. */
   since(cursor: number, filter: string, max: number): LiveBatch {
-    const oldest = Math.max(1, this.seq - this.capacity + 1);
+    const oldest = Math.max(this.floor + 1, this.seq - this.capacity + 1);
     // A cursor from before a broker restart is ahead of this history: start again from now.
     let from = (cursor > this.seq ? this.seq : cursor) + 1;
     let missed = 0;
@@ -63,7 +65,9 @@ export class LiveHistory {
     return { cursor: seq - 1, messages, missed };
   }
 
+  /** Lets go of every message; the numbering goes on, so a page's cursor stays valid. */
   clear(): void {
     this.ring.fill(undefined);
+    this.floor = this.seq;
   }
 }

@@ -102,6 +102,12 @@ export class TopicExplorer {
     this.live.push(message.topic, payload, message.payload.length, message.qos, message.retain, contentType, now);
   }
 
+  /** The number of the newest message: where a page that opens now starts. */
+  liveNow(): number {
+    this.touch();
+    return this.live.last;
+  }
+
   /** Messages after `cursor` matching `filter`. */
   liveSince(cursor: number, filter: string, max: number): LiveBatch {
     this.touch();

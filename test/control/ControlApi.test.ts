@@ -49,3 +49,22 @@ test('control API: publish as LuCI sends it (strings for qos and retain), clear 
   explorer.stop();
   broker.close();
 });
+
+test('control API: a first live poll (no cursor) gets the cursor of now and no messages; the next poll gets what came after', async () => {
+  const { broker, api: a, explorer } = api();
+  // Local subscribers (the explorer is one) get their messages in the next microtask.
+  const delivered = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(a.methods.live({}), { cursor: 0, missed: 0, messages: [] }, 'the explorer starts on the first request');
+  broker.publish('before/1', 'x');
+  broker.publish('before/2', 'y');
+  await delivered();
+  const first = a.methods.live({ filter: '#' }) as { cursor: number; messages: unknown[] };
+  assert.deepEqual(first, { cursor: 2, missed: 0, messages: [] }, 'what came before the page opened is not sent');
+  broker.publish('after', 'z');
+  await delivered();
+  const next = a.methods.live({ filter: '#', cursor: first.cursor }) as { messages: { topic: string }[] };
+  assert.deepEqual(next.messages.map((m) => m.topic), ['after']);
+  explorer.stop();
+  broker.close();
+});
+

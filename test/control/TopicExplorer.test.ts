@@ -131,7 +131,8 @@ test('live history: numbered messages after a cursor, filtered; what fell out is
   push('b/1');
   push('a/2');
   assert.deepEqual(live.since(0, 'a/#', 10).messages.map((m) => m.seq), [1, 3]);
-  assert.deepEqual(live.since(1, '#', 10), { cursor: 3, missed: 0, messages: live.since(1, '#', 10).messages });
+  const after1 = live.since(1, '#', 10);
+  assert.deepEqual({ cursor: after1.cursor, missed: after1.missed, seqs: after1.messages.map((m) => m.seq) }, { cursor: 3, missed: 0, seqs: [2, 3] });
   assert.equal(live.since(3, '#', 10).messages.length, 0);
   for (let i = 3; i <= 8; i++) push(`a/${i}`);
   const batch = live.since(1, '#', 10);
@@ -148,3 +149,16 @@ test('topic names sort naturally: numbers inside names by value', () => {
   const names = ['s10', 's2', 'S1', 's1', 'r3/s1', 'sensor', 's02', 's', '', 'a10b2', 'a10b10', 'a9'];
   assert.deepEqual([...names].sort(byName), ['', 'S1', 'a9', 'a10b2', 'a10b10', 'r3/s1', 's', 's1', 's02', 's2', 's10', 'sensor']);
 });
+
+test('live history after clear() (the explorer stopped when no page polled): empty, numbering kept, then new messages only', () => {
+  const live = new LiveHistory(4);
+  const push = (t: string): void => live.push(t, Buffer.from(t), t.length, 0, false, undefined, 0);
+  for (let i = 1; i <= 10; i++) push(`t/${i}`);
+  live.clear();
+  // A page opened now polls with no cursor (0): nothing, and no slot read that clear() emptied.
+  assert.deepEqual(live.since(0, '#', 100), { cursor: 10, missed: 10, messages: [] });
+  assert.deepEqual(live.since(10, '#', 100), { cursor: 10, missed: 0, messages: [] });
+  push('t/11');
+  assert.deepEqual(live.since(10, '#', 100).messages.map((m) => m.seq), [11]);
+});
+
