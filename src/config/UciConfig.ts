@@ -442,7 +442,7 @@ function readListener(
   if (!portOption) errors.push(new FileError(file, r.section.line, `${r.label()}: 'port' is required`));
   const base = defaultListener(port);
   base.protocol = r.oneOf('protocol', ['mqtt', 'websockets'] as const, 'mqtt');
-  base.maxConnections = r.int('max_connections', -1, -1, 1_000_000);
+  base.maxConnections = r.int('max_connections', -1, ...INTEGER_RANGES.max_connections);
   base.certfile = r.string('certfile');
   base.keyfile = r.string('keyfile');
   base.cafile = r.string('cafile');
