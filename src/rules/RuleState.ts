@@ -42,10 +42,6 @@ export class RuleState {
     return this.states.get(script);
   }
 
-  all(): Record<string, string> {
-    return Object.fromEntries(this.states);
-  }
-
   set(script: string, json: string): void {
     if (this.states.get(script) === json) return;
     this.states.set(script, json);

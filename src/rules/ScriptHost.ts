@@ -207,7 +207,7 @@ export class ScriptHost {
    * threads cannot grow without bound. Every callback bumps the generation, so
    * posted − generation bounds the events not yet started.
    */
-  private postEvent(record: ScriptRecord, m: HostToWorker): void {
+  private postEvent(record: ScriptRecord, m: HostToWorker): boolean {
     const started = this.watch ? Atomics.load(this.watch, WATCH_GENERATION) : 0;
     if (this.posted - started >= this.limits.maxBacklog) {
       this.dropped++;
@@ -217,10 +217,11 @@ export class ScriptHost {
         this.noteError(record, `the script thread is ${this.limits.maxBacklog} events behind; ${this.dropped} dropped so far`);
         this.rt.log.warning(`Script rules: ${this.limits.maxBacklog} events waiting; ${this.dropped} dropped so far.`);
       }
-      return;
+      return false;
     }
     this.posted++;
     this.post(m);
+    return true;
   }
 
   /** Stops a script that overran its budget: the worker is replaced by one without it. */
@@ -304,14 +305,15 @@ export class ScriptHost {
           if (record.state !== 'active') return;
           const hops = hopsAfter(origin, ruleId);
           if (hops < 0) return;
-          this.fired(record);
-          this.postEvent(record, {
+          // A dropped event did not fire the script: only a posted one counts.
+          const posted = this.postEvent(record, {
             t: 'message',
             handler,
             hops,
             // A copy of just the payload: cloning a Buffer would copy its whole pool.
             message: { topic: message.topic, payload: new Uint8Array(message.payload), qos: message.qos, retain: message.retain, clientId: message.origin },
           });
+          if (posted) this.fired(record);
         });
         this.hold(handler, record, m.where, release);
         return;
@@ -321,8 +323,7 @@ export class ScriptHost {
         const handler = m.handler;
         const tick = (): void => {
           if (record.state !== 'active') return;
-          this.fired(record);
-          this.postEvent(record, { t: 'timer', handler });
+          if (this.postEvent(record, { t: 'timer', handler })) this.fired(record);
         };
         const timer: TimerHandle =
           m.t === 'every' ? every(this.rt.clock, m.seconds, tick) : dailyAt(this.rt.clock, m.hour, m.minute, new Set(m.weekdays), tick);

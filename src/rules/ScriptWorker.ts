@@ -102,18 +102,18 @@ class ScriptWorker {
     Atomics.add(this.watch, WATCH_GENERATION, 1);
     try {
       const result = this.hops.run(hops, fn);
-      if (result instanceof Promise) result.catch((err: unknown) => this.failed(script, err, what, false));
+      if (result instanceof Promise) result.catch((err: unknown) => this.failed(script, err, what));
     } catch (err) {
-      this.failed(script, err, what, false);
+      this.failed(script, err, what);
     } finally {
       Atomics.store(this.watch, WATCH_CURRENT, 0);
       this.saveState(script);
     }
   }
 
-  private failed(script: number, err: unknown, what: string, fatal: boolean): void {
+  private failed(script: number, err: unknown, what: string): void {
     const path = this.data.scripts[script].path;
-    this.post({ t: 'error', script, where: scriptLocation(err, path), text: `${what}: ${errorText(err)}`, fatal });
+    this.post({ t: 'error', script, where: scriptLocation(err, path), text: `${what}: ${errorText(err)}`, fatal: false });
   }
 
   private uncaught(err: unknown): void {
@@ -121,7 +121,7 @@ class ScriptWorker {
     const script = this.data.scripts.findIndex((s) => stack.includes(`${s.path}:`));
     const last = Atomics.load(this.watch, WATCH_LAST) - 1;
     const blamed = script >= 0 ? script : last;
-    if (blamed >= 0) this.failed(blamed, err, 'uncaught', false);
+    if (blamed >= 0) this.failed(blamed, err, 'uncaught');
   }
 
   private load(file: ScriptFile, index: number): void {
@@ -269,12 +269,12 @@ class ScriptWorker {
     try {
       json = JSON.stringify(state);
     } catch (err) {
-      return void this.failed(script, err, 'mqttd.state is not JSON', false);
+      return void this.failed(script, err, 'mqttd.state is not JSON');
     }
     if (json === this.stateJson[script]) return;
     this.stateJson[script] = json;
     if (Buffer.byteLength(json) > this.data.maxStateBytes) {
-      return void this.failed(script, new RangeError(`mqttd.state is larger than ${this.data.maxStateBytes} bytes; not saved`), 'state', false);
+      return void this.failed(script, new RangeError(`mqttd.state is larger than ${this.data.maxStateBytes} bytes; not saved`), 'state');
     }
     this.post({ t: 'state', script, json });
   }
