@@ -49,8 +49,9 @@ function loginGrants(perms: readonly ('read' | 'write')[]): UbusGrants {
       }
     }
   }
-  // luci-base's "luci-access" group grants uci get/changes (read) and add/delete/set/... (write);
-  // this harness's uci stand-in saves with commit where LuCI uses apply.
+  // luci-base's root/usr/share/rpcd/acl.d/luci-base.json, group "luci-access": uci get/changes
+  // (read) and add/delete/set/... (write). `commit` is this harness's own exception: its uci
+  // stand-in saves with commit where LuCI 24.10 uses apply/confirm.
   grants.set('uci', perms.includes('write') ? ['get', 'changes', 'add', 'delete', 'set', 'commit'] : ['get', 'changes']);
   return grants;
 }

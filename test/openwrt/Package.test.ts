@@ -118,8 +118,10 @@ test('data files: paths, modes, owners and command links', { skip }, () => {
   for (const v of ['settings', 'users', 'acl', 'status', 'topics', 'live', 'publish', 'clients', 'rules']) assert.ok(existsSync(join(luci, `www/luci-static/resources/view/mqttd/${v}.js`)));
   for (const m of ['payload', 'topicfilter']) assert.ok(existsSync(join(luci, `www/luci-static/resources/mqttd/${m}.js`)));
   assert.equal(statSync(join(luci, 'usr/libexec/rpcd/mqttd.explorer')).mode & 0o777, 0o755);
-  JSON.parse(readFileSync(join(luci, 'usr/share/luci/menu.d/luci-app-mqttd.json'), 'utf8'));
-  JSON.parse(readFileSync(join(luci, 'usr/share/rpcd/acl.d/luci-app-mqttd.json'), 'utf8'));
+  for (const name of ['luci-app-mqttd', 'luci-app-mqttd-explorer']) {
+    JSON.parse(readFileSync(join(luci, `usr/share/luci/menu.d/${name}.json`), 'utf8'));
+    JSON.parse(readFileSync(join(luci, `usr/share/rpcd/acl.d/${name}.json`), 'utf8'));
+  }
 });
 
 test('every installed command answers --version with the package version (OpenWrt CI check)', { skip }, () => {

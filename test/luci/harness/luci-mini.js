@@ -113,10 +113,29 @@
     },
   };
 
+  // As luci-base's luci.js, class LuCI.Poll: one 1 s ticker (start(): setInterval(step, 1000));
+  // add() queues { fn, i: interval, r: ready } (interval defaults to L.env.pollinterval, 5 here,
+  // and a function already queued is not added twice); step() runs each entry whose interval
+  // divides the tick and whose previous call has settled (`e.r = false`, then
+  // `Promise.resolve(e.fn()).finally(() => e.r = true)`), so a slow call never overlaps the next.
   var poll = {
-    timers: [],
+    queue: [],
+    tick: 0,
+    timer: null,
     add: function (fn, interval) {
-      poll.timers.push(setInterval(fn, (interval || 5) * 1000));
+      if (interval == null || interval <= 0) interval = 5;
+      for (var i = 0; i < poll.queue.length; i++) if (poll.queue[i].fn === fn) return false;
+      poll.queue.push({ r: true, i: interval >>> 0, fn: fn });
+      if (poll.timer == null) poll.timer = setInterval(poll.step, 1000);
+      return true;
+    },
+    step: function () {
+      for (var i = 0, e = null; (e = poll.queue[i]) != null; i++) {
+        if (poll.tick % e.i !== 0 || !e.r) continue;
+        e.r = false;
+        Promise.resolve(e.fn()).finally(function () { this.r = true; }.bind(e));
+      }
+      poll.tick = (poll.tick + 1) % Math.pow(2, 32);
     },
   };
 
