@@ -138,7 +138,10 @@ export class ControlApi {
     if (!isValidTopicName(topic)) throw new ControlRequestError('invalid topic name (no +, # or NUL; 1 to 65535 bytes)');
     if (topic.startsWith('$')) throw new ControlRequestError('topics starting with $ are the broker\'s own');
     const payload = Buffer.from(optionalString(a, 'payload') ?? '', 'utf8');
-    const limit = this.broker.limits.messageSizeLimit > 0 ? this.broker.limits.messageSizeLimit : MAX_PUBLISH_BYTES;
+    // The broker's message_size_limit, and never more than a request to the endpoint carries
+    // (ControlServer's MAX_REQUEST_BYTES holds a 64 KiB payload as JSON).
+    const size = this.broker.limits.messageSizeLimit;
+    const limit = size > 0 && size < MAX_PUBLISH_BYTES ? size : MAX_PUBLISH_BYTES;
     if (payload.length > limit) throw new ControlRequestError(`payload too large (${payload.length} bytes, at most ${limit})`);
     const qos = Number(a.qos ?? 0);
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new ControlRequestError('qos must be 0, 1 or 2');

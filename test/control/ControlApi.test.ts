@@ -68,3 +68,13 @@ test('control API: a first live poll (no cursor) gets the cursor of now and no m
   broker.close();
 });
 
+test('control API: a publish is capped at 64 KiB even when message_size_limit allows more (what one request carries)', () => {
+  const broker = new Broker({ limits: { messageSizeLimit: 262_144 } });
+  const explorer = new TopicExplorer(broker, 10);
+  const a = new ControlApi(broker, explorer);
+  assert.deepEqual(a.methods.publish({ topic: 'big', payload: 'x'.repeat(65_536) }), { result: 'published' });
+  assert.throws(() => a.methods.publish({ topic: 'big', payload: 'x'.repeat(65_537) }), /payload too large \(65537 bytes, at most 65536\)/);
+  explorer.stop();
+  broker.close();
+});
+
