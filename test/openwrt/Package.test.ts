@@ -116,7 +116,7 @@ test('data files: paths, modes, owners and command links', { skip }, () => {
   const luci = roots['luci-app-mqttd'];
   assert.equal(statSync(join(luci, 'usr/libexec/rpcd/mqttd')).mode & 0o777, 0o755);
   for (const v of ['settings', 'users', 'acl', 'status', 'topics', 'live', 'publish', 'clients', 'rules']) assert.ok(existsSync(join(luci, `www/luci-static/resources/view/mqttd/${v}.js`)));
-  for (const m of ['payload', 'topicfilter']) assert.ok(existsSync(join(luci, `www/luci-static/resources/mqttd/${m}.js`)));
+  for (const m of ['payload', 'topicfilter', 'dom']) assert.ok(existsSync(join(luci, `www/luci-static/resources/mqttd/${m}.js`)));
   assert.equal(statSync(join(luci, 'usr/libexec/rpcd/mqttd.explorer')).mode & 0o777, 0o755);
   for (const name of ['luci-app-mqttd', 'luci-app-mqttd-explorer']) {
     JSON.parse(readFileSync(join(luci, `usr/share/luci/menu.d/${name}.json`), 'utf8'));

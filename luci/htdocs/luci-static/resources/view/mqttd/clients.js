@@ -4,6 +4,7 @@
 'require poll';
 'require ui';
 'require mqttd.payload as payload';
+'require mqttd.dom as dom';
 
 // Services > MQTT Broker > Clients: who is connected, what each one listens to, and how far
 // behind it is; offline persistent sessions with what is queued for them.
@@ -13,9 +14,7 @@ var callRemoveSession = rpc.declare({ object: 'mqttd.explorer', method: 'remove_
 
 var PROTOCOLS = { 3: 'MQTT 3.1', 4: 'MQTT 3.1.1', 5: 'MQTT 5.0' };
 
-function text(s) {
-	return document.createTextNode(s == null ? '' : String(s));
-}
+var text = dom.text;
 
 function when(ms) {
 	return ms ? new Date(ms).toLocaleString() : '-';

@@ -2,6 +2,7 @@
 'require view';
 'require rpc';
 'require mqttd.payload as payload';
+'require mqttd.dom as dom';
 
 // Services > MQTT Broker > Live: messages as they arrive. The page polls the broker twice a
 // second with a cursor (the number of the last message it has); the broker keeps one shared
@@ -13,9 +14,7 @@ var POLL_MS = 500;
 var ERROR_POLL_MS = 5000;
 var TITLES = [ _('Received'), _('Topic'), _('Payload'), _('Size'), _('QoS'), _('Retained') ];
 
-function text(s) {
-	return document.createTextNode(s == null ? '' : String(s));
-}
+var text = dom.text;
 
 return view.extend({
 	cursor: undefined,

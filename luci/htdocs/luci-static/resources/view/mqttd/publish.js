@@ -2,14 +2,13 @@
 'require view';
 'require rpc';
 'require ui';
+'require mqttd.dom as dom';
 
 // Services > MQTT Broker > Publish: a test message, published by the broker itself (as
 // `mosquitto_pub` on the router would, but without a user: the ACL of clients is not involved).
 var callPublish = rpc.declare({ object: 'mqttd.explorer', method: 'publish', params: [ 'topic', 'payload', 'qos', 'retain', 'content_type' ], expect: { '': {} } });
 
-function text(s) {
-	return document.createTextNode(s == null ? '' : String(s));
-}
+var text = dom.text;
 
 /** The reason a topic name is refused, or null (MQTT 4.7: no wildcards; $ topics are the broker's). */
 function topicProblem(topic) {

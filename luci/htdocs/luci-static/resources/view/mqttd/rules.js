@@ -4,6 +4,7 @@
 'require rpc';
 'require poll';
 'require mqttd.topicfilter as topicfilter';
+'require mqttd.dom as dom';
 
 // Services > MQTT Broker > Rules: the simple rules (UCI `config rule` sections) and, from the
 // broker's status file, what each rule (script rules included) last did. Values are checked
@@ -16,13 +17,7 @@ var OPS = [ '=', '!=', '<', '>', 'contains', 'changed' ];
 var DAYS = [ 'sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat' ];
 var MAX_SECONDS = 604800;
 
-function text(s) {
-	return document.createTextNode(s == null ? '' : String(s));
-}
-
-function when(ts) {
-	return ts ? new Date(ts * 1000).toLocaleString() : '-';
-}
+var text = dom.text, when = dom.when;
 
 /** The value a rule's other field has in the form right now ('' when empty). */
 function other(section_id, option) {

@@ -2,18 +2,13 @@
 'require view';
 'require rpc';
 'require poll';
+'require mqttd.dom as dom';
 
 // Services > MQTT Broker > Status. The plugin only reads the broker's status file (RAM), so
 // polling every few seconds costs a shell and a cat, not a Node process.
 var callStatus = rpc.declare({ object: 'mqttd', method: 'status', expect: { '': {} } });
 
-function text(s) {
-	return document.createTextNode(s == null ? '' : String(s));
-}
-
-function when(ts) {
-	return ts ? new Date(ts * 1000).toLocaleString() : '-';
-}
+var text = dom.text, when = dom.when;
 
 function duration(seconds) {
 	var d = Math.floor(seconds / 86400), h = Math.floor(seconds / 3600) % 24, m = Math.floor(seconds / 60) % 60, s = Math.floor(seconds % 60);

@@ -4,6 +4,7 @@
 'require poll';
 'require ui';
 'require mqttd.payload as payload';
+'require mqttd.dom as dom';
 
 // Services > MQTT Broker > Topics: the topic tree as the broker holds it (retained topics, and
 // topics that carried a message since a page started watching). Only the levels the user
@@ -14,9 +15,7 @@ var callPublish = rpc.declare({ object: 'mqttd.explorer', method: 'publish', par
 
 var TITLES = [ _('Topic'), _('Last payload'), _('Size'), _('QoS'), _('Retained'), _('Last changed'), _('Messages / min') ];
 
-function text(s) {
-	return document.createTextNode(s == null ? '' : String(s));
-}
+var text = dom.text;
 
 function key(path) {
 	return JSON.stringify(path);
