@@ -168,6 +168,8 @@ export class Broker {
   readonly retained = new RetainedStore();
   /** What clients make the broker hold, for memory_limit. */
   readonly memory = new MemoryAccount(this.retained);
+  /** Where sessions count their queues: `memory` when memory_limit is set. */
+  private readonly queueAccount: MemoryAccount | undefined;
   readonly subscriptions = new TopicTree();
   readonly sessions = new Map<string, Session>();
   readonly limits: BrokerLimits;
@@ -200,6 +202,8 @@ export class Broker {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.log = options.logger ?? silentLogger();
     this.memory.limit = this.limits.memoryLimit;
+    // Without memory_limit nobody asks what the queues hold: no count per queued delivery.
+    this.queueAccount = this.memory.limit > 0 ? this.memory : undefined;
     this.sweepTimer = setInterval(() => this.sweep(Date.now()), 1000);
     this.sweepTimer.unref();
   }
@@ -385,7 +389,7 @@ export class Broker {
       const identity: ClientIdentity = { clientId, username: request.username };
       session.discardUnreadable((m) => this.security.canRead(identity, m.topic));
     } else {
-      session = new Session(clientId, request.protocolVersion, this.limits, this.memory);
+      session = new Session(clientId, request.protocolVersion, this.limits, this.queueAccount);
       this.sessions.set(clientId, session);
     }
     session.username = request.username;
@@ -748,7 +752,7 @@ export class Broker {
     for (const r of snapshot.retained) this.retained.set(fromStored(r), 0);
     const shared = new SharedMessages();
     for (const s of snapshot.sessions) {
-      const session = new Session(s.clientId, s.protocolVersion, this.limits, this.memory);
+      const session = new Session(s.clientId, s.protocolVersion, this.limits, this.queueAccount);
       session.username = s.username;
       session.expiryInterval = s.expiryInterval;
       session.disconnectedAt = s.disconnectedAt;
