@@ -272,8 +272,8 @@ class MessageTable {
   readonly messages: StoredMessage[] = [];
   private readonly byPayload = new Map<Buffer, number[]>();
 
-  /** The index of `m`'s message, added if it is new; -1 (and nothing added) if `m` is invalid. */
-  indexOf(m: StoredQueuedMessage): number {
+  /** The index of `m`'s message, or -1 when the table does not have it yet. */
+  find(m: StoredQueuedMessage): number {
     const candidates = this.byPayload.get(m.payload);
     if (candidates !== undefined) {
       for (const i of candidates) {
@@ -281,8 +281,14 @@ class MessageTable {
         if (t.topic === m.topic && t.properties === m.properties && t.expiresAt === m.expiresAt) return i;
       }
     }
+    return -1;
+  }
+
+  /** Adds `m`'s message (find() said it is new); its index. */
+  add(m: StoredQueuedMessage): number {
     const index = this.messages.length;
     this.messages.push({ topic: m.topic, payload: m.payload, qos: 0, retain: false, properties: m.properties, expiresAt: m.expiresAt });
+    const candidates = this.byPayload.get(m.payload);
     if (candidates !== undefined) candidates.push(index);
     else this.byPayload.set(m.payload, [index]);
     return index;
@@ -304,10 +310,15 @@ function writeTableSession(w: ByteWriter, s: StoredSession, field: string, table
   const tableLength = table.messages.length;
   try {
     writeSessionWith(w, s, field, (q, m, f) => {
-      // Checked whole before its message enters the table: a bad one must not leave an entry.
-      probe.reset();
-      writeQueuedMessage(probe, m, f);
-      q.varuint(table.indexOf(m));
+      let index = table.find(m);
+      if (index < 0) {
+        // A new message is checked whole before it enters the table (the table is written
+        // as it stands); one already in it was checked when it entered.
+        probe.reset();
+        writeMessage(probe, m, f);
+        index = table.add(m);
+      }
+      q.varuint(index);
       writeDeliveryState(q, m, f);
     });
   } catch (err) {
