@@ -92,7 +92,8 @@ describe('a will waiting out its Will Delay survives a restart', () => {
       const port = d.port;
       const url = `mqtt://127.0.0.1:${port}`;
       try {
-        const delay = 4;
+        // Long enough that the restart is over well before the will is due, so "not before" is checked.
+        const delay = 8;
         const dying = await connectClient(url, {
           clientId: `dying-${how}`,
           protocolVersion: 5,
@@ -115,9 +116,9 @@ describe('a will waiting out its Will Delay survives a restart', () => {
         assert.match(d.process.output(), /1 delayed wills/);
         const watcher = await connectClient(url);
         await watcher.client.subscribeAsync(`will/${how}`, { qos: 1 });
-        if (Date.now() - lostAt < (delay - 1) * 1000) {
-          assert.equal(await watcher.nothingWithin(300), true, 'the will came before its delay ran out');
-        }
+        const restartedAfter = Date.now() - lostAt;
+        assert.ok(restartedAfter < (delay - 1) * 1000, `the restart took ${restartedAfter} ms: too long to see the will wait`);
+        assert.equal(await watcher.nothingWithin(300), true, 'the will came before its delay ran out');
         const will = await watcher.next(10000);
         assert.equal(will.payload, 'gone');
         assert.ok(Date.now() - lostAt >= delay * 1000 - 1000, 'published at its due time');
