@@ -433,7 +433,7 @@ export class Broker {
       this.connectedAt.delete(session);
       this.acceptedAs.delete(session);
       session.detach(now);
-      if (session.changeLog !== undefined && session.expiryInterval !== 0) this.changeLog?.session(session);
+      if (session.expiryInterval !== 0) this.logSessionMeta(session);
       const hooks = this.hooks;
       if (hooks.onDisconnect) {
         const client: ClientInfo = {
@@ -633,7 +633,7 @@ export class Broker {
       existing.retainAsPublished = options.retainAsPublished;
       existing.retainHandling = options.retainHandling;
       existing.subscriptionId = options.subscriptionId;
-      if (session.changeLog !== undefined) this.changeLog?.session(session);
+      this.logSessionMeta(session);
       return { code: options.qos, isNew: false, subscription: existing };
     }
     const subscription: Subscription = {
@@ -649,7 +649,7 @@ export class Broker {
     session.subscriptions.set(key, subscription);
     this.subscriptions.add(subscription);
     this.memory.subscriptionBytes += subscriptionBytes(matchFilter);
-    if (session.changeLog !== undefined) this.changeLog?.session(session);
+    this.logSessionMeta(session);
     return { code: options.qos, isNew: true, subscription };
   }
 
@@ -679,7 +679,7 @@ export class Broker {
     session.dropRetained(sub);
     this.forgetSubscription(sub);
     this.sessionChanges++;
-    if (session.changeLog !== undefined) this.changeLog?.session(session);
+    this.logSessionMeta(session);
     return true;
   }
 
@@ -697,6 +697,11 @@ export class Broker {
   /** Makes the changes told so far durable: the protocol layer calls it before it writes acknowledgements. */
   commitChanges(): void {
     this.changeLog?.commit();
+  }
+
+  /** A persistent session's options or subscriptions changed (its queue did not). */
+  private logSessionMeta(session: Session): void {
+    if (session.changeLog !== undefined) this.changeLog?.session(session);
   }
 
   /** Tells the change log where a session stands after connect or a new expiry. */
