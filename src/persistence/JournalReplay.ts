@@ -5,7 +5,7 @@
  */
 import type { ByteReader } from './ByteReader';
 import { DELIVERY_HAS_SUBSCRIPTION_ID, DELIVERY_KNOWN, DELIVERY_RETAIN, RecordType } from './JournalFormat';
-import { decodeStore, readMessage, readPacketId, readSession, readWill } from './SnapshotCodec';
+import { decodeStore, readMessage, readPacketId, readSession, readSubscriptionId, readWill } from './SnapshotCodec';
 import { StoreCorruptError } from './StoreCorruptError';
 import type { StoreSnapshot, StoredBridgeQueue, StoredMessage, StoredQueuedMessage, StoredSession, StoredWill } from './StoreSnapshot';
 
@@ -258,7 +258,8 @@ export class JournalReplay {
     const flags = r.u8('delivery flags');
     if ((flags & ~DELIVERY_KNOWN) !== 0 || (flags & 0x03) === 3) r.fail(`delivery flags: QoS 0..2 and known bits, found ${flags}`, at);
     const d: StoredQueuedMessage = { ...message, qos: (flags & 0x03) as 0 | 1 | 2, retain: (flags & DELIVERY_RETAIN) !== 0 };
-    if (flags & DELIVERY_HAS_SUBSCRIPTION_ID) d.subscriptionIds = [r.varuint('subscriptionId', 268_435_455)];
+    // As the store reads one: 1..268,435,455 (0 is no identifier).
+    if (flags & DELIVERY_HAS_SUBSCRIPTION_ID) d.subscriptionIds = [readSubscriptionId(r, 'subscriptionId')];
     return d;
   }
 }

@@ -721,7 +721,7 @@ function readList<T>(r: ByteReader, field: string, name: string, read: (r: ByteR
   return items;
 }
 
-function readSubscriptionId(r: ByteReader, what: string): number {
+export function readSubscriptionId(r: ByteReader, what: string): number {
   const at = r.position;
   const id = r.varuint(what, MAX_SUBSCRIPTION_ID);
   if (id === 0) r.fail(`${what}: 1..${MAX_SUBSCRIPTION_ID}, found 0`, at);
